@@ -1,0 +1,42 @@
+# `make demo` and `make test` each set up .venv from scratch when it is missing; nothing else is
+# needed on a fresh machine. Variables: PYTHON (the interpreter that creates the venv), VENV,
+# PYTEST_ARGS (for example PYTEST_ARGS="-k registry -x").
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.lit_nn-installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test install pytest lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the package metadata changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/lit-nn plugins
+
+test: install
+	@$(MAKE) --no-print-directory pytest
+
+# pytest exits 5 when it collects nothing: say so plainly, so an empty run is neither taken for
+# a pass (exit 0) nor for failing tests (exit 1); the recipe keeps status 5 (make: "Error 5").
+pytest:
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then \
+	  echo "make test: pytest collected no tests (exit 5): nothing ran, so nothing passed or failed; check PYTEST_ARGS='$(PYTEST_ARGS)'" >&2; \
+	fi; \
+	exit $$status
+
+lint: install
+	$(BIN)/ruff check lit_nn tests
+	$(BIN)/ruff format --check lit_nn
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,7 @@
+"""Built-in plugins: ordinary hook-implementing modules, registered like any third-party plugin."""
+
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "lit_nn.builtins.activations",
+    "lit_nn.builtins.losses",
+)
+"""Modules registered before any entry point, under their module name (as pytest does)."""

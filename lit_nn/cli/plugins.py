@@ -1,0 +1,123 @@
+"""``lit-nn plugins``: what is registered, by which plugin, and what failed to load."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lit_nn.cli.table import format_table
+from lit_nn.registry import KINDS, Registry, default_registry
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``plugins`` sub-command.
+
+    Args:
+        subparsers: What ``ArgumentParser.add_subparsers()`` returned.
+
+    Returns:
+        The sub-command's parser.
+    """
+    parser = subparsers.add_parser(
+        "plugins",
+        help="list plugins and what they register",
+        description="List the loaded plugins (built-ins included), what each registers, and "
+        "any that failed to load. With --kind, list one kind's names with their providers "
+        "and arguments.",
+    )
+    parser.add_argument("--kind", choices=KINDS, help="list the names of one kind")
+    return parser
+
+
+def run(args: argparse.Namespace, registry: Registry | None = None) -> int:
+    """Print the listing.
+
+    Args:
+        args: Parsed arguments (``kind``).
+        registry: The registry to list (default: the process-wide one).
+
+    Returns:
+        The exit status (0).
+    """
+    registry = registry or default_registry()
+    print(list_kind(registry, args.kind) if args.kind else list_plugins(registry))
+    return 0
+
+
+def list_plugins(registry: Registry) -> str:
+    """Describe every plugin the registry saw.
+
+    Args:
+        registry: The registry.
+
+    Returns:
+        A summary line, a table of loaded plugins, then failed and skipped ones with why.
+    """
+    loaded = [p for p in registry.plugins if p.status == "loaded"]
+    others = [p for p in registry.plugins if p.status != "loaded"]
+    counts = ", ".join(
+        f"{sum(p.status == s for p in registry.plugins)} {s}"
+        for s in ("loaded", "failed", "disabled", "not loaded")
+        if any(p.status == s for p in registry.plugins)
+    )
+    rows = [
+        (
+            p.name,
+            p.distribution or "-",
+            p.version or "-",
+            "; ".join(f"{kind}: {', '.join(names)}" for kind, names in p.registers.items()),
+        )
+        for p in loaded
+    ]
+    out = [f"lit_nn plugins: {counts}", "", format_table(("PLUGIN", "DISTRIBUTION", "VERSION", "REGISTERS"), rows)]
+    for status in ("failed", "disabled", "not loaded"):
+        group = [p for p in others if p.status == status]
+        if group:
+            out += ["", f"{status.capitalize()}:"]
+            out += [f"  {p.describe()}: {p.reason}" for p in group]
+    return "\n".join(out)
+
+
+def list_kind(registry: Registry, kind: str) -> str:
+    """Describe every name of one kind.
+
+    Args:
+        registry: The registry.
+        kind: One of :data:`~lit_nn.registry.KINDS`.
+
+    Returns:
+        A table of name, plugin, distribution, version and accepted arguments.
+    """
+    rows = [
+        (e.name, e.plugin.name, e.plugin.distribution or "-", e.plugin.version or "-", signature_text(e.factory))
+        for e in registry.entries(kind)
+    ]
+    text = format_table(("NAME", "PLUGIN", "DISTRIBUTION", "VERSION", "ARGUMENTS"), rows)
+    failed = len(registry.failures)
+    if failed:
+        text += f"\n\n{failed} plugin(s) failed to load; run `lit-nn plugins` to see why."
+    return text
+
+
+def signature_text(factory: Callable[..., Any]) -> str:
+    """Show a factory's keyword arguments and their defaults.
+
+    Args:
+        factory: A function or class.
+
+    Returns:
+        For example ``"delta=1.0, reduction='mean'"``; ``"-"`` when it takes none.
+    """
+    try:
+        params: Sequence[inspect.Parameter] = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        return "?"
+    parts = []
+    for p in params:
+        if p.kind is p.VAR_KEYWORD:
+            parts.append(f"**{p.name}")
+        elif p.kind is not p.VAR_POSITIONAL:
+            parts.append(p.name if p.default is p.empty else f"{p.name}={p.default!r}")
+    return ", ".join(parts) or "-"

@@ -1,0 +1,307 @@
+"""The registry: every activation, loss, backbone and datamodule name, and who provided it.
+
+Build one with :func:`build_registry` (tests get isolated registries that way); the CLI and the
+tasks share :func:`default_registry`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, get_args
+
+import pluggy
+
+from lit_nn.errors import InvalidArgumentsError, UnknownNameError, suggest
+
+Kind = Literal["activations", "losses", "backbones", "datamodules"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+SINGULAR: dict[str, str] = {
+    "activations": "activation",
+    "losses": "loss",
+    "backbones": "backbone",
+    "datamodules": "datamodule",
+}
+
+
+def hook_name(kind: str) -> str:
+    """Name of the hook that registers ``kind``.
+
+    Args:
+        kind: One of :data:`KINDS`.
+
+    Returns:
+        For example ``"lit_nn_register_losses"``.
+    """
+    return f"lit_nn_register_{kind}"
+
+
+@dataclass
+class PluginInfo:
+    """One plugin as the registry saw it.
+
+    Attributes:
+        name: Plugin name: the entry-point name, or the module name for built-ins.
+        distribution: The installed distribution that provides it (``None`` when passed in code).
+        version: That distribution's version.
+        entry_point: The entry point's value, ``"module:attribute"``.
+        builtin: Whether it ships with lit_nn.
+        status: ``"loaded"``, ``"failed"``, ``"disabled"`` or ``"not loaded"``.
+        reason: Why it failed or was not loaded.
+        registers: Kind to the sorted names it registered.
+    """
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    entry_point: str | None = None
+    builtin: bool = False
+    status: str = "loaded"
+    reason: str = ""
+    registers: dict[str, list[str]] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """Say where the plugin comes from, for messages.
+
+        Returns:
+            For example ``"plugin 'extras' (entry point 'extras = lit_nn_extras' in lit-nn-extras
+            0.2.0)"``.
+        """
+        kind = "built-in plugin" if self.builtin else "plugin"
+        origin = [f"entry point '{self.name} = {self.entry_point}'"] if self.entry_point else []
+        if self.distribution:
+            origin.append(f"{self.distribution} {self.version}")
+        where = f" ({' in '.join(origin)})" if origin else ""
+        return f"{kind} '{self.name}'{where}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered name.
+
+    Attributes:
+        kind: Its kind.
+        name: The registered name.
+        factory: What the hook returned for it.
+        plugin: The plugin that registered it.
+    """
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    plugin: PluginInfo
+
+
+class Registry:
+    """Names to factories for each kind, built from the loaded plugins.
+
+    Args:
+        entries: Kind to name to :class:`Entry`.
+        plugins: Every plugin seen, loaded or not.
+        plugin_manager: The pluggy manager the plugins are registered with.
+    """
+
+    def __init__(
+        self,
+        entries: Mapping[str, Mapping[str, Entry]],
+        plugins: Sequence[PluginInfo],
+        plugin_manager: pluggy.PluginManager,
+    ) -> None:
+        self._entries = {kind: dict(entries.get(kind, {})) for kind in KINDS}
+        self.plugins: tuple[PluginInfo, ...] = tuple(plugins)
+        self.plugin_manager = plugin_manager
+
+    @property
+    def failures(self) -> list[PluginInfo]:
+        """Plugins that failed to load."""
+        return [p for p in self.plugins if p.status == "failed"]
+
+    def names(self, kind: str) -> list[str]:
+        """List the names of one kind.
+
+        Args:
+            kind: One of :data:`KINDS`.
+
+        Returns:
+            The sorted names.
+        """
+        return sorted(self._kind(kind))
+
+    def entries(self, kind: str) -> list[Entry]:
+        """List the entries of one kind.
+
+        Args:
+            kind: One of :data:`KINDS`.
+
+        Returns:
+            The entries sorted by name.
+        """
+        entries = self._kind(kind)
+        return [entries[name] for name in sorted(entries)]
+
+    def entry(self, kind: str, name: str) -> Entry:
+        """Look up one name.
+
+        Args:
+            kind: One of :data:`KINDS`.
+            name: The registered name.
+
+        Returns:
+            Its entry.
+
+        Raises:
+            UnknownNameError: If no plugin registered ``name``; the message lists the
+                available names, close matches and how to list them.
+        """
+        entries = self._kind(kind)
+        if name in entries:
+            return entries[name]
+        available = sorted(entries)
+        listing = ", ".join(available) if available else f"none (no plugin registers {kind})"
+        raise UnknownNameError(
+            f"Unknown {SINGULAR[kind]} {name!r}.{suggest(str(name), available)} "
+            f"Available {kind}: {listing}. "
+            f"Run `lit-nn plugins --kind {kind}` to list them with their providers."
+        )
+
+    def get(self, kind: str, name: str) -> Callable[..., Any]:
+        """Return the factory registered under ``name``.
+
+        Args:
+            kind: One of :data:`KINDS`.
+            name: The registered name.
+
+        Returns:
+            The factory (a ``LightningDataModule`` subclass for datamodules).
+        """
+        return self.entry(kind, name).factory
+
+    def create(self, kind: str, name: str, /, **kwargs: Any) -> Any:
+        """Call the factory registered under ``name`` with keyword arguments.
+
+        Args:
+            kind: One of :data:`KINDS`.
+            name: The registered name.
+            **kwargs: Passed to the factory.
+
+        Returns:
+            What the factory returns.
+
+        Raises:
+            InvalidArgumentsError: If the factory does not accept ``kwargs`` or rejects their
+                values.
+        """
+        factory = self.get(kind, name)
+        what = f"{SINGULAR[kind]} {name!r}"
+        check_arguments(factory, kwargs, what=what)
+        try:
+            return factory(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentsError(f"The {what} rejected its arguments: {exc}") from exc
+
+    def _kind(self, kind: str) -> dict[str, Entry]:
+        if kind not in self._entries:
+            raise ValueError(f"Unknown registry kind {kind!r}; use one of {', '.join(KINDS)}")
+        return self._entries[kind]
+
+
+def accepted_arguments(factory: Callable[..., Any]) -> list[str] | None:
+    """List the keyword arguments a factory accepts.
+
+    Args:
+        factory: A function or class.
+
+    Returns:
+        The names, or ``None`` when it takes arbitrary ``**kwargs``.
+    """
+    params = inspect.signature(factory).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def check_arguments(factory: Callable[..., Any], kwargs: Mapping[str, Any], *, what: str) -> None:
+    """Check keyword arguments against a factory's signature before calling it.
+
+    Args:
+        factory: A function or class.
+        kwargs: The keyword arguments to pass.
+        what: How to name the factory in messages, for example ``"loss 'huber'"``.
+
+    Raises:
+        InvalidArgumentsError: On an unknown or a missing required argument, naming the
+            accepted ones and close matches.
+    """
+    accepted = accepted_arguments(factory)
+    if accepted is None:
+        return
+    listing = ", ".join(accepted) if accepted else "no arguments"
+    for key in kwargs:
+        if key not in accepted:
+            raise InvalidArgumentsError(
+                f"The {what} got an unknown argument {key!r}.{suggest(key, accepted)} It accepts: {listing}."
+            )
+    params = inspect.signature(factory).parameters.values()
+    missing = [
+        p.name
+        for p in params
+        if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in kwargs
+    ]
+    if missing:
+        raise InvalidArgumentsError(f"The {what} needs the argument(s) {', '.join(missing)}.")
+
+
+def build_registry(
+    *,
+    plugins: Iterable[object] = (),
+    autoload: bool | None = None,
+    enable: Iterable[str] | None = None,
+    disable: Iterable[str] | None = None,
+    strict: bool | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Registry:
+    """Load the built-ins and the installed plugins into a new registry.
+
+    Settings not given here come from the environment (see ``docs/plugins.md``):
+    ``LIT_NN_DISABLE_PLUGIN_AUTOLOAD``, ``LIT_NN_PLUGINS``, ``LIT_NN_DISABLE_PLUGINS`` and
+    ``LIT_NN_STRICT_PLUGINS``.
+
+    Args:
+        plugins: Extra plugin objects (modules, classes, instances) to register after the
+            entry points; handy for tests and notebooks.
+        autoload: Load every installed entry point (default: on).
+        enable: Entry points to load even when autoload is off.
+        disable: Entry points (or distributions) never to load.
+        strict: Raise instead of warning when a plugin fails to load.
+        environ: Environment to read settings from (default: ``os.environ``).
+
+    Returns:
+        The registry.
+    """
+    from lit_nn.plugin_loader import PluginSettings, load_plugins
+
+    settings = PluginSettings.from_env(os.environ if environ is None else environ)
+    changes: dict[str, Any] = {}
+    if autoload is not None:
+        changes["autoload"] = autoload
+    if strict is not None:
+        changes["strict"] = strict
+    if enable is not None:
+        changes["enable"] = tuple(enable)
+    if disable is not None:
+        changes["disable"] = tuple(disable)
+    settings = replace(settings, **changes)
+    return load_plugins(settings, extra_plugins=list(plugins))
+
+
+@functools.cache
+def default_registry() -> Registry:
+    """The process-wide registry, built once from the environment.
+
+    Returns:
+        The shared registry (``default_registry.cache_clear()`` rebuilds it).
+    """
+    return build_registry()

@@ -1,0 +1,56 @@
+"""Shared fixtures: fixture plugins on sys.path, a clean plugin environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lit_nn.registry import default_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_PLUGINS = Path(__file__).resolve().parent / "plugins"
+
+
+@pytest.fixture(autouse=True)
+def _clean_lit_nn_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No LIT_NN_* setting of the developer's leaks into a test; the shared registry is rebuilt."""
+    for key in list(os.environ):
+        if key.startswith("LIT_NN_"):
+            monkeypatch.delenv(key)
+    default_registry.cache_clear()
+    yield
+    default_registry.cache_clear()
+
+
+@pytest.fixture
+def use_plugins(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Put fixture plugin folders (``tests/plugins/<name>``) on ``sys.path``.
+
+    Their ``*.dist-info`` folders make ``importlib.metadata`` find real entry points.
+    """
+
+    def add(*names: str) -> None:
+        for name in names:
+            monkeypatch.syspath_prepend(str(FIXTURE_PLUGINS / name))
+
+    return add
+
+
+def plugin_pythonpath(*names: str) -> str:
+    """PYTHONPATH for a subprocess that should see the given fixture plugins."""
+    paths = [str(FIXTURE_PLUGINS / name) for name in names]
+    if os.environ.get("PYTHONPATH"):
+        paths.append(os.environ["PYTHONPATH"])
+    return os.pathsep.join(paths)
+
+
+@pytest.fixture
+def lit_nn_exe() -> list[str]:
+    """The installed ``lit-nn`` console script of the running environment."""
+    exe = Path(sys.executable).with_name("lit-nn")
+    assert exe.exists(), f"{exe} is missing: install the package with `pip install -e .`"
+    return [str(exe)]

@@ -1,0 +1,37 @@
+"""The plugin example in docs/plugins.md works as written."""
+
+from __future__ import annotations
+
+import re
+import types
+
+import pytest
+import torch
+
+from lit_nn.errors import InvalidArgumentsError
+from lit_nn.registry import build_registry
+from tests.conftest import ROOT
+
+
+def python_blocks(path):
+    return re.findall(r"```python\n(.*?)```", (ROOT / path).read_text(), flags=re.S)
+
+
+def test_plugin_example_registers_and_trains_a_gradient():
+    module = types.ModuleType("my_lit_nn_plugin")
+    exec(compile(python_blocks("docs/plugins.md")[0], "docs/plugins.md", "exec"), module.__dict__)
+    registry = build_registry(plugins=[module], autoload=False, strict=True)
+    assert registry.entry("activations", "snake").plugin.name == "my_lit_nn_plugin"
+    snake = registry.create("activations", "snake", a=2.0)
+    x = torch.linspace(-3, 3, 7, requires_grad=True)
+    snake(x).sum().backward()
+    assert torch.isfinite(x.grad).all()
+    with pytest.raises(InvalidArgumentsError, match="a must be positive"):
+        registry.create("activations", "snake", a=0.0)
+
+
+def test_documented_environment_variables_exist():
+    text = (ROOT / "docs/plugins.md").read_text()
+    source = (ROOT / "lit_nn/plugin_loader.py").read_text() + (ROOT / "lit_nn/cli/errors.py").read_text()
+    for variable in set(re.findall(r"LIT_NN_[A-Z_]+", text)):
+        assert variable in source, f"docs/plugins.md documents {variable}, which the code does not read"
