@@ -3,5 +3,7 @@
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "lit_nn.builtins.activations",
     "lit_nn.builtins.losses",
+    "lit_nn.builtins.backbones",
+    "lit_nn.builtins.datamodules",
 )
 """Modules registered before any entry point, under their module name (as pytest does)."""

@@ -1,0 +1,1 @@
+"""Built-in datamodules: scikit-learn's bundled datasets, synthetic data, CSV files, image folders."""

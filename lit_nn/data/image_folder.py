@@ -1,0 +1,251 @@
+"""Images in one folder per class (Kaggle's dogs-vs-cats layout), loaded with torchvision transforms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
+
+from lit_nn.data.arrays import DataError, check_fractions, check_positive, split_indices
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def scan_classes(folder: Path) -> dict[str, list[Path]]:
+    """List the images of each class subfolder.
+
+    Args:
+        folder: A folder holding one subfolder per class.
+
+    Returns:
+        Class name to its sorted image files, classes sorted.
+
+    Raises:
+        DataError: If the folder is missing, has no class subfolders, or a class has no images.
+    """
+    if not folder.is_dir():
+        raise DataError(f"image folder {str(folder)!r} does not exist; check the data path")
+    classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(f"{folder} has no class subfolders; put each class's images in {folder}/<class>/")
+    found = {}
+    for path in classes:
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        if not files:
+            raise DataError(
+                f"class folder {str(path)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}); "
+                "add images or remove the folder"
+            )
+        found[path.name] = files
+    return found
+
+
+def load_rgb(path: Path, size: int) -> Image.Image:
+    """Decode an image as RGB, letting JPEG decode at reduced size when ``size`` allows.
+
+    Args:
+        path: The file.
+        size: The smallest side needed afterwards.
+
+    Returns:
+        The image.
+
+    Raises:
+        DataError: If the file cannot be decoded, naming it.
+    """
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (size, size))
+            return image.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(f"cannot read image {str(path)!r} ({exc}); delete or replace the file") from exc
+
+
+class ImageFileDataset(Dataset):
+    """``(image tensor, class index)`` pairs from files.
+
+    Args:
+        samples: ``(path, label)`` pairs.
+        transform: PIL image to tensor.
+        decode_size: Smallest side to decode at (see :func:`load_rgb`).
+    """
+
+    def __init__(
+        self, samples: Sequence[tuple[Path, int]], transform: Callable[[Image.Image], Tensor], decode_size: int
+    ) -> None:
+        self.samples, self.transform, self.decode_size = list(samples), transform, decode_size
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        path, label = self.samples[index]
+        return self.transform(load_rgb(path, self.decode_size)), label
+
+
+class ImageFolderDataModule(LightningDataModule):
+    """Images under ``root``, one folder per class.
+
+    Either ``root/train/<class>/…`` and ``root/val/<class>/…`` (optionally ``root/test/<class>/…``),
+    or ``root/<class>/…`` split at random by ``val_fraction`` and ``test_fraction`` (stratified,
+    seeded). Training images are resized, randomly cropped and flipped; evaluation images resized
+    and centre-cropped; all normalised.
+
+    Args:
+        root: The image folder.
+        image_size: Side of the square crops the model sees.
+        resize: Shorter side before cropping; ``None`` gives ``image_size * 8 / 7``.
+        augment: Random crops and flips for training (off: evaluation transform).
+        mean: Per-channel normalisation mean (ImageNet's by default, for pretrained ResNets).
+        std: Per-channel normalisation standard deviation.
+        batch_size: Images per batch.
+        val_fraction: Validation share when ``root`` has no ``train``/``val`` folders.
+        test_fraction: Test share when ``root`` has no ``train``/``val`` folders.
+        seed: Seed of that split.
+        num_workers: DataLoader worker processes.
+        pin_memory: Page-locked batches for faster GPU copies; ``None``: when CUDA is available.
+        persistent_workers: Keep workers alive between epochs.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        image_size: int = 224,
+        resize: int | None = None,
+        augment: bool = True,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        batch_size: int = 32,
+        val_fraction: float = 0.2,
+        test_fraction: float = 0.0,
+        seed: int = 0,
+        num_workers: int = 2,
+        pin_memory: bool | None = None,
+        persistent_workers: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        check_positive("batch_size", batch_size)
+        check_positive("image_size", image_size)
+        check_fractions(val_fraction, test_fraction)
+        if num_workers < 0:
+            raise DataError(f"num_workers must be 0 or more, got {num_workers}")
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise DataError(f"mean and std need 3 values (RGB) and std must be positive, got {mean} and {std}")
+        self.root = Path(root).expanduser()
+        self.image_size, self.resize = image_size, resize or round(image_size * 8 / 7)
+        self.augment, self.mean, self.std = augment, tuple(mean), tuple(std)
+        self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.persistent_workers = persistent_workers and num_workers > 0
+        self.samples = self._find_samples(val_fraction, test_fraction)
+        self.input_shape = (3, image_size, image_size)
+        self.num_classes = len(self.class_names)
+
+    def _find_samples(self, val_fraction: float, test_fraction: float) -> dict[str, list[tuple[Path, int]]]:
+        if (self.root / "train").is_dir():
+            train = scan_classes(self.root / "train")
+            self.class_names = list(train)
+            samples = {"train": self._label(train)}
+            for split in ("val", "test"):
+                if (self.root / split).is_dir():
+                    found = scan_classes(self.root / split)
+                    unknown = sorted(set(found) - set(train))
+                    if unknown:
+                        raise DataError(f"{self.root / split} has classes that train/ lacks: {', '.join(unknown)}")
+                    samples[split] = self._label(found)
+            if "val" not in samples:
+                raise DataError(
+                    f"{self.root} has train/ but no val/ folder; add one, "
+                    f"or put the class folders in {self.root} directly"
+                )
+            return samples
+        found = scan_classes(self.root)
+        self.class_names = list(found)
+        everything = self._label(found)
+        labels = np.array([label for _, label in everything])
+        split = split_indices(len(everything), labels, val_fraction, test_fraction, self.seed)
+        return {
+            name: [everything[i] for i in rows]
+            for name, rows in (("train", split.train), ("val", split.val), ("test", split.test))
+            if len(rows)
+        }
+
+    def _label(self, found: dict[str, list[Path]]) -> list[tuple[Path, int]]:
+        index = {name: i for i, name in enumerate(self.class_names)}
+        return [(path, index[name]) for name, files in found.items() for path in files]
+
+    def transform(self, train: bool) -> Callable[[Image.Image], Tensor]:
+        """The torchvision transform of one split.
+
+        Args:
+            train: Training (random crop and flip when ``augment``) or evaluation.
+
+        Returns:
+            PIL image to normalised tensor.
+        """
+        crop: list[Any] = (
+            [transforms.RandomCrop(self.image_size), transforms.RandomHorizontalFlip()]
+            if train and self.augment
+            else [transforms.CenterCrop(self.image_size)]
+        )
+        return transforms.Compose(
+            [transforms.Resize(self.resize), *crop, transforms.ToTensor(), transforms.Normalize(self.mean, self.std)]
+        )
+
+    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
+        if split not in self.samples:
+            raise DataError(
+                f"{self.root} has no {split} images; add {self.root}/{split}/<class>/ or a {split}_fraction"
+            )
+        dataset = ImageFileDataset(self.samples[split], self.transform(train=split == "train"), self.resize)
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled, augmented training batches.
+
+        Returns:
+            The loader.
+        """
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches.
+
+        Returns:
+            The loader.
+        """
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches.
+
+        Returns:
+            The loader.
+        """
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        """The test images if there are any, else the validation images.
+
+        Returns:
+            The loader.
+        """
+        return self._loader("test" if "test" in self.samples else "val")

@@ -1,0 +1,1 @@
+"""Plain ``nn.Module`` backbones; nothing here imports Lightning."""

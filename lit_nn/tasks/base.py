@@ -1,0 +1,261 @@
+"""The shared base of the tasks: registry look-ups, optimiser set-up, metrics per stage."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from functools import partial
+from typing import Any, ClassVar, Literal
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
+from torch import Tensor
+from torchmetrics import MetricCollection
+
+from lit_nn.errors import InvalidArgumentsError, LitNNError
+from lit_nn.registry import default_registry
+
+BACKBONE_KEYWORDS = ("input_shape", "output_size", "activation", "dropout")
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": partial(torch.optim.SGD, momentum=0.9, nesterov=True),
+    "rmsprop": torch.optim.RMSprop,
+}
+
+
+class LabelError(LitNNError, ValueError):
+    """Labels that do not fit the task (out of range, or a class count that does not match)."""
+
+
+class BaseTask(LightningModule, ABC):
+    """Backbone, activation and loss by registry name; optimiser and schedule; metrics per stage.
+
+    Args:
+        backbone: Registered backbone name (``lit-nn plugins --kind backbones``).
+        backbone_kwargs: The backbone's own keyword arguments.
+        activation: Registered activation name.
+        activation_kwargs: The activation's keyword arguments.
+        loss: Registered loss name; ``None`` uses the task's default.
+        loss_kwargs: The loss's keyword arguments.
+        input_shape: One sample's shape without the batch dimension (the CLI takes it from the
+            datamodule).
+        optimizer: ``adam``, ``adamw``, ``sgd`` (momentum 0.9, Nesterov) or ``rmsprop``. The
+            CLI's own ``--optimizer`` / ``--lr_scheduler`` replace this set-up when given.
+        lr: Learning rate (the peak rate for ``onecycle``).
+        weight_decay: L2 penalty (decoupled for ``adamw``).
+        scheduler: ``none``, ``cosine`` (to zero over training), ``onecycle`` (warm-up then
+            anneal, per step) or ``plateau`` (halve when ``val/loss`` stalls for 5 epochs).
+        dropout: Dropout probability, passed to the backbone.
+    """
+
+    default_loss: ClassVar[str]
+    size_argument: ClassVar[str]
+    """``num_classes`` or ``num_targets``: the datamodule attribute that must equal the model's."""
+    monitor: ClassVar[str] = "val/loss"
+
+    def __init__(
+        self,
+        backbone: str = "mlp",
+        backbone_kwargs: dict[str, Any] | None = None,
+        activation: str = "relu",
+        activation_kwargs: dict[str, Any] | None = None,
+        loss: str | None = None,
+        loss_kwargs: dict[str, Any] | None = None,
+        input_shape: Sequence[int] | None = None,
+        optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        scheduler: Literal["none", "cosine", "onecycle", "plateau"] = "none",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if input_shape is None:
+            raise InvalidArgumentsError(
+                f"{type(self).__name__} needs input_shape, the shape of one sample (for example [64] or "
+                "[3, 224, 224]); the CLI takes it from the datamodule"
+            )
+        self.save_hyperparameters()
+        self.hparams.input_shape = [int(n) for n in input_shape]  # a list, so YAML and weights_only loads agree
+        for name, value, low in (("lr", lr, 0.0), ("weight_decay", weight_decay, None), ("dropout", dropout, None)):
+            if value < 0 or (low is not None and value <= low):
+                raise InvalidArgumentsError(
+                    f"{name} must be {'positive' if low is not None else '0 or more'}, got {value}"
+                )
+        if dropout >= 1:
+            raise InvalidArgumentsError(f"dropout must be below 1, got {dropout}")
+        if optimizer not in OPTIMIZERS:
+            raise InvalidArgumentsError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+        self.configure_models()
+        self.configure_losses()
+        self.configure_metrics()
+
+    @property
+    @abstractmethod
+    def output_size(self) -> int:
+        """Number of backbone outputs."""
+
+    @abstractmethod
+    def build_metrics(self) -> MetricCollection:
+        """The task's metrics, without prefix; cloned once per stage."""
+
+    def configure_models(self) -> None:
+        """Build the backbone by name, handing it the activation by name."""
+        hp, registry = self.hparams, default_registry()
+        activation_kwargs = dict(hp.activation_kwargs or {})
+        registry.create("activations", hp.activation, **activation_kwargs)  # fail now, not inside the backbone
+        backbone_kwargs = dict(hp.backbone_kwargs or {})
+        clash = sorted(set(backbone_kwargs) & set(BACKBONE_KEYWORDS))
+        if clash:
+            raise InvalidArgumentsError(
+                f"backbone_kwargs must not set {', '.join(clash)}: the task passes those (set dropout on the task)"
+            )
+        self.backbone = registry.create(
+            "backbones",
+            hp.backbone,
+            input_shape=tuple(hp.input_shape),
+            output_size=self.output_size,
+            activation=partial(registry.create, "activations", hp.activation, **activation_kwargs),
+            dropout=hp.dropout,
+            **backbone_kwargs,
+        )
+
+    def configure_losses(self) -> None:
+        """Build the loss by name (the task's default when none is given)."""
+        name = self.hparams.loss or self.default_loss
+        self.criterion = default_registry().create("losses", name, **dict(self.hparams.loss_kwargs or {}))
+
+    def configure_metrics(self) -> None:
+        """Clone the task's metrics once per stage with ``train/``, ``val/`` and ``test/`` prefixes."""
+        metrics = self.build_metrics()
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Run the backbone.
+
+        Args:
+            x: ``(batch, *input_shape)``.
+
+        Returns:
+            Raw outputs ``(batch, output_size)``.
+        """
+        return self.backbone(x)
+
+    @abstractmethod
+    def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> Tensor:
+        """Compute the loss of a labelled batch and update ``metrics``; return the loss."""
+
+    def check_batch(self, batch: Sequence[Tensor]) -> None:
+        """Check the first batch of each epoch and stage (classification checks label ranges).
+
+        Args:
+            batch: ``(features, targets)``.
+        """
+
+    def check_labels(self, y: Tensor, num_classes: int) -> None:
+        """Refuse class labels outside ``0 … num_classes - 1``.
+
+        Args:
+            y: Labels.
+            num_classes: Number of classes the model has.
+
+        Raises:
+            LabelError: Naming the offending label.
+        """
+        bad = y[(y < 0) | (y >= num_classes)]
+        if bad.numel():
+            raise LabelError(
+                f"label {int(bad[0])} is outside 0…{num_classes - 1}: the model has {num_classes} classes. "
+                "Fix the labels, or set num_classes to match the data"
+            )
+
+    def _step(self, batch: Sequence[Tensor], batch_idx: int, metrics: MetricCollection) -> Tensor:
+        if batch_idx == 0:
+            self.check_batch(batch)
+        return self.step(batch, metrics)
+
+    def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
+        """Training loss (logged as ``train/loss``, per step and per epoch)."""
+        loss = self._step(batch, batch_idx, self.train_metrics)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch[1]))
+        return loss
+
+    def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
+        """Validation loss (``val/loss``, watched by checkpoints and early stopping)."""
+        loss = self._step(batch, batch_idx, self.val_metrics)
+        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch[1]))
+
+    def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
+        """Test loss (``test/loss``)."""
+        self.log("test/loss", self._step(batch, batch_idx, self.test_metrics), batch_size=len(batch[1]))
+
+    def setup(self, stage: str) -> None:
+        """Check that the datamodule's class or target count is the model's.
+
+        Args:
+            stage: Lightning's stage.
+
+        Raises:
+            LabelError: On a mismatch, naming both counts.
+        """
+        data = self.datamodule_attribute(self.size_argument)
+        model = self.hparams[self.size_argument]
+        if data is not None and data != model:
+            raise LabelError(
+                f"the datamodule has {self.size_argument}={data} but {type(self).__name__} was built with "
+                f"{self.size_argument}={model}; set them equal (the CLI links them when the model's value is not given)"
+            )
+
+    def _log_metrics(self, metrics: MetricCollection) -> None:
+        # Computed once per epoch rather than logged per step: cheaper, and synced across ranks.
+        if any(m.update_called for m in metrics.values()):
+            self.log_dict(metrics.compute(), prog_bar=metrics.prefix == "val/")
+        metrics.reset()
+
+    def on_train_epoch_end(self) -> None:
+        """Log the epoch's training metrics."""
+        self._log_metrics(self.train_metrics)
+
+    def on_validation_epoch_end(self) -> None:
+        """Log the epoch's validation metrics."""
+        self._log_metrics(self.val_metrics)
+
+    def on_test_epoch_end(self) -> None:
+        """Log the test metrics."""
+        self._log_metrics(self.test_metrics)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer | OptimizerLRSchedulerConfig:
+        """Build the optimiser over trainable parameters, and the schedule.
+
+        Returns:
+            The optimiser, or Lightning's optimiser-and-scheduler dictionary.
+        """
+        hp = self.hparams
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = OPTIMIZERS[hp.optimizer](params, lr=hp.lr, weight_decay=hp.weight_decay)
+        steps = int(self.trainer.estimated_stepping_batches) if hp.scheduler in ("cosine", "onecycle") else 0
+        if hp.scheduler == "onecycle":
+            scheduler: Any = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=hp.lr, total_steps=steps)
+        elif hp.scheduler == "cosine":
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        elif hp.scheduler == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=5)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor}}
+        else:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def datamodule_attribute(self, name: str) -> Any:  # noqa: ANN401
+        """Read an attribute of the trainer's datamodule, if there is one.
+
+        Args:
+            name: Attribute name.
+
+        Returns:
+            Its value, or ``None``.
+        """
+        trainer = self._trainer
+        return getattr(getattr(trainer, "datamodule", None), name, None) if trainer is not None else None

@@ -1,0 +1,105 @@
+"""Regression: predict one or more real values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
+
+from lit_nn.errors import InvalidArgumentsError
+from lit_nn.tasks.base import BaseTask
+
+
+class RegressionTask(BaseTask):
+    """Regression with ``mse`` by default; metrics ``mse``, ``rmse``, ``mae`` and ``r2``.
+
+    The backbone learns standardised targets when the datamodule offers ``target_stats``
+    (training-split mean and standard deviation, as the built-in ones do); the statistics are
+    stored in the model, so metrics and predictions are in the data's own units.
+
+    Args:
+        num_targets: Number of values to predict (the CLI takes it from the datamodule).
+        **kwargs: :class:`~lit_nn.tasks.base.BaseTask` arguments.
+    """
+
+    default_loss = "mse"
+    size_argument = "num_targets"
+
+    def __init__(self, num_targets: int = 1, **kwargs: Any) -> None:
+        if num_targets < 1:
+            raise InvalidArgumentsError(f"num_targets must be at least 1, got {num_targets}")
+        super().__init__(**kwargs)
+        self.register_buffer("target_mean", torch.zeros(num_targets))
+        self.register_buffer("target_std", torch.ones(num_targets))
+
+    @property
+    def output_size(self) -> int:
+        """One output per target."""
+        return self.hparams.num_targets
+
+    def build_metrics(self) -> MetricCollection:
+        """Regression metrics in the targets' units.
+
+        Returns:
+            ``mse``, ``rmse``, ``mae`` and ``r2``.
+        """
+        return MetricCollection(
+            {
+                "mse": MeanSquaredError(),
+                "rmse": MeanSquaredError(squared=False),
+                "mae": MeanAbsoluteError(),
+                "r2": R2Score(),
+            }
+        )
+
+    def setup(self, stage: str) -> None:
+        """Take the target statistics from the datamodule before fitting.
+
+        Args:
+            stage: Lightning's stage.
+        """
+        super().setup(stage)
+        stats = self.datamodule_attribute("target_stats")
+        if stage == "fit" and stats is not None:
+            mean, std = (torch.as_tensor(v, dtype=self.target_mean.dtype).reshape(-1) for v in stats)
+            self.target_mean.copy_(mean)
+            self.target_std.copy_(std)
+
+    def predict_values(self, x: Tensor) -> Tensor:
+        """Predict in the targets' units.
+
+        Args:
+            x: ``(batch, *input_shape)``.
+
+        Returns:
+            ``(batch, num_targets)``.
+        """
+        return self(x) * self.target_std + self.target_mean
+
+    def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> Tensor:
+        """Loss on standardised targets; metrics in the targets' units."""
+        x, y = batch
+        y = y.reshape(len(y), -1).to(self.target_mean.dtype)
+        out = self(x)
+        loss = self.criterion(out, (y - self.target_mean) / self.target_std)
+        prediction = out.detach() * self.target_std + self.target_mean
+        if self.hparams.num_targets == 1:
+            prediction, y = prediction.squeeze(1), y.squeeze(1)
+        metrics.update(prediction, y)
+        return loss
+
+    def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:  # noqa: ANN401
+        """Predicted values.
+
+        Args:
+            batch: ``(features, targets)`` or features alone.
+            batch_idx: Index of the batch.
+
+        Returns:
+            ``{"prediction": (batch, num_targets)}`` in the targets' units.
+        """
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return {"prediction": self.predict_values(x)}

@@ -1,0 +1,43 @@
+"""Datamodule arguments for every built-in, with generated files where one needs a path."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lit_nn.data.shapes import make_shapes_folder
+
+
+def write_csv(path: Path, rows: list[list[Any]], header: list[str]) -> Path:
+    """Write a CSV file."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def house_prices_csv(path: Path, n: int = 120, seed: int = 0) -> Path:
+    """A small regression CSV: numeric and categorical features, a price that depends on both."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        area, rooms, town = rng.uniform(40, 200), int(rng.integers(1, 6)), str(rng.choice(["north", "south", "east"]))
+        price = 3 * area + 20 * rooms + {"north": 100, "south": 0, "east": 50}[town] + rng.normal(0, 10)
+        rows.append([f"{area:.1f}", rooms, town, f"{price:.2f}"])
+    return write_csv(path, rows, ["area", "rooms", "town", "price"])
+
+
+def datamodule_kwargs(name: str, tmp_path: Path) -> dict[str, Any]:
+    """Keyword arguments that make the built-in datamodule ``name`` small and quick."""
+    if name == "csv":
+        return {"path": str(house_prices_csv(tmp_path / "houses.csv")), "target": "price", "batch_size": 16}
+    if name == "image_folder":
+        root = make_shapes_folder(tmp_path / "shapes", per_class=8, size=40)
+        return {"root": str(root), "image_size": 32, "batch_size": 4, "num_workers": 0}
+    if name in ("regression", "binary", "multiclass"):
+        return {"num_samples": 200, "batch_size": 32}
+    return {"batch_size": 32}

@@ -1,0 +1,98 @@
+"""The csv datamodule: encoding, task detection, and a clear error for every bad file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lit_nn.data.arrays import DataError
+from lit_nn.data.csv_data import CSVDataModule
+from tests.helpers.data import house_prices_csv, write_csv
+
+
+def test_numeric_features_are_standardised_and_categories_one_hot(tmp_path):
+    data = CSVDataModule(str(house_prices_csv(tmp_path / "h.csv")), target="price")
+    assert data.task == "regression" and data.num_targets == 1
+    assert data.feature_names == ["area", "rooms", "town=east", "town=north", "town=south"]
+    assert data.input_shape == (5,)
+    data.setup()
+    train = data.datasets["train"].features
+    np.testing.assert_allclose(train[:, :2].mean(dim=0), 0, atol=1e-5)
+    assert set(train[:, 2:].unique().tolist()) == {0.0, 1.0}
+    assert (train[:, 2:].sum(dim=1) == 1).all()
+
+
+def test_chosen_features_and_forced_categorical(tmp_path):
+    path = house_prices_csv(tmp_path / "h.csv")
+    data = CSVDataModule(str(path), target="price", features=["rooms"], categorical=["rooms"])
+    assert data.feature_names == [f"rooms={n}" for n in range(1, 6)]
+
+
+@pytest.mark.parametrize(
+    ("labels", "task", "classes"),
+    [
+        (["yes", "no"] * 10, "binary", ["no", "yes"]),
+        (["0", "1", "2"] * 10, "multiclass", ["0", "1", "2"]),
+        (["cat", "dog", "bird"] * 10, "multiclass", ["bird", "cat", "dog"]),
+    ],
+)
+def test_task_is_detected_from_the_target(tmp_path, labels, task, classes):
+    path = write_csv(tmp_path / "t.csv", [[i, label] for i, label in enumerate(labels)], ["x", "y"])
+    data = CSVDataModule(str(path), target="y")
+    assert data.task == task and data.class_names == classes and data.num_classes == len(classes)
+
+
+def test_many_integer_values_are_regressed(tmp_path):
+    path = write_csv(tmp_path / "t.csv", [[i, i * 3] for i in range(60)], ["x", "y"])
+    assert CSVDataModule(str(path), target="y").task == "regression"
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="CSV file .*nope.csv' does not exist; check the data path"):
+        CSVDataModule(str(tmp_path / "nope.csv"), target="y")
+
+
+def test_missing_column_suggests(tmp_path):
+    path = house_prices_csv(tmp_path / "h.csv")
+    with pytest.raises(
+        DataError, match="has no column 'prise'. Did you mean 'price'\\? Columns: area, rooms, town, price"
+    ):
+        CSVDataModule(str(path), target="prise")
+
+
+def test_missing_value_names_column_and_row(tmp_path):
+    path = write_csv(tmp_path / "m.csv", [[1, 2, 3], [4, "", 6], [7, 8, 9]], ["a", "b", "y"])
+    with pytest.raises(
+        DataError, match="column 'b' has a missing value at data row 2 \\(line 3\\); fill it in or drop the row"
+    ):
+        CSVDataModule(str(path), target="y")
+
+
+def test_non_numeric_regression_target(tmp_path):
+    path = write_csv(tmp_path / "n.csv", [[1, "2.5"], [2, "abc"], [3, "4"]], ["x", "y"])
+    with pytest.raises(DataError, match="target column 'y' holds 'abc' at data row 2 \\(line 3\\), not a number"):
+        CSVDataModule(str(path), target="y", task="regression")
+
+
+def test_binary_needs_two_values(tmp_path):
+    path = write_csv(tmp_path / "b.csv", [[i, i % 3] for i in range(30)], ["x", "y"])
+    with pytest.raises(DataError, match="has 3 distinct values, binary needs 2; use task: multiclass"):
+        CSVDataModule(str(path), target="y", task="binary")
+
+
+def test_ragged_rows_and_empty_files(tmp_path):
+    ragged = tmp_path / "r.csv"
+    ragged.write_text("a,b,y\n1,2,3\n4,5\n")
+    with pytest.raises(DataError, match="data row 2 has 2 fields, the header has 3"):
+        CSVDataModule(str(ragged), target="y")
+    empty = tmp_path / "e.csv"
+    empty.write_text("a,b,y\n")
+    with pytest.raises(DataError, match="needs a header line and at least one data row"):
+        CSVDataModule(str(empty), target="y")
+
+
+def test_binary_file_is_not_csv(tmp_path):
+    path = tmp_path / "image.csv"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(DataError, match="is not a readable CSV text file"):
+        CSVDataModule(str(path), target="y")
