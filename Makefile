@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 demo: install
-	$(BIN)/lit-nn plugins
+	$(BIN)/lit-nn fit -c configs/digits.yaml
+	$(BIN)/lit-nn test -c configs/digits.yaml --ckpt_path best
 
 test: install
 	@$(MAKE) --no-print-directory pytest

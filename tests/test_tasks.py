@@ -222,3 +222,17 @@ def test_dropout_reaches_the_backbone():
     model = RegressionTask(input_shape=[4], dropout=0.4)
     assert [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] == [0.4, 0.4]
     assert math.isclose(model.hparams.dropout, 0.4)
+
+
+def test_metrics_of_the_same_kind_keep_separate_states():
+    """Top-1 and top-5 accuracy must not be merged into one state.
+
+    torchmetrics groups metrics whose states are equal after the first update; a first batch the
+    model gets entirely right makes top-1 and top-5 look alike, and grouped they stay alike.
+    """
+    model = MulticlassClassificationTask(input_shape=[4], num_classes=7)
+    logits = torch.tensor([[0.0, 5.0, 4.0, 3.0, 2.0, 1.0, -1.0]] * 4)
+    model.val_metrics.update(logits, torch.tensor([1, 1, 1, 1]))  # all right, top-1 and top-5 alike
+    model.val_metrics.update(logits, torch.tensor([2, 3, 4, 6]))  # top-1 all wrong, top-5 right thrice
+    values = model.val_metrics.compute()
+    assert values["val/acc"].item() == pytest.approx(4 / 8) and values["val/top5_acc"].item() == pytest.approx(7 / 8)

@@ -1,14 +1,28 @@
-"""The ``lit-nn`` command line."""
+"""The ``lit-nn`` command line: Lightning's fit/validate/test/predict, and ``plugins``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
 import sys
-from collections.abc import Sequence
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from lit_nn import __version__
 from lit_nn.cli import plugins
 from lit_nn.cli.errors import user_errors
+
+LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+COMMAND_HELP = {
+    "fit": "train a model (lit-nn fit -c configs/digits.yaml)",
+    "validate": "evaluate on the validation split",
+    "test": "evaluate on the test split (--ckpt_path best|last|FILE)",
+    "predict": "write predictions to CSV (--output FILE)",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,11 +34,59 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lit-nn",
         description="Train, test and extend lit_nn models. Set LIT_NN_DEBUG=1 for tracebacks.",
+        epilog="Run `lit-nn COMMAND --help` for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"lit_nn {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, text in COMMAND_HELP.items():
+        subparsers.add_parser(name, help=text, add_help=False)
     plugins.add_parser(subparsers).set_defaults(handler=plugins.run)
     return parser
+
+
+@contextlib.contextmanager
+def _environment_restored(key: str) -> Iterator[None]:
+    before = os.environ.get(key)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
+
+
+def _drop_advert(record: logging.LogRecord) -> bool:
+    return "litlogger" not in record.getMessage()  # Lightning's tip to install a cloud logger
+
+
+def run_lightning(argv: list[str]) -> None:
+    """Run a Lightning command through :class:`~lit_nn.cli.lightning.LitNNCLI`.
+
+    Args:
+        argv: Arguments after ``lit-nn``, starting with the command.
+
+    Raises:
+        ConfigError: If the arguments or config files do not parse, as one line.
+    """
+    from jsonargparse import ArgumentError
+
+    from lit_nn.cli.lightning import LitNNCLI
+    from lit_nn.cli.messages import condense
+    from lit_nn.cli.names import ConfigError, config_from_checkpoint, resolve_names
+    from lit_nn.cli.runs import RUN_DIR_ENV
+    from lit_nn.registry import default_registry
+
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    warnings.filterwarnings("ignore", message=r".*configure_optimizers` will be overridden")  # asked for
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_drop_advert)
+    with _environment_restored(RUN_DIR_ENV), tempfile.TemporaryDirectory(prefix="lit-nn-") as tmp:
+        scratch = Path(tmp)
+        argv = resolve_names(config_from_checkpoint(argv, scratch), default_registry(), scratch)
+        try:
+            LitNNCLI(args=argv)
+        except ArgumentError as exc:  # raised outside parse_arguments (config files, links)
+            raise ConfigError(condense(str(exc))) from None
 
 
 def main(args: Sequence[str] | None = None) -> None:
@@ -38,6 +100,9 @@ def main(args: Sequence[str] | None = None) -> None:
     """
     argv = list(sys.argv[1:] if args is None else args)
     with user_errors():
+        if argv and argv[0] in LIGHTNING_COMMANDS:
+            run_lightning(argv)
+            return
         namespace = build_parser().parse_args(argv)
         status = namespace.handler(namespace)
     if status:

@@ -234,6 +234,7 @@ class ArrayDataModule(LightningDataModule):
         if self.datasets:
             return
         split = self.split()
+        self.predict_ids = split.test.tolist()  # source row numbers, for prediction files
         x = torch.from_numpy(self.features)
         y = torch.from_numpy(self.targets)
         y = y.long() if self.task != "regression" else y

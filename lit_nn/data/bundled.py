@@ -60,6 +60,7 @@ class Digits(ArrayDataModule):
         data = datasets.load_digits()
         features = data.data.reshape(-1, 1, 8, 8) if as_images else data.data
         self.set_arrays(features, data.target, "multiclass")
+        self.class_names = [str(n) for n in data.target_names]
 
     def train_transform(self) -> RandomShift | None:
         """Random shifts of training images when ``max_shift`` is set.
@@ -81,6 +82,7 @@ class BreastCancer(ArrayDataModule):
         super().__init__(**kwargs)
         data = datasets.load_breast_cancer()
         self.set_arrays(data.data, data.target, "binary")
+        self.class_names = [str(n) for n in data.target_names]
 
 
 class Diabetes(ArrayDataModule):

@@ -246,6 +246,8 @@ class ImageFolderDataModule(LightningDataModule):
         """The test images if there are any, else the validation images.
 
         Returns:
-            The loader.
+            The loader; ``predict_ids`` then holds the image paths in order.
         """
-        return self._loader("test" if "test" in self.samples else "val")
+        split = "test" if "test" in self.samples else "val"
+        self.predict_ids = [str(path) for path, _ in self.samples[split]]
+        return self._loader(split)

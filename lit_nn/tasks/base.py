@@ -54,6 +54,8 @@ class BaseTask(LightningModule, ABC):
     size_argument: ClassVar[str]
     """``num_classes`` or ``num_targets``: the datamodule attribute that must equal the model's."""
     monitor: ClassVar[str] = "val/loss"
+    headline: ClassVar[str] = "acc"
+    """The metric shown in the progress bar beside the losses."""
 
     def __init__(
         self,
@@ -186,11 +188,12 @@ class BaseTask(LightningModule, ABC):
     def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
         """Validation loss (``val/loss``, watched by checkpoints and early stopping)."""
         loss = self._step(batch, batch_idx, self.val_metrics)
-        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch[1]))
+        # Synced (once, at epoch end) so every rank's checkpoint and early stopping agree.
+        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch[1]), sync_dist=True)
 
     def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
         """Test loss (``test/loss``)."""
-        self.log("test/loss", self._step(batch, batch_idx, self.test_metrics), batch_size=len(batch[1]))
+        self.log("test/loss", self._step(batch, batch_idx, self.test_metrics), batch_size=len(batch[1]), sync_dist=True)
 
     def setup(self, stage: str) -> None:
         """Check that the datamodule's class or target count is the model's.
@@ -210,10 +213,13 @@ class BaseTask(LightningModule, ABC):
             )
 
     def _log_metrics(self, metrics: MetricCollection) -> None:
-        # Computed once per epoch rather than logged per step: cheaper, and synced across ranks.
+        # Logged once per epoch rather than per step: cheaper. Lightning computes the metric
+        # objects (torchmetrics syncs them across ranks) and resets them.
         if any(m.update_called for m in metrics.values()):
-            self.log_dict(metrics.compute(), prog_bar=metrics.prefix == "val/")
-        metrics.reset()
+            for name, metric in metrics.items():
+                self.log(name, metric, prog_bar=name == f"val/{self.headline}")
+        else:
+            metrics.reset()
 
     def on_train_epoch_end(self) -> None:
         """Log the epoch's training metrics."""

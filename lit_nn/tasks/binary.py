@@ -80,8 +80,8 @@ class BinaryClassificationTask(BaseTask):
             batch_idx: Index of the batch.
 
         Returns:
-            ``{"probability": (batch,), "label": (batch,)}``.
+            ``{"label": (batch,), "probability": (batch,)}``.
         """
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         probability = torch.sigmoid(self(x).squeeze(-1))
-        return {"probability": probability, "label": (probability >= self.hparams.threshold).long()}
+        return {"label": (probability >= self.hparams.threshold).long(), "probability": probability}

@@ -49,7 +49,9 @@ class MulticlassClassificationTask(BaseTask):
         }
         if c > 5:
             metrics["top5_acc"] = MulticlassAccuracy(num_classes=c, top_k=5, average="micro")
-        return MetricCollection(metrics)
+        # No compute groups: top-1 and top-5 accuracy update differently but look alike after a
+        # first batch that is all right, and torchmetrics would then merge them for good.
+        return MetricCollection(metrics, compute_groups=False)
 
     def check_batch(self, batch: Sequence[Tensor]) -> None:
         """Labels must be class indices."""
@@ -71,8 +73,8 @@ class MulticlassClassificationTask(BaseTask):
             batch_idx: Index of the batch.
 
         Returns:
-            ``{"probabilities": (batch, num_classes), "label": (batch,)}``.
+            ``{"label": (batch,), "probabilities": (batch, num_classes)}``.
         """
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         probabilities = self(x).softmax(dim=-1)
-        return {"probabilities": probabilities, "label": probabilities.argmax(dim=-1)}
+        return {"label": probabilities.argmax(dim=-1), "probabilities": probabilities}

@@ -26,6 +26,7 @@ class RegressionTask(BaseTask):
     """
 
     default_loss = "mse"
+    headline = "r2"
     size_argument = "num_targets"
 
     def __init__(self, num_targets: int = 1, **kwargs: Any) -> None:

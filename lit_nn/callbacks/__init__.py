@@ -1,0 +1,1 @@
+"""Callbacks lit_nn adds to the Lightning Trainer."""

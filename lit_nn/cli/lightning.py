@@ -1,0 +1,190 @@
+"""The Lightning CLI behind ``lit-nn fit|validate|test|predict``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jsonargparse import ArgumentError, Namespace
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+
+import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
+from lit_nn.callbacks.predictions import CSVPredictionWriter
+from lit_nn.cli.messages import condense
+from lit_nn.cli.names import ConfigError, import_path
+from lit_nn.cli.runs import RUN_DIR_ENV, RunError, RunOptions, create_run_dir, find_checkpoint, run_dir_of, timestamp
+from lit_nn.registry import default_registry
+
+KNOWN_LOGGERS = ("CSVLogger", "WandbLogger", "TensorBoardLogger")
+
+
+class RunConfigSaver(SaveConfigCallback):
+    """Save the resolved config into the run folder.
+
+    ``config.yaml`` for the run's first fit, ``<command>-<time>.yaml`` for every later command on
+    the same run, so no command overwrites another's record.
+
+    Args:
+        parser: The subcommand's parser.
+        config: The parsed configuration.
+        run_dir: The run folder.
+        session: ``<command>-<time>``.
+        **kwargs: :class:`~lightning.pytorch.cli.SaveConfigCallback` arguments.
+    """
+
+    def __init__(
+        self, parser: LightningArgumentParser, config: Namespace, run_dir: Path, session: str, **kwargs: Any
+    ) -> None:
+        super().__init__(parser, config, save_to_log_dir=False, **kwargs)
+        self.run_dir, self.session = Path(run_dir), session
+
+    def save_config(self, trainer: Trainer, pl_module: Any, stage: str) -> None:  # noqa: ANN401
+        """Write the YAML file (rank zero only, as Lightning calls it)."""
+        first = self.run_dir / "config.yaml"
+        path = first if stage == "fit" and not first.exists() else self.run_dir / f"{self.session}.yaml"
+        self.parser.save(self.config, str(path), skip_none=False, overwrite=True, multifile=False)
+
+
+class LitNNCLI(LightningCLI):
+    """LightningCLI with lit_nn's links, checkpointing defaults and run folders.
+
+    Args:
+        args: Arguments after ``lit-nn`` (already name-resolved).
+    """
+
+    def __init__(self, args: list[str]) -> None:
+        super().__init__(
+            args=args,
+            save_config_callback=RunConfigSaver,
+            parser_kwargs={"exit_on_error": False},
+            seed_everything_default=0,
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """Link data sizes into the model; add checkpointing, run-folder and output options."""
+        for name in ("input_shape", "num_classes", "num_targets"):
+            parser.link_arguments(f"data.{name}", f"model.init_args.{name}", apply_on="instantiate")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/loss",
+                "checkpoint.mode": "min",
+                "checkpoint.save_top_k": 1,
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "best-{epoch:03d}",
+                "trainer.log_every_n_steps": 10,
+            }
+        )
+        parser.add_class_arguments(RunOptions, "run")
+        parser.add_argument("--output", type=str | None, default=None, help="predict: CSV file for the predictions")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:  # noqa: ANN401
+        """Parse, then turn ``--ckpt_path best|last`` into the file of the latest run.
+
+        Raises:
+            ConfigError: If the arguments do not parse, in one line.
+        """
+        try:
+            self.config = parser.parse_args(args)
+        except ArgumentError as exc:
+            command = args[0] if args and args[0] in parser._subcommands_action.choices else None
+            chosen = parser._subcommands_action.choices.get(command, parser)
+            raise ConfigError(condense(str(exc), list(chosen._option_string_actions))) from None
+        command = self.config.get("subcommand")
+        if command is None:
+            return
+        config = self.config[command]
+        if config.get("ckpt_path") in ("best", "last"):
+            config.ckpt_path = str(find_checkpoint(self.experiment_dir(config), config.ckpt_path))
+
+    def experiment_dir(self, config: Namespace) -> Path:
+        """The experiment's folder: ``--run.experiment``, else the datamodule's registry name.
+
+        Args:
+            config: The subcommand's configuration.
+
+        Returns:
+            ``<run.root>/<experiment>``.
+
+        Raises:
+            RunError: When neither is known.
+        """
+        experiment = config.run.experiment
+        if experiment is None:
+            data = config.get("data")
+            class_path = data.get("class_path") if isinstance(data, Namespace) else None
+            if class_path is None:
+                raise RunError("cannot tell which experiment this is: give --data (or -c CONFIG) or --run.experiment")
+            names = {import_path(e.factory): e.name for e in default_registry().entries("datamodules")}
+            experiment = names.get(class_path, class_path.rsplit(".", 1)[-1].lower())
+        return Path(config.run.root) / experiment
+
+    def instantiate_classes(self) -> None:
+        """Instantiate model, data and trainer; a rejected value becomes one line.
+
+        Raises:
+            ConfigError: When jsonargparse reports a class's own error inside its type report.
+        """
+        try:
+            super().instantiate_classes()
+        except ValueError as exc:
+            if "Does not validate against any of the Union subtypes" not in str(exc):
+                raise
+            raise ConfigError(condense(str(exc))) from None
+
+    def before_instantiate_classes(self) -> None:
+        """Choose the run folder and point checkpoints, logs and config there."""
+        config = self.config[self.subcommand]
+        ckpt = config.get("ckpt_path")
+        inherited = os.environ.get(RUN_DIR_ENV)
+        if inherited:
+            run_dir = Path(inherited)
+        elif ckpt and run_dir_of(Path(ckpt)) is not None:
+            run_dir = run_dir_of(Path(ckpt))
+        else:
+            run_dir = create_run_dir(self.experiment_dir(config), config.run.name)
+        os.environ[RUN_DIR_ENV] = str(run_dir)  # DDP processes launched from here reuse it
+        self.run_dir, self.session = run_dir, f"{self.subcommand}-{timestamp()}"
+        self.save_config_kwargs = {"run_dir": run_dir, "session": self.session}
+        config.trainer.default_root_dir = str(run_dir)
+        if config.checkpoint.dirpath is None:
+            config.checkpoint.dirpath = str(run_dir / "checkpoints")
+        config.trainer.logger = self._loggers(config.trainer.logger)
+
+    def _loggers(self, logger: Any) -> Any:  # noqa: ANN401 (a logger config, list, or bool)
+        if logger is False:
+            return False
+        if logger in (None, True):
+            logger = Namespace(class_path="lightning.pytorch.loggers.CSVLogger", init_args=Namespace())
+        for item in logger if isinstance(logger, list) else [logger]:
+            if isinstance(item, Namespace) and item.class_path.rsplit(".", 1)[-1] in KNOWN_LOGGERS:
+                item.init_args = item.get("init_args") or Namespace()
+                item.init_args.save_dir = str(self.run_dir)
+                if item.class_path.endswith("CSVLogger") or item.class_path.endswith("TensorBoardLogger"):
+                    item.init_args.name, item.init_args.version = "logs", self.session
+        return logger
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:  # noqa: ANN401
+        """Build the trainer; ``predict`` also gets the CSV prediction writer."""
+        trainer = super().instantiate_trainer(**kwargs)
+        if self.subcommand == "predict":
+            output = self.config["predict"].get("output") or self.run_dir / f"{self.session}.csv"
+            trainer.callbacks.append(CSVPredictionWriter(output))
+        return trainer
+
+    def after_fit(self) -> None:
+        """Say where the run went and how to test it."""
+        if self.trainer.is_global_zero:
+            best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
+            print(f"\nRun folder: {self.run_dir}")
+            if best:
+                print(f"Best checkpoint (val/loss): {best}\nTest it: lit-nn test --ckpt_path {best}")
+
+    def after_predict(self) -> None:
+        """Say where the predictions went."""
+        writers = [c for c in self.trainer.callbacks if isinstance(c, CSVPredictionWriter)]
+        if self.trainer.is_global_zero and writers and hasattr(writers[0], "written"):
+            print(f"Predictions: {writers[0].written}")

@@ -1,0 +1,133 @@
+"""Run folders: one per training run, never shared, found again by ``--ckpt_path best|last``.
+
+Layout::
+
+    runs/<experiment>/<run>/
+        run.json              when and by what the run was created
+        config.yaml           the resolved configuration of the first fit
+        checkpoints/best-*.ckpt, checkpoints/last.ckpt
+        logs/<command>-<time>/   logger output of each command run on it
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lit_nn import __version__
+from lit_nn.errors import LitNNError
+
+MARKER = "run.json"
+RUN_DIR_ENV = "LIT_NN_RUN_DIR"
+"""Set for child processes (DDP) so every rank uses the run folder rank 0 chose."""
+
+
+class RunError(LitNNError):
+    """A run folder that cannot be created or found."""
+
+
+@dataclass
+class RunOptions:
+    """Where runs go.
+
+    Attributes:
+        root: Folder holding all runs.
+        experiment: Subfolder per experiment; ``None`` uses the datamodule's name.
+        name: The run's folder name; ``None`` uses the start time (``20261127-101530``).
+    """
+
+    root: str = "runs"
+    experiment: str | None = None
+    name: str | None = None
+
+
+def timestamp() -> str:
+    """Local time as a sortable folder name.
+
+    Returns:
+        For example ``"20261127-101530"``.
+    """
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def create_run_dir(experiment_dir: Path, name: str | None) -> Path:
+    """Create a new, empty run folder; never reuse one.
+
+    Args:
+        experiment_dir: The experiment's folder.
+        name: The run name, or ``None`` for the current time (with ``-2``, ``-3`` … appended if
+            runs start within the same second).
+
+    Returns:
+        The new folder, holding its ``run.json``.
+
+    Raises:
+        RunError: If ``name`` is taken or the folder cannot be written.
+    """
+    try:
+        experiment_dir.mkdir(parents=True, exist_ok=True)
+        base = name or timestamp()
+        for attempt in range(1, 1000):
+            candidate = experiment_dir / (base if attempt == 1 else f"{base}-{attempt}")
+            try:
+                candidate.mkdir()  # atomic: two runs cannot both create the same folder
+            except FileExistsError:
+                if name:
+                    raise RunError(
+                        f"run folder {candidate} already exists; choose another --run.name, "
+                        "or resume it with --ckpt_path last"
+                    ) from None
+                continue
+            info = {"created": time.time(), "lit_nn": __version__, "pid": os.getpid()}
+            (candidate / MARKER).write_text(json.dumps(info) + "\n")
+            return candidate
+    except OSError as exc:
+        raise RunError(f"cannot create a run folder under {experiment_dir}: {exc.strerror or exc}") from exc
+    raise RunError(f"too many runs named {base} under {experiment_dir}")
+
+
+def run_dir_of(checkpoint: Path) -> Path | None:
+    """The run folder a checkpoint belongs to.
+
+    Args:
+        checkpoint: A checkpoint file.
+
+    Returns:
+        ``<run>`` for ``<run>/checkpoints/x.ckpt`` when ``<run>`` holds a ``run.json``, else ``None``.
+    """
+    run = checkpoint.resolve().parent.parent
+    return run if (run / MARKER).is_file() else None
+
+
+def _created(run: Path) -> float:
+    try:
+        return float(json.loads((run / MARKER).read_text())["created"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return run.stat().st_mtime
+
+
+def find_checkpoint(experiment_dir: Path, which: str) -> Path:
+    """Find the best or last checkpoint of the latest run that has one.
+
+    Args:
+        experiment_dir: The experiment's folder.
+        which: ``"best"`` or ``"last"``.
+
+    Returns:
+        The checkpoint file.
+
+    Raises:
+        RunError: If no run has such a checkpoint, saying what to do.
+    """
+    runs = [p.parent for p in experiment_dir.glob(f"*/{MARKER}")] if experiment_dir.is_dir() else []
+    for run in sorted(runs, key=_created, reverse=True):
+        files = sorted((run / "checkpoints").glob("best-*.ckpt" if which == "best" else "last.ckpt"))
+        if files:
+            return files[-1]
+    raise RunError(
+        f"no run under {experiment_dir} has a {which} checkpoint; train one first with `lit-nn fit`, "
+        "or pass --ckpt_path PATH/TO/FILE.ckpt"
+    )

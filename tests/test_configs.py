@@ -1,0 +1,65 @@
+"""Every YAML under configs/ runs through the CLI's main() with fast_dev_run."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.helpers.cli import dogs_vs_cats_overrides, fit
+from tests.helpers.run_if import gpu
+
+DATASETS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*.yaml"))
+PRESETS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*/*.yaml"))
+NEEDS_GPU = {"configs/trainer/gpu.yaml", "configs/trainer/16-mixed.yaml"}
+
+
+def test_the_shipped_configs_are_all_here():
+    assert {
+        "configs/digits.yaml",
+        "configs/breast_cancer.yaml",
+        "configs/diabetes.yaml",
+        "configs/dogs_vs_cats.yaml",
+    } <= set(DATASETS)
+    expected = {f"configs/trainer/{n}.yaml" for n in ("cpu", "gpu", "ddp", "bf16-mixed", "16-mixed", "debug")}
+    assert expected | {"configs/logger/wandb.yaml", "configs/logger/csv.yaml"} <= set(PRESETS)
+
+
+@pytest.mark.parametrize("config", DATASETS)
+def test_dataset_config_fast_dev_run(config, tmp_path):
+    extra = dogs_vs_cats_overrides(tmp_path) if config.endswith("dogs_vs_cats.yaml") else []
+    fit(config, tmp_path / "runs", "--trainer.fast_dev_run", "1", *extra)
+    assert list((tmp_path / "runs").glob("*/*/run.json"))
+
+
+@pytest.mark.parametrize(
+    "preset", [pytest.param(p, marks=gpu) if p in NEEDS_GPU else p for p in PRESETS if not p.endswith("ddp.yaml")]
+)
+def test_preset_composes_with_a_dataset_config(preset, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    fit("configs/digits.yaml", tmp_path / "runs", "-c", preset, "--trainer.fast_dev_run", "1")
+    assert list((tmp_path / "runs").glob("digits/*/run.json"))
+
+
+def test_ddp_preset_on_the_cpu(tmp_path):
+    fit(
+        "configs/breast_cancer.yaml",
+        tmp_path / "runs",
+        "-c",
+        "configs/trainer/ddp.yaml",
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.devices",
+        "1",
+        "--trainer.fast_dev_run",
+        "1",
+    )
+    assert list((tmp_path / "runs").glob("breast_cancer/*/run.json"))
+
+
+def test_every_config_is_a_mapping_with_a_comment():
+    for path in (ROOT / "configs").rglob("*.yaml"):
+        text = path.read_text()
+        assert text.startswith("#"), f"{path} should say what it is for in a first comment line"
+        assert isinstance(yaml.safe_load(text), dict), path
