@@ -36,7 +36,7 @@ pytest:
 	exit $$status
 
 lint: install
-	$(BIN)/ruff check lit_nn tests
+	$(BIN)/ruff check lit_nn tests benchmarks
 	$(BIN)/ruff format --check lit_nn
 
 clean:

@@ -35,3 +35,21 @@ def test_documented_environment_variables_exist():
     source = (ROOT / "lit_nn/plugin_loader.py").read_text() + (ROOT / "lit_nn/cli/errors.py").read_text()
     for variable in set(re.findall(r"LIT_NN_[A-Z_]+", text)):
         assert variable in source, f"docs/plugins.md documents {variable}, which the code does not read"
+
+
+def test_readme_quotes_the_current_accuracy_table():
+    accuracy = (ROOT / "docs/accuracy.md").read_text()
+    table = accuracy[accuracy.index("| data |") :].strip()
+    assert table in (ROOT / "README.md").read_text(), "copy docs/accuracy.md's table into the README"
+
+
+def test_readme_starts_with_the_two_setup_commands():
+    first_block = (ROOT / "README.md").read_text().split("```")[1]
+    assert "make demo" in first_block and "make test" in first_block
+
+
+def test_docs_name_every_shipped_config():
+    text = (ROOT / "docs/cli.md").read_text()
+    for path in (ROOT / "configs").rglob("*.yaml"):
+        name = path.relative_to(ROOT / "configs").as_posix()
+        assert name in text, f"docs/cli.md does not describe configs/{name}"

@@ -23,5 +23,7 @@ def ruff() -> str:
 
 
 def test_ruff_check():
-    result = subprocess.run([ruff(), "check", "lit_nn", "tests"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [ruff(), "check", "lit_nn", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -8,11 +8,11 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningDataModule
 from sklearn.model_selection import train_test_split
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from lit_nn.data.base import SplitDataModule
 from lit_nn.errors import LitNNError
 
 TaskType = Literal["regression", "binary", "multiclass"]
@@ -133,7 +133,7 @@ class TensorBatchDataset(Dataset):
         return (self.transform(x) if self.transform else x), self.targets[index]
 
 
-class ArrayDataModule(LightningDataModule):
+class ArrayDataModule(SplitDataModule):
     """Base of the datamodules whose data fits in memory.
 
     A subclass loads ``features`` (``(N, *input_shape)``) and ``targets`` in its constructor and
@@ -254,48 +254,28 @@ class ArrayDataModule(LightningDataModule):
             transform = self.train_transform() if name == "train" else None
             self.datasets[name] = TensorBatchDataset(x[index], y[index], transform)
 
-    def _loader(self, name: str, shuffle: bool = False) -> DataLoader:
-        if name not in self.datasets:
+    def loader(self, split: str, shuffle: bool = False) -> DataLoader:
+        """Batches of one split, indexed a batch at a time.
+
+        Args:
+            split: ``"train"``, ``"val"`` or ``"test"``.
+            shuffle: Shuffle every epoch.
+
+        Returns:
+            The loader.
+
+        Raises:
+            DataError: If the split is empty.
+        """
+        if split not in self.datasets:
             self.setup()
-        if len(self.datasets[name]) == 0:
-            raise DataError(f"{type(self).__name__} has no {name} data: set {name}_fraction above 0")
+        if len(self.datasets[split]) == 0:
+            raise DataError(f"{type(self).__name__} has no {split} data: set {split}_fraction above 0")
         return DataLoader(
-            self.datasets[name],
+            self.datasets[split],
             batch_size=self.batch_size,
             shuffle=shuffle,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             collate_fn=keep_batch,
         )
-
-    def train_dataloader(self) -> DataLoader:
-        """Shuffled training batches.
-
-        Returns:
-            The loader.
-        """
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        """Validation batches.
-
-        Returns:
-            The loader.
-        """
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        """Test batches.
-
-        Returns:
-            The loader.
-        """
-        return self._loader("test")
-
-    def predict_dataloader(self) -> DataLoader:
-        """The test split, for ``lit-nn predict``.
-
-        Returns:
-            The loader.
-        """
-        return self._loader("test")

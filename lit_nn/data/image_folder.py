@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningDataModule
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from lit_nn.data.arrays import DataError, check_fractions, check_positive, split_indices
+from lit_nn.data.base import SplitDataModule
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -93,7 +93,7 @@ class ImageFileDataset(Dataset):
         return self.transform(load_rgb(path, self.decode_size)), label
 
 
-class ImageFolderDataModule(LightningDataModule):
+class ImageFolderDataModule(SplitDataModule):
     """Images under ``root``, one folder per class.
 
     Either ``root/train/<class>/…`` and ``root/val/<class>/…`` (optionally ``root/test/<class>/…``),
@@ -203,7 +203,19 @@ class ImageFolderDataModule(LightningDataModule):
             [transforms.Resize(self.resize), *crop, transforms.ToTensor(), transforms.Normalize(self.mean, self.std)]
         )
 
-    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
+    def loader(self, split: str, shuffle: bool = False) -> DataLoader:
+        """Decoded, transformed image batches of one split.
+
+        Args:
+            split: ``"train"``, ``"val"`` or ``"test"``.
+            shuffle: Shuffle every epoch.
+
+        Returns:
+            The loader.
+
+        Raises:
+            DataError: If the split has no images.
+        """
         if split not in self.samples:
             raise DataError(
                 f"{self.root} has no {split} images; add {self.root}/{split}/<class>/ or a {split}_fraction"
@@ -218,36 +230,14 @@ class ImageFolderDataModule(LightningDataModule):
             persistent_workers=self.persistent_workers,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        """Shuffled, augmented training batches.
-
-        Returns:
-            The loader.
-        """
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        """Validation batches.
-
-        Returns:
-            The loader.
-        """
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        """Test batches.
-
-        Returns:
-            The loader.
-        """
-        return self._loader("test")
-
-    def predict_dataloader(self) -> DataLoader:
+    def predict_split(self) -> str:
         """The test images if there are any, else the validation images.
 
+        Sets ``predict_ids`` to their paths, in order, for the prediction file.
+
         Returns:
-            The loader; ``predict_ids`` then holds the image paths in order.
+            ``"test"`` or ``"val"``.
         """
         split = "test" if "test" in self.samples else "val"
         self.predict_ids = [str(path) for path, _ in self.samples[split]]
-        return self._loader(split)
+        return split

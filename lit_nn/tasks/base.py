@@ -233,6 +233,22 @@ class BaseTask(LightningModule, ABC):
         """Log the test metrics."""
         self._log_metrics(self.test_metrics)
 
+    @abstractmethod
+    def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
+        """What ``predict`` returns for a batch of features (see each task)."""
+
+    def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:  # noqa: ANN401
+        """Predict for a batch with or without targets.
+
+        Args:
+            batch: ``(features, targets)`` or features alone.
+            batch_idx: Index of the batch.
+
+        Returns:
+            :meth:`predict_outputs` of the features.
+        """
+        return self.predict_outputs(batch[0] if isinstance(batch, (tuple, list)) else batch)
+
     def configure_optimizers(self) -> torch.optim.Optimizer | OptimizerLRSchedulerConfig:
         """Build the optimiser over trainable parameters, and the schedule.
 

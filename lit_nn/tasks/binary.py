@@ -72,16 +72,14 @@ class BinaryClassificationTask(BaseTask):
         metrics.update(torch.sigmoid(logits.detach()), y)
         return loss
 
-    def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:  # noqa: ANN401
-        """Probability of class 1 and the label at the threshold.
+    def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
+        """The label at the threshold and the probability of class 1.
 
         Args:
-            batch: ``(features, targets)`` or features alone.
-            batch_idx: Index of the batch.
+            x: ``(batch, *input_shape)``.
 
         Returns:
             ``{"label": (batch,), "probability": (batch,)}``.
         """
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
         probability = torch.sigmoid(self(x).squeeze(-1))
         return {"label": (probability >= self.hparams.threshold).long(), "probability": probability}

@@ -65,16 +65,14 @@ class MulticlassClassificationTask(BaseTask):
         metrics.update(logits.detach(), y)
         return loss
 
-    def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:  # noqa: ANN401
-        """Class probabilities and the most likely label.
+    def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
+        """The most likely label and every class's probability.
 
         Args:
-            batch: ``(features, targets)`` or features alone.
-            batch_idx: Index of the batch.
+            x: ``(batch, *input_shape)``.
 
         Returns:
             ``{"label": (batch,), "probabilities": (batch, num_classes)}``.
         """
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
         probabilities = self(x).softmax(dim=-1)
         return {"label": probabilities.argmax(dim=-1), "probabilities": probabilities}

@@ -92,15 +92,13 @@ class RegressionTask(BaseTask):
         metrics.update(prediction, y)
         return loss
 
-    def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:  # noqa: ANN401
+    def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """Predicted values.
 
         Args:
-            batch: ``(features, targets)`` or features alone.
-            batch_idx: Index of the batch.
+            x: ``(batch, *input_shape)``.
 
         Returns:
             ``{"prediction": (batch, num_targets)}`` in the targets' units.
         """
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
         return {"prediction": self.predict_values(x)}
