@@ -12,9 +12,12 @@ PYTEST_ARGS ?=
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall when the package metadata changes.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+PLUGINS := plugins/lit-nn-extras
+
+# Reinstall when the package metadata changes. The example plugin is installed too, so its entry
+# point is live and its tests run with the suite.
+$(STAMP): pyproject.toml $(PLUGINS:%=%/pyproject.toml) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' $(PLUGINS:%=-e %)
 	touch $@
 
 install: $(STAMP)
@@ -36,7 +39,7 @@ pytest:
 	exit $$status
 
 lint: install
-	$(BIN)/ruff check lit_nn tests benchmarks
+	$(BIN)/ruff check lit_nn tests benchmarks plugins
 	$(BIN)/ruff format --check lit_nn
 
 clean:

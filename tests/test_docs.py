@@ -21,13 +21,13 @@ def test_plugin_example_registers_and_trains_a_gradient():
     module = types.ModuleType("my_lit_nn_plugin")
     exec(compile(python_blocks("docs/plugins.md")[0], "docs/plugins.md", "exec"), module.__dict__)
     registry = build_registry(plugins=[module], autoload=False, strict=True)
-    assert registry.entry("activations", "snake").plugin.name == "my_lit_nn_plugin"
-    snake = registry.create("activations", "snake", a=2.0)
+    assert registry.entry("activations", "mylab_snake").plugin.name == "my_lit_nn_plugin"
+    snake = registry.create("activations", "mylab_snake", a=2.0)
     x = torch.linspace(-3, 3, 7, requires_grad=True)
     snake(x).sum().backward()
     assert torch.isfinite(x.grad).all()
     with pytest.raises(InvalidArgumentsError, match="a must be positive"):
-        registry.create("activations", "snake", a=0.0)
+        registry.create("activations", "mylab_snake", a=0.0)
 
 
 def test_documented_environment_variables_exist():

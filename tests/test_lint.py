@@ -24,6 +24,6 @@ def ruff() -> str:
 
 def test_ruff_check():
     result = subprocess.run(
-        [ruff(), "check", "lit_nn", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True
+        [ruff(), "check", "lit_nn", "tests", "benchmarks", "plugins"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -40,6 +40,9 @@ def user_errors() -> Iterator[None]:
     warnings.showwarning = _show_warning
     try:
         yield
+    except BrokenPipeError:  # the reader went away (`lit-nn plugins | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
     except LitNNError as exc:
         if debugging():
             raise

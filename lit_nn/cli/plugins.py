@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import inspect
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from lit_nn.cli.scaffold import new_plugin
 from lit_nn.cli.table import format_table
 from lit_nn.registry import KINDS, Registry, default_registry
 
@@ -28,19 +30,32 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "and arguments.",
     )
     parser.add_argument("--kind", choices=KINDS, help="list the names of one kind")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    new = actions.add_parser(
+        "new",
+        help="write a new plugin package",
+        description="Write lit-nn-NAME/: a plugin package with an example for every hook, tests and a README. "
+        "`pip install -e lit-nn-NAME` and lit_nn finds it at once.",
+    )
+    new.add_argument("name", help="plugin name: lower case letters, digits, '-' and '_'")
+    new.add_argument("--dir", default=".", help="where to create the package folder (default: here)")
     return parser
 
 
 def run(args: argparse.Namespace, registry: Registry | None = None) -> int:
-    """Print the listing.
+    """Print the listing, or write a new plugin package.
 
     Args:
-        args: Parsed arguments (``kind``).
+        args: Parsed arguments (``kind``; ``action``, ``name`` and ``dir`` for ``new``).
         registry: The registry to list (default: the process-wide one).
 
     Returns:
         The exit status (0).
     """
+    if getattr(args, "action", None) == "new":
+        root = new_plugin(args.name, Path(args.dir))
+        print(f"Wrote {root}/\nNext: pip install -e {root} && lit-nn plugins && pytest {root / 'tests'}")
+        return 0
     registry = registry or default_registry()
     print(list_kind(registry, args.kind) if args.kind else list_plugins(registry))
     return 0

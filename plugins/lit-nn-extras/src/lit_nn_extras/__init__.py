@@ -1,0 +1,3 @@
+"""lit-nn-extras: an example lit_nn plugin to copy when starting your own."""
+
+__version__ = "0.1.0"
