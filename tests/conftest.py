@@ -15,11 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_PLUGINS = Path(__file__).resolve().parent / "plugins"
 
 
+DISTRIBUTED_ENV = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK")
+
+
 @pytest.fixture(autouse=True)
 def _clean_lit_nn_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No LIT_NN_* setting of the developer's leaks into a test; the shared registry is rebuilt."""
+    """No LIT_NN_* setting leaks into a test, nor the rendezvous variables Lightning sets when a
+    test runs DDP in process; the shared registry is rebuilt."""
     for key in list(os.environ):
-        if key.startswith("LIT_NN_"):
+        if key.startswith("LIT_NN_") or key in DISTRIBUTED_ENV:
             monkeypatch.delenv(key)
     default_registry.cache_clear()
     yield

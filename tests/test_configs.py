@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import pytest
+import torch
 import yaml
 
+from lit_nn.cli import main
 from tests.conftest import ROOT
 from tests.helpers.cli import dogs_vs_cats_overrides, fit
 from tests.helpers.run_if import gpu
 
 DATASETS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*.yaml"))
 PRESETS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*/*.yaml"))
-NEEDS_GPU = {"configs/trainer/gpu.yaml", "configs/trainer/16-mixed.yaml"}
+NEEDS_GPU = {"configs/trainer/gpu.yaml", "configs/trainer/16-mixed.yaml", "configs/trainer/fsdp.yaml"}
+LAUNCHED = {"configs/trainer/ddp.yaml", "configs/trainer/ddp-multinode.yaml"}  # run in test_distributed.py
 
 
 def test_the_shipped_configs_are_all_here():
@@ -33,13 +36,21 @@ def test_dataset_config_fast_dev_run(config, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "preset", [pytest.param(p, marks=gpu) if p in NEEDS_GPU else p for p in PRESETS if not p.endswith("ddp.yaml")]
+    "preset", [pytest.param(p, marks=gpu) if p in NEEDS_GPU else p for p in PRESETS if p not in LAUNCHED]
 )
 def test_preset_composes_with_a_dataset_config(preset, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     fit("configs/digits.yaml", tmp_path / "runs", "-c", preset, "--trainer.fast_dev_run", "1")
     assert list((tmp_path / "runs").glob("digits/*/run.json"))
+
+
+@pytest.mark.parametrize("preset", sorted(LAUNCHED))
+def test_distributed_presets_parse(preset, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "-c", "configs/digits.yaml", "-c", preset, "--print_config"])
+    assert info.value.code == 0
+    assert yaml.safe_load(capsys.readouterr().out)["trainer"]["strategy"] == "ddp"
 
 
 def test_ddp_preset_on_the_cpu(tmp_path):
@@ -56,6 +67,8 @@ def test_ddp_preset_on_the_cpu(tmp_path):
         "1",
     )
     assert list((tmp_path / "runs").glob("breast_cancer/*/run.json"))
+    if torch.distributed.is_initialized():  # DDP in this process: close its port for later tests
+        torch.distributed.destroy_process_group()
 
 
 def test_every_config_is_a_mapping_with_a_comment():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from jsonargparse import ArgumentError, Namespace
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -15,7 +17,18 @@ import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
 from lit_nn.callbacks.predictions import CSVPredictionWriter
 from lit_nn.cli.messages import condense
 from lit_nn.cli.names import ConfigError, import_path
-from lit_nn.cli.runs import RUN_DIR_ENV, RunError, RunOptions, create_run_dir, find_checkpoint, run_dir_of, timestamp
+from lit_nn.cli.runs import (
+    RUN_DIR_ENV,
+    RunError,
+    RunOptions,
+    create_run_dir,
+    find_checkpoint,
+    join_run_dir,
+    launched_run_name,
+    process_rank,
+    run_dir_of,
+    timestamp,
+)
 from lit_nn.registry import default_registry
 
 KNOWN_LOGGERS = ("CSVLogger", "WandbLogger", "TensorBoardLogger")
@@ -140,10 +153,13 @@ class LitNNCLI(LightningCLI):
         config = self.config[self.subcommand]
         ckpt = config.get("ckpt_path")
         inherited = os.environ.get(RUN_DIR_ENV)
+        launched = launched_run_name(os.environ)
         if inherited:
             run_dir = Path(inherited)
         elif ckpt and run_dir_of(Path(ckpt)) is not None:
             run_dir = run_dir_of(Path(ckpt))
+        elif launched is not None:
+            run_dir = join_run_dir(self.experiment_dir(config), config.run.name or launched, process_rank(os.environ))
         else:
             run_dir = create_run_dir(self.experiment_dir(config), config.run.name)
         os.environ[RUN_DIR_ENV] = str(run_dir)  # DDP processes launched from here reuse it
@@ -182,6 +198,25 @@ class LitNNCLI(LightningCLI):
             print(f"\nRun folder: {self.run_dir}")
             if best:
                 print(f"Best checkpoint (val/loss): {best}\nTest it: lit-nn test --ckpt_path {best}")
+
+    def _save_metrics(self) -> None:
+        """Write ``<command>-<time>-metrics.json``: the metrics, and every rank's own view of them."""
+        metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith(("val/", "test/"))}
+        per_rank = [metrics]
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            per_rank = [{} for _ in range(torch.distributed.get_world_size())]
+            torch.distributed.all_gather_object(per_rank, metrics)
+        if self.trainer.is_global_zero:
+            path = self.run_dir / f"{self.session}-metrics.json"
+            path.write_text(json.dumps({"metrics": metrics, "per_rank": per_rank}, indent=2) + "\n")
+
+    def after_validate(self) -> None:
+        """Save the validation metrics beside the run."""
+        self._save_metrics()
+
+    def after_test(self) -> None:
+        """Save the test metrics beside the run."""
+        self._save_metrics()
 
     def after_predict(self) -> None:
         """Say where the predictions went."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,73 @@ def create_run_dir(experiment_dir: Path, name: str | None) -> Path:
     except OSError as exc:
         raise RunError(f"cannot create a run folder under {experiment_dir}: {exc.strerror or exc}") from exc
     raise RunError(f"too many runs named {base} under {experiment_dir}")
+
+
+def launched_run_name(environ: Mapping[str, str]) -> str | None:
+    """The run name every process of a job started by SLURM or torchrun shares.
+
+    Each process of such a job runs ``lit-nn`` on its own, so they cannot agree on a time stamp;
+    they agree on the scheduler's job id instead (a requeued SLURM job keeps its id, and so its
+    run folder).
+
+    Args:
+        environ: The process environment.
+
+    Returns:
+        ``slurm-<job id>`` or ``torchrun-<rendezvous id>``, or ``None`` when no launcher started
+        this process.
+
+    Raises:
+        RunError: Under torchrun without a rendezvous id.
+    """
+    if "SLURM_NTASKS" in environ and environ.get("SLURM_JOB_NAME") not in ("bash", "interactive"):
+        return f"slurm-{environ.get('SLURM_JOB_ID', 'unknown')}"
+    if "TORCHELASTIC_RUN_ID" in environ and int(environ.get("WORLD_SIZE", "1")) > 1:
+        run_id = environ["TORCHELASTIC_RUN_ID"]
+        if run_id in ("", "none"):
+            raise RunError(
+                "torchrun started this process without a rendezvous id, so its processes cannot agree on a run "
+                "folder; pass --rdzv-id JOB_ID to torchrun (the same on every node) or --run.name NAME to lit-nn"
+            )
+        return f"torchrun-{run_id}"
+    return None
+
+
+def process_rank(environ: Mapping[str, str]) -> int:
+    """The global rank a launcher gave this process (0 when none did).
+
+    Args:
+        environ: The process environment.
+
+    Returns:
+        ``RANK`` (torchrun), else ``SLURM_PROCID``, else 0.
+    """
+    return int(environ.get("RANK", environ.get("SLURM_PROCID", "0")))
+
+
+def join_run_dir(experiment_dir: Path, name: str, rank: int) -> Path:
+    """The shared folder of a launched job: every rank uses it, rank 0 marks it.
+
+    Args:
+        experiment_dir: The experiment's folder.
+        name: The shared run name.
+        rank: This process's global rank.
+
+    Returns:
+        The folder (created if missing; a requeued job finds its own again).
+
+    Raises:
+        RunError: If it cannot be created.
+    """
+    run = experiment_dir / name
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        if rank == 0 and not (run / MARKER).exists():
+            info = {"created": time.time(), "lit_nn": __version__, "pid": os.getpid()}
+            (run / MARKER).write_text(json.dumps(info) + "\n")
+    except OSError as exc:
+        raise RunError(f"cannot create the run folder {run}: {exc.strerror or exc}") from exc
+    return run
 
 
 def run_dir_of(checkpoint: Path) -> Path | None:

@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 
 from lit_nn.errors import InvalidArgumentsError, LitNNError
 from lit_nn.registry import default_registry
@@ -131,6 +131,7 @@ class BaseTask(LightningModule, ABC):
     def configure_metrics(self) -> None:
         """Clone the task's metrics once per stage with ``train/``, ``val/`` and ``test/`` prefixes."""
         metrics = self.build_metrics()
+        self.train_loss = MeanMetric()
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
@@ -180,9 +181,13 @@ class BaseTask(LightningModule, ABC):
         return self.step(batch, metrics)
 
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
-        """Training loss (logged as ``train/loss``, per step and per epoch)."""
+        """Training loss: ``train/loss`` per step, ``train/loss_epoch`` per epoch."""
         loss = self._step(batch, batch_idx, self.train_metrics)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch[1]))
+        self.log("train/loss", loss, prog_bar=True)
+        # The epoch mean goes through a metric: torchmetrics syncs it across ranks once per epoch,
+        # where sync_dist on a per-step value would synchronise every step.
+        self.train_loss.update(loss.detach(), weight=len(batch[1]))
+        self.log("train/loss_epoch", self.train_loss, on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:

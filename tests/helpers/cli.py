@@ -12,6 +12,7 @@ import torchvision
 
 from lit_nn.cli import main
 from lit_nn.data.shapes import make_shapes_folder
+from tests.conftest import DISTRIBUTED_ENV
 
 
 def lit_nn_command() -> list[str]:
@@ -21,7 +22,7 @@ def lit_nn_command() -> list[str]:
 
 def run(args: list[str], cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
     """``lit-nn ARGS`` in a subprocess with a clean LIT_NN_* environment."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("LIT_NN_")}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LIT_NN_") and k not in DISTRIBUTED_ENV}
     environ.update(env)
     return subprocess.run([*lit_nn_command(), *args], capture_output=True, text=True, env=environ, cwd=cwd, timeout=600)
 
