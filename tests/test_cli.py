@@ -165,3 +165,10 @@ def test_a_broken_run_shows_its_traceback_only_when_debugging(tmp_path):
         ["fit", "-c", "configs/digits.yaml", "--data.batch_size", "-5", "--run.root", str(tmp_path)], LIT_NN_DEBUG="1"
     )
     assert loud.returncode != 0 and "Traceback" in loud.stderr
+
+
+def test_commands_in_the_same_second_keep_separate_outputs(tmp_path):
+    from lit_nn.cli.runs import reserve_session
+
+    names = {reserve_session(tmp_path, "fit") for _ in range(3)}
+    assert len(names) == 3 and all((tmp_path / "logs" / n).is_dir() for n in names)

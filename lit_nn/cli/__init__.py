@@ -45,15 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def _environment_restored(key: str) -> Iterator[None]:
-    before = os.environ.get(key)
+def _environment_restored(*keys: str) -> Iterator[None]:
+    before = {key: os.environ.get(key) for key in keys}
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = before
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _drop_advert(record: logging.LogRecord) -> bool:
@@ -74,13 +75,13 @@ def run_lightning(argv: list[str]) -> None:
     from lit_nn.cli.lightning import LitNNCLI
     from lit_nn.cli.messages import condense
     from lit_nn.cli.names import ConfigError, config_from_checkpoint, resolve_names
-    from lit_nn.cli.runs import RUN_DIR_ENV
+    from lit_nn.cli.runs import RUN_DIR_ENV, SESSION_ENV
     from lit_nn.registry import default_registry
 
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     warnings.filterwarnings("ignore", message=r".*configure_optimizers` will be overridden")  # asked for
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_drop_advert)
-    with _environment_restored(RUN_DIR_ENV), tempfile.TemporaryDirectory(prefix="lit-nn-") as tmp:
+    with _environment_restored(RUN_DIR_ENV, SESSION_ENV), tempfile.TemporaryDirectory(prefix="lit-nn-") as tmp:
         scratch = Path(tmp)
         argv = resolve_names(config_from_checkpoint(argv, scratch), default_registry(), scratch)
         try:

@@ -19,6 +19,7 @@ from lit_nn.cli.messages import condense
 from lit_nn.cli.names import ConfigError, import_path
 from lit_nn.cli.runs import (
     RUN_DIR_ENV,
+    SESSION_ENV,
     RunError,
     RunOptions,
     create_run_dir,
@@ -26,6 +27,7 @@ from lit_nn.cli.runs import (
     join_run_dir,
     launched_run_name,
     process_rank,
+    reserve_session,
     run_dir_of,
     timestamp,
 )
@@ -162,8 +164,12 @@ class LitNNCLI(LightningCLI):
             run_dir = join_run_dir(self.experiment_dir(config), config.run.name or launched, process_rank(os.environ))
         else:
             run_dir = create_run_dir(self.experiment_dir(config), config.run.name)
-        os.environ[RUN_DIR_ENV] = str(run_dir)  # DDP processes launched from here reuse it
-        self.run_dir, self.session = run_dir, f"{self.subcommand}-{timestamp()}"
+        session = os.environ.get(SESSION_ENV) if inherited else None
+        if session is None:
+            rank = process_rank(os.environ) if launched else 0
+            session = reserve_session(run_dir, self.subcommand) if rank == 0 else f"{self.subcommand}-{timestamp()}"
+        os.environ[RUN_DIR_ENV], os.environ[SESSION_ENV] = str(run_dir), session  # DDP children reuse both
+        self.run_dir, self.session = run_dir, session
         self.save_config_kwargs = {"run_dir": run_dir, "session": self.session}
         config.trainer.default_root_dir = str(run_dir)
         if config.checkpoint.dirpath is None:

@@ -24,6 +24,8 @@ from lit_nn.errors import LitNNError
 MARKER = "run.json"
 RUN_DIR_ENV = "LIT_NN_RUN_DIR"
 """Set for child processes (DDP) so every rank uses the run folder rank 0 chose."""
+SESSION_ENV = "LIT_NN_SESSION"
+"""Likewise for the name of this command's outputs in the run folder."""
 
 
 class RunError(LitNNError):
@@ -155,6 +157,37 @@ def join_run_dir(experiment_dir: Path, name: str, rank: int) -> Path:
     except OSError as exc:
         raise RunError(f"cannot create the run folder {run}: {exc.strerror or exc}") from exc
     return run
+
+
+def reserve_session(run_dir: Path, command: str) -> str:
+    """Name this command's outputs in the run folder, unique even for two commands in one second.
+
+    The name is reserved by creating ``logs/<name>/`` (atomic), so a resumed fit never writes
+    into the logs of the fit it resumes.
+
+    Args:
+        run_dir: The run folder.
+        command: ``fit``, ``test`` …
+
+    Returns:
+        ``<command>-<time>``, with ``-2``, ``-3`` … when taken.
+
+    Raises:
+        RunError: If the folder cannot be written.
+    """
+    base = f"{command}-{timestamp()}"
+    try:
+        (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, 1000):
+            name = base if attempt == 1 else f"{base}-{attempt}"
+            try:
+                (run_dir / "logs" / name).mkdir()
+                return name
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise RunError(f"cannot write in the run folder {run_dir}: {exc.strerror or exc}") from exc
+    raise RunError(f"too many {command} sessions named {base} in {run_dir}")
 
 
 def run_dir_of(checkpoint: Path) -> Path | None:
