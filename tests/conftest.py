@@ -23,8 +23,10 @@ def _clean_lit_nn_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No LIT_NN_* setting leaks into a test, nor the rendezvous variables Lightning sets when a
     test runs DDP in process; the shared registry is rebuilt."""
     for key in list(os.environ):
-        if key.startswith("LIT_NN_") or key in DISTRIBUTED_ENV:
+        if key.startswith(("LIT_NN_", "WANDB_")) or key in DISTRIBUTED_ENV:
             monkeypatch.delenv(key)
+    # Tests run without W&B unless they ask for it (tests/test_wandb.py runs it offline, for real).
+    monkeypatch.setenv("WANDB_MODE", "disabled")
     default_registry.cache_clear()
     yield
     default_registry.cache_clear()

@@ -109,3 +109,21 @@ def test_disabling_a_builtin_is_refused(lit_nn_exe):
     result = run_cli([*lit_nn_exe, "plugins"], LIT_NN_DISABLE_PLUGINS="lit_nn")
     assert result.returncode == 2
     assert "built-in plugins cannot be disabled" in result.stderr
+
+
+def test_plot_activations_draws_builtins_and_plugins(tmp_path, capsys, use_plugins):
+    use_plugins("good")
+    out = tmp_path / "activations.png"
+    main(["plugins", "--plot", "activations", str(out)])
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"Wrote {out}: ") and "fixture_swish" in printed and "leaky_relu" in printed
+    from PIL import Image
+
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.width > 800
+
+
+def test_plot_of_another_kind_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["plugins", "--plot", "losses", str(tmp_path / "x.png")])
+    assert info.value.code == 2 and "--plot draws activations" in capsys.readouterr().err

@@ -7,13 +7,18 @@ import os
 from pathlib import Path
 from typing import Any
 
+import lightning
 import torch
+import yaml
 from jsonargparse import ArgumentError, Namespace
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
+from lit_nn import __version__
+from lit_nn.callbacks.activation_stats import ActivationStatistics
+from lit_nn.callbacks.plots import PredictionPlots
 from lit_nn.callbacks.predictions import CSVPredictionWriter
 from lit_nn.cli.messages import condense
 from lit_nn.cli.names import ConfigError, import_path
@@ -29,11 +34,24 @@ from lit_nn.cli.runs import (
     process_rank,
     reserve_session,
     run_dir_of,
+    run_info,
     timestamp,
 )
+from lit_nn.cli.wandb_runs import finish as finish_wandb
+from lit_nn.cli.wandb_runs import wandb_environment, wandb_mode
 from lit_nn.registry import default_registry
 
 KNOWN_LOGGERS = ("CSVLogger", "WandbLogger", "TensorBoardLogger")
+
+
+def versions() -> dict[str, Any]:
+    """Versions of lit_nn, torch, lightning and every loaded plugin, for the logs.
+
+    Returns:
+        ``{"lit_nn": …, "torch": …, "lightning": …, "plugins": {name: "dist version"}}``.
+    """
+    plugins = {p.name: f"{p.distribution} {p.version}" for p in default_registry().plugins if p.status == "loaded"}
+    return {"lit_nn": __version__, "torch": torch.__version__, "lightning": lightning.__version__, "plugins": plugins}
 
 
 class RunConfigSaver(SaveConfigCallback):
@@ -57,10 +75,13 @@ class RunConfigSaver(SaveConfigCallback):
         self.run_dir, self.session = Path(run_dir), session
 
     def save_config(self, trainer: Trainer, pl_module: Any, stage: str) -> None:  # noqa: ANN401
-        """Write the YAML file (rank zero only, as Lightning calls it)."""
+        """Write the YAML file and give every logger the config and the versions (rank zero only)."""
         first = self.run_dir / "config.yaml"
         path = first if stage == "fit" and not first.exists() else self.run_dir / f"{self.session}.yaml"
         self.parser.save(self.config, str(path), skip_none=False, overwrite=True, multifile=False)
+        resolved = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"lit_nn_config": resolved, "versions": versions(), "run_folder": str(self.run_dir)})
 
 
 class LitNNCLI(LightningCLI):
@@ -93,6 +114,8 @@ class LitNNCLI(LightningCLI):
                 "trainer.log_every_n_steps": 10,
             }
         )
+        parser.add_lightning_class_args(PredictionPlots, "plots")
+        parser.add_lightning_class_args(ActivationStatistics, "activation_stats")
         parser.add_class_arguments(RunOptions, "run")
         parser.add_argument("--output", type=str | None, default=None, help="predict: CSV file for the predictions")
 
@@ -177,17 +200,29 @@ class LitNNCLI(LightningCLI):
         config.trainer.logger = self._loggers(config.trainer.logger)
 
     def _loggers(self, logger: Any) -> Any:  # noqa: ANN401 (a logger config, list, or bool)
+        """Point every logger at the run folder; W&B goes online, offline, or gives way to CSV."""
         if logger is False:
             return False
-        if logger in (None, True):
-            logger = Namespace(class_path="lightning.pytorch.loggers.CSVLogger", init_args=Namespace())
-        for item in logger if isinstance(logger, list) else [logger]:
-            if isinstance(item, Namespace) and item.class_path.rsplit(".", 1)[-1] in KNOWN_LOGGERS:
-                item.init_args = item.get("init_args") or Namespace()
-                item.init_args.save_dir = str(self.run_dir)
-                if item.class_path.endswith("CSVLogger") or item.class_path.endswith("TensorBoardLogger"):
-                    item.init_args.name, item.init_args.version = "logs", self.session
-        return logger
+        csv_logger = Namespace(class_path="lightning.pytorch.loggers.CSVLogger", init_args=Namespace())
+        items = logger if isinstance(logger, list) else [csv_logger if logger in (None, True) else logger]
+        for index, item in enumerate(items):
+            if not isinstance(item, Namespace) or item.class_path.rsplit(".", 1)[-1] not in KNOWN_LOGGERS:
+                continue
+            item.init_args = item.get("init_args") or Namespace()
+            if item.class_path.endswith("WandbLogger"):
+                mode = wandb_mode(os.environ)
+                if mode == "disabled":  # WANDB_MODE=disabled: metrics still land somewhere readable
+                    item = items[index] = Namespace(class_path=csv_logger.class_path, init_args=Namespace())
+                else:
+                    rank = process_rank(os.environ)
+                    item.init_args.offline = mode == "offline"
+                    item.init_args.name = f"{self.run_dir.parent.name}/{self.run_dir.name}"
+                    item.init_args.id = run_info(self.run_dir).get("wandb_id") if rank == 0 else None
+                    os.environ.update(wandb_environment(os.environ))
+            item.init_args.save_dir = str(self.run_dir)
+            if item.class_path.endswith(("CSVLogger", "TensorBoardLogger")):
+                item.init_args.name, item.init_args.version = "logs", self.session
+        return items if isinstance(logger, list) else items[0]
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:  # noqa: ANN401
         """Build the trainer; ``predict`` also gets the CSV prediction writer."""
@@ -198,12 +233,14 @@ class LitNNCLI(LightningCLI):
         return trainer
 
     def after_fit(self) -> None:
-        """Say where the run went and how to test it."""
+        """Say where the run went and how to test it; close the W&B run."""
+        lines = finish_wandb(self.trainer)
         if self.trainer.is_global_zero:
             best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
             print(f"\nRun folder: {self.run_dir}")
             if best:
                 print(f"Best checkpoint (val/loss): {best}\nTest it: lit-nn test --ckpt_path {best}")
+            print("\n".join(lines))
 
     def _save_metrics(self) -> None:
         """Write ``<command>-<time>-metrics.json``: the metrics, and every rank's own view of them."""
@@ -215,6 +252,8 @@ class LitNNCLI(LightningCLI):
         if self.trainer.is_global_zero:
             path = self.run_dir / f"{self.session}-metrics.json"
             path.write_text(json.dumps({"metrics": metrics, "per_rank": per_rank}, indent=2) + "\n")
+        for line in finish_wandb(self.trainer):
+            print(line)
 
     def after_validate(self) -> None:
         """Save the validation metrics beside the run."""
@@ -229,3 +268,5 @@ class LitNNCLI(LightningCLI):
         writers = [c for c in self.trainer.callbacks if isinstance(c, CSVPredictionWriter)]
         if self.trainer.is_global_zero and writers and hasattr(writers[0], "written"):
             print(f"Predictions: {writers[0].written}")
+        for line in finish_wandb(self.trainer):
+            print(line)

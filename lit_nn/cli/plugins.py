@@ -10,6 +10,7 @@ from typing import Any
 
 from lit_nn.cli.scaffold import new_plugin
 from lit_nn.cli.table import format_table
+from lit_nn.errors import InvalidArgumentsError
 from lit_nn.registry import KINDS, Registry, default_registry
 
 
@@ -30,6 +31,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "and arguments.",
     )
     parser.add_argument("--kind", choices=KINDS, help="list the names of one kind")
+    parser.add_argument(
+        "--plot",
+        nargs=2,
+        metavar=("KIND", "FILE"),
+        help="draw every registered name of KIND (activations: each function and its derivative) to a PNG FILE",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     new = actions.add_parser(
         "new",
@@ -57,8 +64,44 @@ def run(args: argparse.Namespace, registry: Registry | None = None) -> int:
         print(f"Wrote {root}/\nNext: pip install -e {root} && lit-nn plugins && pytest {root / 'tests'}")
         return 0
     registry = registry or default_registry()
+    if args.plot:
+        print(plot_kind(registry, *args.plot))
+        return 0
     print(list_kind(registry, args.kind) if args.kind else list_plugins(registry))
     return 0
+
+
+def plot_kind(registry: Registry, kind: str, file: str) -> str:
+    """Draw every registered activation (with its default arguments) and its derivative.
+
+    Args:
+        registry: The registry.
+        kind: What to draw; ``activations`` is the kind that has a picture.
+        file: The PNG file to write.
+
+    Returns:
+        A line naming the file and what it shows.
+
+    Raises:
+        InvalidArgumentsError: For another kind.
+    """
+    if kind != "activations":
+        raise InvalidArgumentsError(
+            f"--plot draws activations; {kind!r} has no picture (try: --plot activations out.png)"
+        )
+    from lit_nn import plotting
+
+    drawable = {e.name: e.factory for e in registry.entries("activations") if not _required(e.factory)}
+    path = plotting.activations(drawable, Path(file))
+    return f"Wrote {path}: {', '.join(drawable)}"
+
+
+def _required(factory: Callable[..., Any]) -> list[str]:
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
 def list_plugins(registry: Registry) -> str:

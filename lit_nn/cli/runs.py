@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lit_nn import __version__
 from lit_nn.errors import LitNNError
@@ -45,6 +48,29 @@ class RunOptions:
     root: str = "runs"
     experiment: str | None = None
     name: str | None = None
+
+
+def _marker(name: str) -> str:
+    """The ``run.json`` of a new run: creation time, versions, and its W&B run id."""
+    wandb_id = re.sub(r"[^A-Za-z0-9_-]", "-", name)[:40] + "-" + secrets.token_hex(3)
+    info = {"created": time.time(), "lit_nn": __version__, "pid": os.getpid(), "wandb_id": wandb_id}
+    return json.dumps(info) + "\n"
+
+
+def run_info(run_dir: Path) -> dict[str, Any]:
+    """Read a run folder's ``run.json``.
+
+    Args:
+        run_dir: The run folder.
+
+    Returns:
+        Its content, or ``{}`` when missing or unreadable.
+    """
+    try:
+        info = json.loads((run_dir / MARKER).read_text())
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def timestamp() -> str:
@@ -84,8 +110,7 @@ def create_run_dir(experiment_dir: Path, name: str | None) -> Path:
                         "or resume it with --ckpt_path last"
                     ) from None
                 continue
-            info = {"created": time.time(), "lit_nn": __version__, "pid": os.getpid()}
-            (candidate / MARKER).write_text(json.dumps(info) + "\n")
+            (candidate / MARKER).write_text(_marker(candidate.name))
             return candidate
     except OSError as exc:
         raise RunError(f"cannot create a run folder under {experiment_dir}: {exc.strerror or exc}") from exc
@@ -152,8 +177,7 @@ def join_run_dir(experiment_dir: Path, name: str, rank: int) -> Path:
     try:
         run.mkdir(parents=True, exist_ok=True)
         if rank == 0 and not (run / MARKER).exists():
-            info = {"created": time.time(), "lit_nn": __version__, "pid": os.getpid()}
-            (run / MARKER).write_text(json.dumps(info) + "\n")
+            (run / MARKER).write_text(_marker(name))
     except OSError as exc:
         raise RunError(f"cannot create the run folder {run}: {exc.strerror or exc}") from exc
     return run

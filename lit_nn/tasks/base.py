@@ -148,8 +148,12 @@ class BaseTask(LightningModule, ABC):
         return self.backbone(x)
 
     @abstractmethod
-    def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> Tensor:
-        """Compute the loss of a labelled batch and update ``metrics``; return the loss."""
+    def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> tuple[Tensor, Tensor]:
+        """Compute the loss of a labelled batch and update ``metrics``.
+
+        Returns ``(loss, predictions)``: predictions as the metrics see them (probabilities,
+        logits or values in the targets' units), detached.
+        """
 
     def check_batch(self, batch: Sequence[Tensor]) -> None:
         """Check the first batch of each epoch and stage (classification checks label ranges).
@@ -175,14 +179,14 @@ class BaseTask(LightningModule, ABC):
                 "Fix the labels, or set num_classes to match the data"
             )
 
-    def _step(self, batch: Sequence[Tensor], batch_idx: int, metrics: MetricCollection) -> Tensor:
+    def _step(self, batch: Sequence[Tensor], batch_idx: int, metrics: MetricCollection) -> tuple[Tensor, Tensor]:
         if batch_idx == 0:
             self.check_batch(batch)
         return self.step(batch, metrics)
 
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
         """Training loss: ``train/loss`` per step, ``train/loss_epoch`` per epoch."""
-        loss = self._step(batch, batch_idx, self.train_metrics)
+        loss, _ = self._step(batch, batch_idx, self.train_metrics)
         self.log("train/loss", loss, prog_bar=True)
         # The epoch mean goes through a metric: torchmetrics syncs it across ranks once per epoch,
         # where sync_dist on a per-step value would synchronise every step.
@@ -190,15 +194,26 @@ class BaseTask(LightningModule, ABC):
         self.log("train/loss_epoch", self.train_loss, on_step=False, on_epoch=True)
         return loss
 
-    def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
-        """Validation loss (``val/loss``, watched by checkpoints and early stopping)."""
-        loss = self._step(batch, batch_idx, self.val_metrics)
+    def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> dict[str, Tensor]:
+        """Validation loss (``val/loss``, watched by checkpoints and early stopping).
+
+        Returns:
+            ``loss``, ``preds`` and ``target``, for callbacks such as the plots.
+        """
+        loss, preds = self._step(batch, batch_idx, self.val_metrics)
         # Synced (once, at epoch end) so every rank's checkpoint and early stopping agree.
         self.log("val/loss", loss, prog_bar=True, batch_size=len(batch[1]), sync_dist=True)
+        return {"loss": loss, "preds": preds, "target": batch[1]}
 
-    def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
-        """Test loss (``test/loss``)."""
-        self.log("test/loss", self._step(batch, batch_idx, self.test_metrics), batch_size=len(batch[1]), sync_dist=True)
+    def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> dict[str, Tensor]:
+        """Test loss (``test/loss``).
+
+        Returns:
+            ``loss``, ``preds`` and ``target``, for callbacks such as the plots.
+        """
+        loss, preds = self._step(batch, batch_idx, self.test_metrics)
+        self.log("test/loss", loss, batch_size=len(batch[1]), sync_dist=True)
+        return {"loss": loss, "preds": preds, "target": batch[1]}
 
     def setup(self, stage: str) -> None:
         """Check that the datamodule's class or target count is the model's.

@@ -64,13 +64,14 @@ class BinaryClassificationTask(BaseTask):
         """Labels must be 0 or 1."""
         self.check_labels(batch[1], 2)
 
-    def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> Tensor:
-        """Loss on logits; metrics on probabilities."""
+    def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> tuple[Tensor, Tensor]:
+        """Loss on logits; metrics (and the returned predictions) on probabilities."""
         x, y = batch
         logits = self(x).squeeze(-1)
         loss = self.criterion(logits, y)
-        metrics.update(torch.sigmoid(logits.detach()), y)
-        return loss
+        probability = torch.sigmoid(logits.detach())
+        metrics.update(probability, y)
+        return loss, probability
 
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """The label at the threshold and the probability of class 1.

@@ -57,13 +57,13 @@ class MulticlassClassificationTask(BaseTask):
         """Labels must be class indices."""
         self.check_labels(batch[1], self.hparams.num_classes)
 
-    def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> Tensor:
-        """Loss and metrics on logits."""
+    def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> tuple[Tensor, Tensor]:
+        """Loss and metrics on logits (returned as the predictions)."""
         x, y = batch
         logits = self(x)
         loss = self.criterion(logits, y)
         metrics.update(logits.detach(), y)
-        return loss
+        return loss, logits.detach()
 
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """The most likely label and every class's probability.

@@ -80,8 +80,8 @@ class RegressionTask(BaseTask):
         """
         return self(x) * self.target_std + self.target_mean
 
-    def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> Tensor:
-        """Loss on standardised targets; metrics in the targets' units."""
+    def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> tuple[Tensor, Tensor]:
+        """Loss on standardised targets; metrics (and returned predictions) in the targets' units."""
         x, y = batch
         y = y.reshape(len(y), -1).to(self.target_mean.dtype)
         out = self(x)
@@ -90,7 +90,7 @@ class RegressionTask(BaseTask):
         if self.hparams.num_targets == 1:
             prediction, y = prediction.squeeze(1), y.squeeze(1)
         metrics.update(prediction, y)
-        return loss
+        return loss, prediction
 
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """Predicted values.

@@ -20,9 +20,13 @@ def lit_nn_command() -> list[str]:
     return [str(Path(sys.executable).with_name("lit-nn"))]
 
 
-def run(args: list[str], cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
-    """``lit-nn ARGS`` in a subprocess with a clean LIT_NN_* environment."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("LIT_NN_") and k not in DISTRIBUTED_ENV}
+def run(
+    args: list[str], cwd: Path | None = None, environ: dict[str, str] | None = None, **env: str
+) -> subprocess.CompletedProcess:
+    """``lit-nn ARGS`` in a subprocess with a clean LIT_NN_* environment (``environ`` replaces the
+    test's own environment as the base; ``env`` adds to it)."""
+    base = os.environ if environ is None else environ
+    environ = {k: v for k, v in base.items() if not k.startswith("LIT_NN_") and k not in DISTRIBUTED_ENV}
     environ.update(env)
     return subprocess.run([*lit_nn_command(), *args], capture_output=True, text=True, env=environ, cwd=cwd, timeout=600)
 

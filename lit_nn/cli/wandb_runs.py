@@ -1,0 +1,86 @@
+"""Weights & Biases for the CLI: online with credentials, offline without, CSV when disabled."""
+
+from __future__ import annotations
+
+import netrc
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from lightning.pytorch import Trainer
+
+
+def has_credentials(environ: Mapping[str, str]) -> bool:
+    """Whether W&B could log in: an API key in the environment or in a netrc file.
+
+    Args:
+        environ: The process environment.
+
+    Returns:
+        True when ``WANDB_API_KEY`` is set or the netrc file has the W&B host.
+    """
+    if environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    path = Path(environ.get("NETRC", Path(environ.get("HOME", Path.home())) / ".netrc"))
+    try:
+        return netrc.netrc(str(path)).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def wandb_mode(environ: Mapping[str, str]) -> str:
+    """How to run W&B: what ``WANDB_MODE`` says, else online with credentials, else offline.
+
+    Args:
+        environ: The process environment.
+
+    Returns:
+        ``"online"``, ``"offline"`` or ``"disabled"``.
+    """
+    mode = environ.get("WANDB_MODE", "").strip().lower()
+    if mode in ("disabled", "offline", "online"):
+        return mode
+    if mode == "dryrun":
+        return "offline"
+    return "online" if has_credentials(environ) else "offline"
+
+
+def finish(trainer: Trainer) -> list[str]:
+    """Close the W&B runs this process opened and say where they are.
+
+    Args:
+        trainer: The trainer whose loggers to look at.
+
+    Returns:
+        Lines for the user: the run and, for offline runs, the ``wandb sync`` command.
+    """
+    from lightning.pytorch.loggers import WandbLogger
+
+    lines = []
+    for logger in trainer.loggers:
+        run: Any = getattr(logger, "_experiment", None) if isinstance(logger, WandbLogger) else None
+        if run is None or not trainer.is_global_zero:
+            continue
+        if run.offline:
+            lines += [
+                f"W&B run {run.id} (offline): {run.settings.sync_dir}",
+                f"Upload it: wandb sync {run.settings.sync_dir}",
+            ]
+        else:
+            lines.append(f"W&B run {run.id}: {run.url}")
+        run.finish()
+    return lines
+
+
+def wandb_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Variables to set while lit_nn runs W&B: resume the run of a run folder rather than refuse.
+
+    Args:
+        environ: The process environment.
+
+    Returns:
+        ``{"WANDB_RESUME": "allow"}`` unless the user set it.
+    """
+    return {} if "WANDB_RESUME" in environ else {"WANDB_RESUME": "allow"}

@@ -1,0 +1,195 @@
+"""Figures people would rather look at than read: confusion matrices, ROC/PR, residuals, curves.
+
+Each function takes plain tensors or lists and writes one PNG file. matplotlib is imported here
+only, with the non-interactive Agg backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import torch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def confusion_counts(labels: Tensor, targets: Tensor, num_classes: int) -> Tensor:
+    """Count each (true, predicted) pair.
+
+    Args:
+        labels: Predicted class indices ``(N,)``.
+        targets: True class indices ``(N,)``.
+        num_classes: Number of classes.
+
+    Returns:
+        ``(num_classes, num_classes)`` counts, true classes in rows.
+    """
+    flat = targets.long() * num_classes + labels.long()
+    return torch.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def confusion_matrix(labels: Tensor, targets: Tensor, names: Sequence[str], path: Path, title: str) -> Path:
+    """Counts of true (rows) against predicted (columns) classes, shaded by row share.
+
+    Args:
+        labels: Predicted class indices ``(N,)``.
+        targets: True class indices ``(N,)``.
+        names: Class names.
+        path: PNG file to write.
+        title: Figure title.
+
+    Returns:
+        ``path``.
+    """
+    n = len(names)
+    counts = confusion_counts(labels, targets, n)
+    share = counts / counts.sum(dim=1, keepdim=True).clamp(min=1)
+    size = max(4.0, 0.5 * n + 2)
+    figure, axes = plt.subplots(figsize=(size, size))
+    axes.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for row in range(n):
+        for column in range(n):
+            colour = "white" if share[row, column] > 0.5 else "black"
+            axes.text(column, row, int(counts[row, column]), ha="center", va="center", color=colour, fontsize=8)
+    axes.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
+    axes.set_xticklabels(names, rotation=45, ha="right")
+    axes.set_yticklabels(names)
+    return _save(figure, path)
+
+
+def roc_and_pr(probabilities: Tensor, targets: Tensor, path_roc: Path, path_pr: Path, title: str) -> list[Path]:
+    """ROC and precision-recall curves of a binary classifier.
+
+    Args:
+        probabilities: Probability of class 1 ``(N,)``.
+        targets: 0/1 labels ``(N,)``.
+        path_roc: PNG file for the ROC curve.
+        path_pr: PNG file for the precision-recall curve.
+        title: Title prefix.
+
+    Returns:
+        The two paths.
+    """
+    from torchmetrics.functional.classification import (
+        binary_auroc,
+        binary_average_precision,
+        binary_precision_recall_curve,
+        binary_roc,
+    )
+
+    targets = targets.long()
+    fpr, tpr, _ = binary_roc(probabilities, targets)
+    precision, recall, _ = binary_precision_recall_curve(probabilities, targets)
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.plot(fpr, tpr, label=f"AUROC {float(binary_auroc(probabilities, targets)):.3f}")
+    axes.plot([0, 1], [0, 1], "k--", linewidth=0.8, label="chance")
+    axes.set(xlabel="false positive rate", ylabel="true positive rate", title=f"{title}: ROC")
+    axes.legend(loc="lower right")
+    roc = _save(figure, path_roc)
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.plot(recall, precision, label=f"AP {float(binary_average_precision(probabilities, targets)):.3f}")
+    axes.axhline(float(targets.float().mean()), color="k", linestyle="--", linewidth=0.8, label="chance")
+    axes.set(xlabel="recall", ylabel="precision", title=f"{title}: precision-recall", ylim=(0, 1.02))
+    axes.legend(loc="lower left")
+    return [roc, _save(figure, path_pr)]
+
+
+def regression(
+    predictions: Tensor, targets: Tensor, path_scatter: Path, path_residuals: Path, title: str
+) -> list[Path]:
+    """Predicted against true values, and residuals against predicted values.
+
+    Args:
+        predictions: ``(N,)`` or ``(N, T)`` (the first target is drawn).
+        targets: Same shape.
+        path_scatter: PNG file for predicted against true.
+        path_residuals: PNG file for the residuals.
+        title: Title prefix.
+
+    Returns:
+        The two paths.
+    """
+    predictions = predictions.reshape(len(predictions), -1)[:, 0]
+    targets = targets.reshape(len(targets), -1)[:, 0]
+    low, high = float(min(predictions.min(), targets.min())), float(max(predictions.max(), targets.max()))
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.scatter(targets, predictions, s=8, alpha=0.6)
+    axes.plot([low, high], [low, high], "k--", linewidth=0.8, label="perfect")
+    axes.set(xlabel="true", ylabel="predicted", title=f"{title}: predicted against true")
+    axes.legend(loc="upper left")
+    scatter = _save(figure, path_scatter)
+    figure, axes = plt.subplots(figsize=(5, 4))
+    axes.scatter(predictions, targets - predictions, s=8, alpha=0.6)
+    axes.axhline(0, color="k", linestyle="--", linewidth=0.8)
+    axes.set(xlabel="predicted", ylabel="true − predicted", title=f"{title}: residuals")
+    return [scatter, _save(figure, path_residuals)]
+
+
+def curves(history: Sequence[Mapping[str, float]], path: Path) -> Path:
+    """Loss curves (train and validation) and validation metric curves per epoch.
+
+    Args:
+        history: One mapping per epoch with ``epoch`` and logged values.
+        path: PNG file to write.
+
+    Returns:
+        ``path``.
+    """
+    epochs = [row["epoch"] for row in history]
+    metrics = sorted({k for row in history for k in row if k.startswith("val/") and k != "val/loss"})
+    figure, (losses, others) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (("train/loss_epoch", "train"), ("val/loss", "validation")):
+        values = [row.get(key) for row in history]
+        if any(v is not None for v in values):
+            losses.plot(epochs, [float("nan") if v is None else v for v in values], marker="o", label=label)
+    for axes in (losses, others):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    losses.set(xlabel="epoch", ylabel="loss", title="loss")
+    losses.legend()
+    for key in metrics:
+        others.plot(epochs, [row.get(key, float("nan")) for row in history], marker="o", label=key)
+    others.set(xlabel="epoch", title="validation metrics")
+    if metrics:
+        others.legend()
+    return _save(figure, path)
+
+
+def activations(factories: Mapping[str, Callable[[], torch.nn.Module]], path: Path) -> Path:
+    """Every activation and its derivative on ``[-4, 4]``, one panel each.
+
+    Args:
+        factories: Name to zero-argument factory.
+        path: PNG file to write.
+
+    Returns:
+        ``path``.
+    """
+    columns = 4
+    rows = -(-len(factories) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
+    x = torch.linspace(-4, 4, 401, requires_grad=True)
+    for axes, (name, factory) in zip(grid.flat, factories.items(), strict=False):
+        y = factory()(x)
+        (gradient,) = torch.autograd.grad(y.sum(), x)
+        axes.plot(x.detach(), y.detach(), label="f(x)")
+        axes.plot(x.detach(), gradient, "--", label="f′(x)")
+        axes.axhline(0, color="grey", linewidth=0.5)
+        axes.axvline(0, color="grey", linewidth=0.5)
+        axes.set_title(name)
+    for axes in list(grid.flat)[len(factories) :]:
+        axes.axis("off")
+    grid.flat[0].legend(loc="upper left")
+    return _save(figure, path)
