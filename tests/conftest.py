@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
+import lightning.pytorch  # noqa: F401  (Lightning binds its log handler to the stderr of the moment it is first
+import pytest  # imported: that must be the real one, not the capture of whichever test imports it first)
 
 from lit_nn.registry import default_registry
 

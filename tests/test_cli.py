@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from lit_nn.cli import main
+from lit_nn.cli.names import ConfigError
 from tests.helpers.cli import fit, run
 
 QUICK = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2"]
@@ -161,10 +162,13 @@ def test_bad_config_files_are_one_line(content, message, capsys, tmp_path):
 def test_a_broken_run_shows_its_traceback_only_when_debugging(tmp_path):
     quiet = run(["fit", "-c", "configs/digits.yaml", "--data.batch_size", "-5", "--run.root", str(tmp_path)])
     assert quiet.returncode == 2 and "Traceback" not in quiet.stderr
-    loud = run(
-        ["fit", "-c", "configs/digits.yaml", "--data.batch_size", "-5", "--run.root", str(tmp_path)], LIT_NN_DEBUG="1"
-    )
-    assert loud.returncode != 0 and "Traceback" in loud.stderr
+    assert quiet.stderr.strip().splitlines()[-1] == "lit-nn: error: data: batch_size must be positive, got -5"
+
+
+def test_debugging_lets_the_exception_through(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIT_NN_DEBUG", "1")
+    with pytest.raises(ConfigError, match="batch_size must be positive"):
+        main(["fit", "-c", "configs/digits.yaml", "--data.batch_size", "-5", "--run.root", str(tmp_path)])
 
 
 def test_commands_in_the_same_second_keep_separate_outputs(tmp_path):

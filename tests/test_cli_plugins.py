@@ -10,6 +10,7 @@ import pytest
 
 from lit_nn.cli import main
 from lit_nn.cli.plugins import signature_text
+from lit_nn.errors import DuplicateNameError
 from tests.conftest import plugin_pythonpath
 
 
@@ -86,29 +87,37 @@ def test_broken_plugin_warns_on_one_line(lit_nn_exe):
     assert line.startswith("lit-nn: warning: Error loading lit_nn plugin 'broken'")
 
 
-def test_strict_failure_is_one_line_and_non_zero(lit_nn_exe):
-    result = run_cli([*lit_nn_exe, "plugins"], "broken", LIT_NN_STRICT_PLUGINS="1")
-    assert result.returncode == 2
-    assert result.stdout == ""
-    (line,) = result.stderr.strip().splitlines()
+def test_strict_failure_is_one_line_and_non_zero(capsys, use_plugins, monkeypatch):
+    use_plugins("broken")
+    monkeypatch.setenv("LIT_NN_STRICT_PLUGINS", "1")
+    with pytest.raises(SystemExit) as info:
+        main(["plugins"])
+    out, err = capsys.readouterr()
+    assert info.value.code == 2 and out == ""
+    (line,) = err.strip().splitlines()
     assert line.startswith("lit-nn: error: Error loading lit_nn plugin 'broken'")
     assert "LIT_NN_DISABLE_PLUGINS=broken" in line
 
 
-def test_duplicate_is_one_message_and_debug_shows_the_traceback(lit_nn_exe):
-    result = run_cli([*lit_nn_exe, "plugins"], "good", "twin")
-    assert result.returncode == 2
-    assert result.stderr.startswith("lit-nn: error: The activation 'fixture_swish' is registered twice")
-    assert "Traceback" not in result.stderr
-    debug = run_cli([*lit_nn_exe, "plugins"], "good", "twin", LIT_NN_DEBUG="1")
-    assert debug.returncode != 0
-    assert "Traceback" in debug.stderr and "DuplicateNameError" in debug.stderr
+def test_duplicate_is_one_message_and_debug_lets_the_exception_through(capsys, use_plugins, monkeypatch):
+    use_plugins("good", "twin")
+    with pytest.raises(SystemExit) as info:
+        main(["plugins"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert (
+        err.startswith("lit-nn: error: The activation 'fixture_swish' is registered twice") and "Traceback" not in err
+    )
+    monkeypatch.setenv("LIT_NN_DEBUG", "1")
+    with pytest.raises(DuplicateNameError):
+        main(["plugins"])
 
 
-def test_disabling_a_builtin_is_refused(lit_nn_exe):
-    result = run_cli([*lit_nn_exe, "plugins"], LIT_NN_DISABLE_PLUGINS="lit_nn")
-    assert result.returncode == 2
-    assert "built-in plugins cannot be disabled" in result.stderr
+def test_disabling_a_builtin_is_refused(capsys, monkeypatch):
+    monkeypatch.setenv("LIT_NN_DISABLE_PLUGINS", "lit_nn")
+    with pytest.raises(SystemExit) as info:
+        main(["plugins"])
+    assert info.value.code == 2 and "built-in plugins cannot be disabled" in capsys.readouterr().err
 
 
 def test_plot_activations_draws_builtins_and_plugins(tmp_path, capsys, use_plugins):
