@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Iterator
@@ -27,14 +29,15 @@ def debugging() -> bool:
 def user_errors() -> Iterator[None]:
     """Turn errors into one ``lit-nn: error: …`` line and a non-zero exit.
 
-    A :class:`~lit_nn.errors.LitNNError` (bad input the user can fix) exits with status 2, any
-    other exception with status 1. With ``LIT_NN_DEBUG=1`` the exception propagates unchanged.
+    A :class:`~lit_nn.errors.LitNNError` (bad input the user can fix) or a full disk exits with
+    status 2, any other exception with status 1, a stop on SIGTERM with 143 (128 + 15, as a process
+    killed by it). With ``LIT_NN_DEBUG=1`` the exception propagates unchanged.
 
     Yields:
         Nothing.
 
     Raises:
-        SystemExit: With status 2 or 1 after printing the message.
+        SystemExit: With status 2, 1 or 143 after printing the message.
     """
     show = warnings.showwarning
     warnings.showwarning = _show_warning
@@ -43,14 +46,21 @@ def user_errors() -> Iterator[None]:
     except BrokenPipeError:  # the reader went away (`lit-nn plugins | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(1) from None
+    except SystemExit as exc:
+        if type(exc).__name__ == "SIGTERMException":  # Lightning's stop on SIGTERM: exit as a terminated process does
+            raise SystemExit(128 + signal.SIGTERM) from None
+        raise
     except LitNNError as exc:
         if debugging():
             raise
-        print(f"lit-nn: error: {exc}", file=sys.stderr)
+        print(f"lit-nn: error: {worker_message(str(exc))}", file=sys.stderr)
         raise SystemExit(2) from None
     except Exception as exc:
         if debugging():
             raise
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRORS:
+            print(f"lit-nn: error: {write_error(exc)}", file=sys.stderr)
+            raise SystemExit(2) from None
         print(
             f"lit-nn: error: {type(exc).__name__}: {exc}\n(set {DEBUG_ENV}=1 to see the traceback)",
             file=sys.stderr,
@@ -58,6 +68,49 @@ def user_errors() -> Iterator[None]:
         raise SystemExit(1) from None
     finally:
         warnings.showwarning = show
+
+
+WRITE_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EFBIG: "the file grew beyond the size this process may write",
+    errno.EROFS: "the file system is read-only",
+}
+"""Errors of writing output, which a user fixes outside lit_nn (free space, another folder)."""
+
+
+def worker_message(message: str) -> str:
+    """The original message of an error raised in a DataLoader worker.
+
+    PyTorch re-raises a worker's exception in the main process with the worker's traceback in
+    its message; the user needs only the last line.
+
+    Args:
+        message: The exception's message.
+
+    Returns:
+        The worker's own message, or ``message`` unchanged when it did not come from a worker.
+    """
+    if not message.startswith("Caught ") or "Original Traceback" not in message:
+        return message
+    last = message.rstrip().splitlines()[-1]
+    return last.split(": ", 1)[1] if ": " in last else last
+
+
+def write_error(exc: OSError) -> str:
+    """Say which file could not be written, why, and what to do.
+
+    Args:
+        exc: The error of a failed write.
+
+    Returns:
+        One line for the user.
+    """
+    where = f" {exc.filename}" if exc.filename else ""
+    return (
+        f"cannot write{where}: {WRITE_ERRORS[exc.errno]} ({exc.strerror}). Free some space or point --run.root "
+        "at a folder you can write to; files written before, earlier checkpoints included, are untouched"
+    )
 
 
 _default_showwarning = warnings.showwarning

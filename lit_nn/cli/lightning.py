@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,17 @@ from jsonargparse import ArgumentError, Namespace
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
 from lit_nn import __version__
 from lit_nn.callbacks.activation_stats import ActivationStatistics
+from lit_nn.callbacks.finite_loss import StopOnNonFiniteLoss
+from lit_nn.callbacks.interrupt import INTERRUPTED_KEY, SaveOnInterrupt
 from lit_nn.callbacks.plots import PredictionPlots
 from lit_nn.callbacks.predictions import CSVPredictionWriter
+from lit_nn.callbacks.random_state import RandomState
+from lit_nn.checkpoints import load_checkpoint
 from lit_nn.cli.messages import condense
 from lit_nn.cli.names import ConfigError, import_path
 from lit_nn.cli.runs import (
@@ -28,6 +34,7 @@ from lit_nn.cli.runs import (
     RunError,
     RunOptions,
     create_run_dir,
+    discard_unused,
     find_checkpoint,
     join_run_dir,
     launched_run_name,
@@ -39,6 +46,7 @@ from lit_nn.cli.runs import (
 )
 from lit_nn.cli.wandb_runs import finish as finish_wandb
 from lit_nn.cli.wandb_runs import wandb_environment, wandb_mode
+from lit_nn.errors import LitNNWarning
 from lit_nn.registry import default_registry
 
 KNOWN_LOGGERS = ("CSVLogger", "WandbLogger", "TensorBoardLogger")
@@ -52,6 +60,31 @@ def versions() -> dict[str, Any]:
     """
     plugins = {p.name: f"{p.distribution} {p.version}" for p in default_registry().plugins if p.status == "loaded"}
     return {"lit_nn": __version__, "torch": torch.__version__, "lightning": lightning.__version__, "plugins": plugins}
+
+
+class MidEpochResumeWarning(LitNNWarning):
+    """Training resumes from a checkpoint written in the middle of an epoch."""
+
+
+def warn_if_mid_epoch(path: str, checkpoint: dict[str, Any]) -> None:
+    """Say plainly when a resume will not repeat the uninterrupted run exactly.
+
+    Args:
+        path: The checkpoint file.
+        checkpoint: Its contents.
+    """
+    stop = checkpoint.get(INTERRUPTED_KEY)
+    if not isinstance(stop, dict) or stop.get("batches_done", 0) in (0, stop.get("batches_per_epoch")):
+        return
+    warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended")
+    warnings.warn(
+        f"{path} was saved on {stop['signal']} in the middle of epoch {stop['epoch']} "
+        f"(after {stop['batches_done']} of {stop['batches_per_epoch']} batches). Training carries on from there, but "
+        "the rest of that epoch does not see exactly the batches an uninterrupted run would, so results are close, "
+        "not bit-identical; resume from an end-of-epoch checkpoint when exact repeats matter",
+        MidEpochResumeWarning,
+        stacklevel=2,
+    )
 
 
 class RunConfigSaver(SaveConfigCallback):
@@ -137,6 +170,10 @@ class LitNNCLI(LightningCLI):
         config = self.config[command]
         if config.get("ckpt_path") in ("best", "last"):
             config.ckpt_path = str(find_checkpoint(self.experiment_dir(config), config.ckpt_path))
+        if config.get("ckpt_path"):
+            checkpoint = load_checkpoint(config.ckpt_path)  # refuses pickled code and names corrupt files, up front
+            if command == "fit":
+                warn_if_mid_epoch(config.ckpt_path, checkpoint)
 
     def experiment_dir(self, config: Namespace) -> Path:
         """The experiment's folder: ``--run.experiment``, else the datamodule's registry name.
@@ -163,19 +200,37 @@ class LitNNCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         """Instantiate model, data and trainer; a rejected value becomes one line.
 
+        A new run folder that this failure leaves empty is removed again, so a typo does not
+        leave a run behind for ``--ckpt_path last`` to stumble on.
+
         Raises:
-            ConfigError: When jsonargparse reports a class's own error inside its type report.
+            ConfigError: When jsonargparse reports a class's own error inside its type report, or
+                Lightning rejects a trainer setting.
         """
         try:
-            super().instantiate_classes()
-        except ValueError as exc:
-            if "Does not validate against any of the Union subtypes" not in str(exc):
-                raise
-            raise ConfigError(condense(str(exc))) from None
+            try:
+                super().instantiate_classes()
+            except MisconfigurationException as exc:
+                raise ConfigError(str(exc)) from None
+            except ValueError as exc:
+                if "Does not validate against any of the Union subtypes" not in str(exc):
+                    raise
+                raise ConfigError(condense(str(exc))) from None
+        except BaseException:
+            discard_unused(self.run_dir, self.session, whole_run=self.created_run)
+            raise
 
     def before_instantiate_classes(self) -> None:
-        """Choose the run folder and point checkpoints, logs and config there."""
+        """Check the epoch budget; choose the run folder and point checkpoints, logs and config there.
+
+        Raises:
+            ConfigError: When ``fit`` would train for no epoch or no step.
+        """
         config = self.config[self.subcommand]
+        if self.subcommand == "fit":
+            for key in ("max_epochs", "max_steps"):
+                if config.trainer.get(key) == 0:
+                    raise ConfigError(f"trainer.{key} is 0, so fit would train nothing; give 1 or more (-1: no limit)")
         ckpt = config.get("ckpt_path")
         inherited = os.environ.get(RUN_DIR_ENV)
         launched = launched_run_name(os.environ)
@@ -187,6 +242,7 @@ class LitNNCLI(LightningCLI):
             run_dir = join_run_dir(self.experiment_dir(config), config.run.name or launched, process_rank(os.environ))
         else:
             run_dir = create_run_dir(self.experiment_dir(config), config.run.name)
+        self.created_run = not inherited and run_dir_of(Path(ckpt or ".")) is None and launched is None
         session = os.environ.get(SESSION_ENV) if inherited else None
         if session is None:
             rank = process_rank(os.environ) if launched else 0
@@ -225,8 +281,10 @@ class LitNNCLI(LightningCLI):
         return items if isinstance(logger, list) else items[0]
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:  # noqa: ANN401
-        """Build the trainer; ``predict`` also gets the CSV prediction writer."""
+        """Build the trainer; ``fit`` also gets the safety callbacks, ``predict`` the CSV writer."""
         trainer = super().instantiate_trainer(**kwargs)
+        if self.subcommand == "fit":
+            trainer.callbacks.extend([RandomState(), SaveOnInterrupt(), StopOnNonFiniteLoss()])
         if self.subcommand == "predict":
             output = self.config["predict"].get("output") or self.run_dir / f"{self.session}.csv"
             trainer.callbacks.append(CSVPredictionWriter(output))

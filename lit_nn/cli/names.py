@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
+from lit_nn.checkpoints import load_checkpoint
 from lit_nn.errors import LitNNError, UnknownNameError, suggest
 from lit_nn.registry import Registry
 
@@ -203,25 +203,6 @@ def _option(argv: Sequence[str], flag: str) -> str | None:
     return None
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint's contents without running any code from it.
-
-    Args:
-        path: The checkpoint file.
-
-    Returns:
-        The checkpoint dictionary.
-
-    Raises:
-        ConfigError: If the file cannot be read as a weights-only checkpoint.
-    """
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for unreadable or unsafe files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"cannot load checkpoint {path} with weights_only=True: {first}") from None
-
-
 def config_from_checkpoint(argv: Sequence[str], scratch: Path) -> list[str]:
     """Rebuild model and data from a checkpoint given alone.
 
@@ -242,7 +223,7 @@ def config_from_checkpoint(argv: Sequence[str], scratch: Path) -> list[str]:
         return list(argv)
     given = {a.split("=", 1)[0] for a in argv} | {a.split(".", 1)[0] for a in argv}
     ckpt = _option(argv, "--ckpt_path")
-    if ckpt is None or given & {*CONFIG_FLAGS, "--model", "--data"} or not Path(ckpt).is_file():
+    if ckpt is None or ckpt in ("best", "last") or given & {*CONFIG_FLAGS, "--model", "--data"}:
         return list(argv)
     checkpoint = load_checkpoint(Path(ckpt))
     config: dict[str, Any] = {}

@@ -11,6 +11,7 @@ Layout::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -212,6 +213,24 @@ def reserve_session(run_dir: Path, command: str) -> str:
     except OSError as exc:
         raise RunError(f"cannot write in the run folder {run_dir}: {exc.strerror or exc}") from exc
     raise RunError(f"too many {command} sessions named {base} in {run_dir}")
+
+
+def discard_unused(run_dir: Path, session: str, whole_run: bool) -> None:
+    """Remove what a command that failed before training created, when nothing was written into it.
+
+    Args:
+        run_dir: The run folder.
+        session: The command's ``<command>-<time>`` name (its ``logs/<session>/`` folder).
+        whole_run: The command created the run folder itself; remove it too when it holds
+            nothing but its ``run.json``.
+    """
+    for empty in (run_dir / "logs" / session, run_dir / "logs"):
+        with contextlib.suppress(OSError):
+            empty.rmdir()  # only ever removes an empty folder
+    with contextlib.suppress(OSError):
+        if whole_run and sorted(p.name for p in run_dir.iterdir()) == [MARKER]:
+            (run_dir / MARKER).unlink()
+            run_dir.rmdir()
 
 
 def run_dir_of(checkpoint: Path) -> Path | None:

@@ -1,8 +1,9 @@
-"""Plain-text tables whose last column wraps to the terminal width."""
+"""Plain-text tables whose last column wraps to the terminal width (no wrapping when piped)."""
 
 from __future__ import annotations
 
 import shutil
+import sys
 import textwrap
 from collections.abc import Sequence
 
@@ -13,13 +14,14 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: i
     Args:
         headers: Column titles.
         rows: Cells, one sequence per row, as many as ``headers``.
-        width: Total width; the terminal's (at least 60) when ``None``.
+        width: Total width; when ``None``, the terminal's (at least 60), or no limit when standard
+            output is not a terminal, so ``grep`` and files see one line per row.
 
     Returns:
         The table, one line per row plus wrapped continuation lines, without a final newline.
     """
     if width is None:
-        width = max(60, shutil.get_terminal_size((100, 24)).columns)
+        width = max(60, shutil.get_terminal_size((100, 24)).columns) if sys.stdout.isatty() else 10**6
     fixed = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)][:-1]
     indent = sum(w + 2 for w in fixed)
     last_width = max(20, width - indent)

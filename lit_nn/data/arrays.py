@@ -13,6 +13,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from lit_nn.data.base import SplitDataModule
+from lit_nn.data.sampling import shuffle_options
 from lit_nn.errors import LitNNError
 
 TaskType = Literal["regression", "binary", "multiclass"]
@@ -271,11 +272,12 @@ class ArrayDataModule(SplitDataModule):
             self.setup()
         if len(self.datasets[split]) == 0:
             raise DataError(f"{type(self).__name__} has no {split} data: set {split}_fraction above 0")
+        dataset = self.datasets[split]
         return DataLoader(
-            self.datasets[split],
+            dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             collate_fn=keep_batch,
+            **shuffle_options(dataset, shuffle),
         )

@@ -15,6 +15,7 @@ from torchvision import transforms
 
 from lit_nn.data.arrays import DataError, check_fractions, check_positive, split_indices
 from lit_nn.data.base import SplitDataModule
+from lit_nn.data.sampling import shuffle_options
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -224,10 +225,10 @@ class ImageFolderDataModule(SplitDataModule):
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers,
+            **shuffle_options(dataset, shuffle),
         )
 
     def predict_split(self) -> str:

@@ -156,7 +156,7 @@ class BaseTask(LightningModule, ABC):
         """
 
     def check_batch(self, batch: Sequence[Tensor]) -> None:
-        """Check the first batch of each epoch and stage (classification checks label ranges).
+        """Check a batch (classification checks label ranges); see :meth:`_step` for which.
 
         Args:
             batch: ``(features, targets)``.
@@ -172,15 +172,20 @@ class BaseTask(LightningModule, ABC):
         Raises:
             LabelError: Naming the offending label.
         """
-        bad = y[(y < 0) | (y >= num_classes)]
-        if bad.numel():
+        if not y.numel():
+            return
+        low, high = torch.aminmax(y)
+        if low < 0 or high >= num_classes:
+            bad = y[(y < 0) | (y >= num_classes)]
             raise LabelError(
                 f"label {int(bad[0])} is outside 0…{num_classes - 1}: the model has {num_classes} classes. "
                 "Fix the labels, or set num_classes to match the data"
             )
 
     def _step(self, batch: Sequence[Tensor], batch_idx: int, metrics: MetricCollection) -> tuple[Tensor, Tensor]:
-        if batch_idx == 0:
+        # Every batch on the CPU, where a check is a few microseconds; on an accelerator only the
+        # first of each epoch and stage, since reading the result there waits for the device.
+        if batch_idx == 0 or batch[-1].device.type == "cpu":
             self.check_batch(batch)
         return self.step(batch, metrics)
 

@@ -20,15 +20,28 @@ def lit_nn_command() -> list[str]:
     return [str(Path(sys.executable).with_name("lit-nn"))]
 
 
+def clean_environment(environ: dict[str, str] | None = None, **env: str) -> dict[str, str]:
+    """The environment for a ``lit-nn`` subprocess: no LIT_NN_* or rendezvous settings (``environ``
+    replaces the test's own environment as the base; ``env`` adds to it)."""
+    base = os.environ if environ is None else environ
+    clean = {k: v for k, v in base.items() if not k.startswith("LIT_NN_") and k not in DISTRIBUTED_ENV}
+    clean.update(env)
+    return clean
+
+
 def run(
     args: list[str], cwd: Path | None = None, environ: dict[str, str] | None = None, **env: str
 ) -> subprocess.CompletedProcess:
-    """``lit-nn ARGS`` in a subprocess with a clean LIT_NN_* environment (``environ`` replaces the
-    test's own environment as the base; ``env`` adds to it)."""
-    base = os.environ if environ is None else environ
-    environ = {k: v for k, v in base.items() if not k.startswith("LIT_NN_") and k not in DISTRIBUTED_ENV}
-    environ.update(env)
+    """``lit-nn ARGS`` in a subprocess, waited for (see :func:`clean_environment`)."""
+    environ = clean_environment(environ, **env)
     return subprocess.run([*lit_nn_command(), *args], capture_output=True, text=True, env=environ, cwd=cwd, timeout=600)
+
+
+def start(args: list[str], log: Path, cwd: Path | None = None, **env: str) -> subprocess.Popen:
+    """``lit-nn ARGS`` in a subprocess left running, its output going to ``log``."""
+    with log.open("w") as out:
+        return subprocess.Popen([*lit_nn_command(), *args], stdout=out, stderr=subprocess.STDOUT,
+                                env=clean_environment(**env), cwd=cwd)  # fmt: skip
 
 
 def fit(config: str, root: Path, *extra: str) -> None:

@@ -1,0 +1,86 @@
+"""A checkpoint before the process goes: SIGTERM, SIGUSR1 and Ctrl-C stop training gracefully."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from lightning.fabric.plugins.environments import SLURMEnvironment
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+INTERRUPTED_KEY = "lit_nn_interrupted"
+"""Checkpoint key recording which signal stopped the run, and where in the epoch."""
+
+
+class SaveOnInterrupt(Callback):
+    """Write ``last.ckpt`` when training is stopped by SIGTERM, SIGUSR1 or Ctrl-C.
+
+    SIGTERM is what schedulers and ``docker stop`` send before killing a process; Lightning turns
+    it into an exception between two training steps, and this callback saves the checkpoint then,
+    so ``lit-nn fit … --ckpt_path last`` carries on from the step where the run stopped. Outside
+    SLURM, SIGUSR1 is treated the same way; under SLURM it is left to Lightning, which saves
+    ``hpc_ckpt_N.ckpt`` and requeues the job.
+    """
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self.saved: Path | None = None
+        self._saving = False
+        self._previous: Any = None
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Take over SIGUSR1 while fitting, unless SLURM's requeue handles it."""
+        if stage == "fit" and not SLURMEnvironment.detect() and hasattr(signal, "SIGUSR1"):
+            self._previous = signal.signal(signal.SIGUSR1, self._on_sigusr1)
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Give SIGUSR1 back."""
+        if self._previous is not None:
+            signal.signal(signal.SIGUSR1, self._previous)
+            self._previous = None
+
+    def _on_sigusr1(self, signum: int, frame: FrameType | None) -> None:
+        self.signal_name = "SIGUSR1"
+        os.kill(os.getpid(), signal.SIGTERM)  # Lightning's own SIGTERM path stops every rank between two steps
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        """Save ``last.ckpt`` when a signal or Ctrl-C stopped training after at least one step."""
+        if not isinstance(exception, SIGTERMException | KeyboardInterrupt):
+            return
+        if self.signal_name is None:
+            self.signal_name = "SIGTERM" if isinstance(exception, SIGTERMException) else "Ctrl-C"
+        if trainer.state.fn != "fit" or trainer.global_step == 0:
+            return
+        checkpoint = trainer.checkpoint_callback
+        folder = getattr(checkpoint, "dirpath", None) or os.path.join(trainer.default_root_dir, "checkpoints")
+        path = Path(folder) / "last.ckpt"
+        self._saving = True
+        try:
+            trainer.save_checkpoint(path, weights_only=False)  # everything a resume needs
+        finally:
+            self._saving = False
+        self.saved = path
+        if trainer.is_global_zero:
+            print(
+                f"\nlit-nn: {self.signal_name} received: saved {path} at epoch {trainer.current_epoch}, "
+                f"optimiser step {trainer.global_step}; carry on with the same command and --ckpt_path last",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        """Mark the checkpoint written on a signal, so a resume can say it starts mid-epoch."""
+        if self._saving:
+            checkpoint[INTERRUPTED_KEY] = {
+                "signal": self.signal_name or "SIGTERM",
+                "epoch": trainer.current_epoch,
+                "step": trainer.global_step,
+                "batches_done": trainer.fit_loop.epoch_loop.batch_progress.current.completed,
+                "batches_per_epoch": int(batches) if math.isfinite(batches := trainer.num_training_batches) else -1,
+            }
