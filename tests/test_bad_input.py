@@ -1,0 +1,176 @@
+"""Bad input through the real CLI, in a subprocess: one clear line, exit status 2, no traceback,
+and nothing lost (an earlier run's files are byte for byte what they were)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lit_nn.data.shapes import make_shapes_folder
+from tests.conftest import ROOT
+from tests.helpers.cli import fit, run
+from tests.helpers.data import write_csv
+
+DIGITS = ["fit", "-c", str(ROOT / "configs/digits.yaml"), "--trainer.max_epochs", "1"]
+DOGS = str(ROOT / "configs/dogs_vs_cats.yaml")
+CSV_FIT = ["fit", "--model", "RegressionTask", "--data", "csv", "--data.target", "y", "--data.task", "regression"]
+BAD_LABELS = '''
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class BadLabels(LightningDataModule):
+    """Three classes, but the second batch holds a label 7."""
+
+    def __init__(self):
+        super().__init__()
+        self.input_shape, self.num_classes = [4], 3
+
+    def train_dataloader(self):
+        labels = torch.tensor([0, 1, 2, 0, 1, 2, 7, 0])
+        return DataLoader(TensorDataset(torch.randn(8, 4), labels), batch_size=4)
+
+    val_dataloader = train_dataloader
+'''
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` with the hash of its bytes."""
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.fixture(scope="module")
+def earlier_run(tmp_path_factory) -> Path:
+    """A run root holding one finished run, which no bad command may touch."""
+    root = tmp_path_factory.mktemp("earlier") / "runs"
+    with pytest.MonkeyPatch.context() as env:  # set before the function-scoped clean environment applies
+        env.setenv("WANDB_MODE", "disabled")
+        fit("configs/digits.yaml", root, "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+            "--trainer.limit_val_batches", "1")  # fmt: skip
+    return root
+
+
+def _write_inputs(tmp: Path) -> None:
+    (tmp / "broken.yaml").write_text("model: [unclosed\n")
+    write_csv(tmp / "missing.csv", [[i, (i * 7) % 5 if i != 9 else "", i * 0.5] for i in range(30)], ["a", "b", "y"])
+    write_csv(tmp / "text.csv", [[i, i % 3, "x" if i == 4 else i * 0.5] for i in range(30)], ["a", "b", "y"])
+    (tmp / "empty" / "cat").mkdir(parents=True)
+    make_shapes_folder(tmp / "empty_class" / "full", per_class=2, size=16, splits=())
+    (tmp / "empty_class" / "circle").mkdir()
+    images = make_shapes_folder(tmp / "corrupt", per_class=6, size=16, splits=())
+    bad = images / "circle" / "00003.jpg"
+    bad.write_bytes(bad.read_bytes()[:60])
+    (tmp / "badlabels.py").write_text(BAD_LABELS)
+    (tmp / "a_file").write_text("not a folder\n")
+
+
+CASES = {
+    "malformed YAML": (["fit", "-c", "broken.yaml"], r"broken\.yaml is not valid YAML at line 2"),
+    "misspelt key": (
+        [*DIGITS, "--trainer.max_epocs", "3"],
+        r"unrecognised option --trainer\.max_epocs\. Did you mean '--trainer\.max_epochs'",
+    ),  # noqa: E501
+    "misspelt name": ([*DIGITS, "--data", "digts"], r"Unknown datamodule 'digts'\. Did you mean 'digits'"),
+    "wrong type": ([*DIGITS, "--trainer.max_epochs", "abc"], r"trainer\.max_epochs: Expected a int \(got abc\)"),
+    "zero batch size": ([*DIGITS, "--data.batch_size", "0"], r"batch_size must be positive, got 0"),
+    "negative batch size": ([*DIGITS, "--data.batch_size", "-4"], r"batch_size must be positive, got -4"),
+    "zero learning rate": ([*DIGITS, "--model.lr", "0"], r"lr must be positive, got 0\.0"),
+    "negative learning rate": ([*DIGITS, "--model.lr", "-1"], r"lr must be positive, got -1\.0"),
+    "negative epochs": ([*DIGITS, "--trainer.max_epochs", "-5"], r"`max_epochs` must be a non-negative integer or -1"),
+    "zero epochs": ([*DIGITS, "--trainer.max_epochs", "0"], r"trainer\.max_epochs is 0, so fit would train nothing"),
+    "missing data path": (["fit", "-c", DOGS, "--data.root", "nowhere"], r"image folder 'nowhere' does not exist"),  # noqa: E501
+    "empty class folder": (
+        ["fit", "-c", DOGS, "--data.root", "empty_class"],
+        r"class folder 'empty_class/circle' holds no images",
+    ),  # noqa: E501
+    "corrupt image": (
+        [
+            "fit",
+            "--model",
+            "BinaryClassificationTask",
+            "--data",
+            "image_folder",
+            "--data.root",
+            "corrupt",
+            "--data.image_size",
+            "16",
+            "--data.batch_size",
+            "4",
+            "--data.num_workers",
+            "2",
+            "--trainer.max_epochs",
+            "1",
+        ],
+        r"cannot read image 'corrupt/circle/00003\.jpg'.*Truncated.*delete or replace the file",
+    ),  # noqa: E501
+    "CSV missing value": (
+        [*CSV_FIT, "--data.path", "missing.csv"],
+        r"column 'b' has a missing value at data row 10 \(line 11\)",
+    ),  # noqa: E501
+    "CSV text target": (
+        [*CSV_FIT, "--data.path", "text.csv"],
+        r"target column 'y' holds 'x' at data row 5 \(line 6\), not a number",
+    ),  # noqa: E501
+    "labels outside num_classes": (
+        [
+            "fit",
+            "--model",
+            "MulticlassClassificationTask",
+            "--data",
+            "badlabels.BadLabels",
+            "--trainer.max_epochs",
+            "1",
+        ],
+        r"label 7 is outside 0…2: the model has 3 classes",
+    ),  # noqa: E501
+    "run folder cannot be written": (
+        [*DIGITS, "--run.root", "a_file/runs"],
+        r"cannot create a run folder under a_file/runs/digits: Not a directory",
+    ),  # noqa: E501
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_line_exit_2_and_loses_nothing(case, earlier_run, tmp_path):
+    args, message = CASES[case]
+    _write_inputs(tmp_path)
+    before = snapshot(earlier_run)
+    if "--run.root" not in args:
+        args = [*args, "--run.root", str(earlier_run)]
+    result = run(args, cwd=tmp_path, PYTHONPATH=str(tmp_path))
+    errors = [line for line in result.stderr.splitlines() if line.startswith("lit-nn: error:")]
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert len(errors) == 1, result.stderr[-3000:]
+    assert errors[0] == result.stderr.rstrip().splitlines()[-1]  # the last word, not buried in a log
+    assert re.search(message, errors[0]), errors[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert {k: v for k, v in snapshot(earlier_run).items() if k in before} == before
+
+
+def test_a_full_disk_is_one_line_and_spares_earlier_checkpoints(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill up here: {mounted.stderr.decode().strip()}")
+    try:
+        root = disk / "runs"
+        first = run([*DIGITS, "--model.backbone_kwargs", "{channels: [4, 8]}", "--trainer.limit_train_batches", "2",
+                     "--run.root", str(root)], cwd=tmp_path)  # fmt: skip
+        assert first.returncode == 0, first.stderr[-3000:]
+        before = snapshot(root)
+        second = run([*DIGITS, "--trainer.limit_train_batches", "2", "--run.root", str(root)], cwd=tmp_path)
+        assert second.returncode == 2, second.stderr[-3000:]
+        assert "Traceback" not in second.stderr
+        last = second.stderr.rstrip().splitlines()[-1]
+        assert last.startswith("lit-nn: error: cannot write"), second.stderr[-3000:]
+        assert "the disk is full (No space left on device)" in last
+        assert {k: v for k, v in snapshot(root).items() if k in before} == before
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
