@@ -1,11 +1,13 @@
 # `make demo` and `make test` each set up .venv from scratch when it is missing; nothing else is
 # needed on a fresh machine. Variables: PYTHON (the interpreter that creates the venv), VENV,
-# PYTEST_ARGS (for example PYTEST_ARGS="-k registry -x").
+# PYTEST_ARGS (for example PYTEST_ARGS="-k registry -x"), PYTEST_WORKERS (parallel test processes,
+# pytest-xdist; 0 runs the tests in one process).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lit_nn-installed
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 
 .PHONY: demo test install pytest lint clean
 
@@ -32,7 +34,7 @@ test: install
 # pytest exits 5 when it collects nothing: say so plainly, so an empty run is neither taken for
 # a pass (exit 0) nor for failing tests (exit 1); the recipe keeps status 5 (make: "Error 5").
 pytest:
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then \
 	  echo "make test: pytest collected no tests (exit 5): nothing ran, so nothing passed or failed; check PYTEST_ARGS='$(PYTEST_ARGS)'" >&2; \
 	fi; \

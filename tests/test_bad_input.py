@@ -161,9 +161,8 @@ def test_a_full_disk_is_one_line_and_spares_earlier_checkpoints(tmp_path):
         pytest.skip(f"cannot mount a small tmpfs to fill up here: {mounted.stderr.decode().strip()}")
     try:
         root = disk / "runs"
-        first = run([*DIGITS, "--model.backbone_kwargs", "{channels: [4, 8]}", "--trainer.limit_train_batches", "2",
-                     "--run.root", str(root)], cwd=tmp_path)  # fmt: skip
-        assert first.returncode == 0, first.stderr[-3000:]
+        fit("configs/digits.yaml", root, "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+            "--model.backbone_kwargs", "{channels: [4, 8]}")  # fmt: skip
         before = snapshot(root)
         second = run([*DIGITS, "--trainer.limit_train_batches", "2", "--run.root", str(root)], cwd=tmp_path)
         assert second.returncode == 2, second.stderr[-3000:]
