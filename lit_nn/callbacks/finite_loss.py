@@ -74,7 +74,8 @@ class StopOnNonFiniteLoss(Callback):
         """
         if not self._losses:
             return
-        values = torch.stack(self._losses).float().tolist()
+        losses = self._losses
+        values = [float(losses[0])] if len(losses) == 1 else torch.stack(losses).float().tolist()  # one read
         where, self._losses, self._where = self._where, [], []
         bad = next((i for i, value in enumerate(values) if not math.isfinite(value)), None)
         if bad is None:
