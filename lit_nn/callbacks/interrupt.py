@@ -6,6 +6,7 @@ import math
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -36,7 +37,8 @@ class SaveOnInterrupt(Callback):
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Take over SIGUSR1 while fitting, unless SLURM's requeue handles it."""
-        if stage == "fit" and not SLURMEnvironment.detect() and hasattr(signal, "SIGUSR1"):
+        main_thread = threading.current_thread() is threading.main_thread()  # where Python lets handlers be set
+        if stage == "fit" and main_thread and not SLURMEnvironment.detect() and hasattr(signal, "SIGUSR1"):
             self._previous = signal.signal(signal.SIGUSR1, self._on_sigusr1)
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
