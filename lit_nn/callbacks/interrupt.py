@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -55,6 +56,8 @@ class SaveOnInterrupt(Callback):
         """Save ``last.ckpt`` when a signal or Ctrl-C stopped training after at least one step."""
         if not isinstance(exception, SIGTERMException | KeyboardInterrupt):
             return
+        if any(isinstance(c, SlurmRequeue) and c.requeued for c in trainer.callbacks):
+            return  # SLURM's SIGTERM after a requeue: hpc_ckpt_N.ckpt is already saved
         if self.signal_name is None:
             self.signal_name = "SIGTERM" if isinstance(exception, SIGTERMException) else "Ctrl-C"
         if trainer.state.fn != "fit" or trainer.global_step == 0:
@@ -86,3 +89,67 @@ class SaveOnInterrupt(Callback):
                 "batches_done": trainer.fit_loop.epoch_loop.batch_progress.current.completed,
                 "batches_per_epoch": int(batches) if math.isfinite(batches := trainer.num_training_batches) else -1,
             }
+
+
+class SlurmRequeue(Callback):
+    """SLURM preemption without a deadlock: save ``hpc_ckpt_N.ckpt`` and requeue at a step boundary.
+
+    Lightning's own SIGUSR1 handler saves the checkpoint inside the signal handler, and the save
+    ends in a barrier across ranks; a rank that is inside a collective when the signal lands never
+    reaches it, and the job hangs instead of requeueing (about one signal in four under DDP here;
+    Lightning issue #21406). This callback takes the signal first (Lightning then leaves it alone):
+    the handler only sets a flag, the ranks agree on it after each training step, then all save
+    ``hpc_ckpt_N.ckpt`` in the run folder and rank 0 runs ``scontrol requeue``. The requeued job
+    finds that checkpoint by itself (Lightning resumes from the newest ``hpc_ckpt_*`` under SLURM).
+    Active only under SLURM with Lightning's automatic requeue on (its default).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.requeued = False
+        self._signal: int | None = None
+        self._previous: Any = None
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Take the requeue signal before Lightning registers its own handler (it keeps an existing one)."""
+        environment = getattr(getattr(trainer, "_accelerator_connector", None), "cluster_environment", None)
+        if stage != "fit" or not isinstance(environment, SLURMEnvironment) or not environment.auto_requeue:
+            return
+        if threading.current_thread() is threading.main_thread() and environment.requeue_signal is not None:
+            self._signal = environment.requeue_signal
+            self._previous = signal.signal(self._signal, self._on_signal)
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Give the signal back."""
+        if self._signal is not None:
+            signal.signal(self._signal, self._previous)
+            self._signal = None
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True  # nothing else here: the work happens between two steps, on every rank
+
+    def on_train_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs: Any,  # noqa: ANN401
+        batch: Any,  # noqa: ANN401
+        batch_idx: int,
+    ) -> None:
+        """Once any rank got the signal: save on every rank, then requeue from rank 0."""
+        if self._signal is None or self.requeued:
+            return
+        if not trainer.strategy.reduce_boolean_decision(self.requested, all=False):
+            return
+        self.requeued = True
+        folder = Path(trainer.default_root_dir)
+        numbers = [int(p.stem.rsplit("_", 1)[1]) for p in folder.glob("hpc_ckpt_*.ckpt") if p.stem[9:].isdigit()]
+        path = folder / f"hpc_ckpt_{max(numbers, default=0) + 1}.ckpt"
+        trainer.save_checkpoint(path, weights_only=False)
+        if trainer.is_global_zero:
+            array_job = os.environ.get("SLURM_ARRAY_JOB_ID")
+            job = f"{array_job}_{os.environ['SLURM_ARRAY_TASK_ID']}" if array_job else os.environ["SLURM_JOB_ID"]
+            status = subprocess.call(["scontrol", "requeue", job])
+            outcome = f"requeued job {job}" if status == 0 else f"`scontrol requeue {job}` failed with status {status}"
+            name = signal.Signals(self._signal).name
+            print(f"\nlit-nn: {name} from SLURM: saved {path}; {outcome}", file=sys.stderr, flush=True)

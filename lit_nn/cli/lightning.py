@@ -21,7 +21,7 @@ import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
 from lit_nn import __version__
 from lit_nn.callbacks.activation_stats import ActivationStatistics
 from lit_nn.callbacks.finite_loss import StopOnNonFiniteLoss
-from lit_nn.callbacks.interrupt import INTERRUPTED_KEY, SaveOnInterrupt
+from lit_nn.callbacks.interrupt import INTERRUPTED_KEY, SaveOnInterrupt, SlurmRequeue
 from lit_nn.callbacks.plots import PredictionPlots
 from lit_nn.callbacks.predictions import CSVPredictionWriter
 from lit_nn.callbacks.random_state import RandomState
@@ -284,7 +284,7 @@ class LitNNCLI(LightningCLI):
         """Build the trainer; ``fit`` also gets the safety callbacks, ``predict`` the CSV writer."""
         trainer = super().instantiate_trainer(**kwargs)
         if self.subcommand == "fit":
-            trainer.callbacks.extend([RandomState(), SaveOnInterrupt(), StopOnNonFiniteLoss()])
+            trainer.callbacks.extend([RandomState(), SaveOnInterrupt(), SlurmRequeue(), StopOnNonFiniteLoss()])
         if self.subcommand == "predict":
             output = self.config["predict"].get("output") or self.run_dir / f"{self.session}.csv"
             trainer.callbacks.append(CSVPredictionWriter(output))
