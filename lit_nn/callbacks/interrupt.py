@@ -16,6 +16,8 @@ from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from lit_nn.cli.wandb_runs import finish as finish_wandb
+
 INTERRUPTED_KEY = "lit_nn_interrupted"
 """Checkpoint key recording which signal stopped the run, and where in the epoch."""
 
@@ -99,7 +101,8 @@ class SlurmRequeue(Callback):
     reaches it, and the job hangs instead of requeueing (about one signal in four under DDP here;
     Lightning issue #21406). This callback takes the signal first (Lightning then leaves it alone):
     the handler only sets a flag, the ranks agree on it after each training step, then all save
-    ``hpc_ckpt_N.ckpt`` in the run folder and rank 0 runs ``scontrol requeue``. The requeued job
+    ``hpc_ckpt_N.ckpt`` in the run folder, the W&B run is closed, rank 0 runs ``scontrol requeue``,
+    and every rank stops (exit 143, as on SIGTERM). The requeued job
     finds that checkpoint by itself (Lightning resumes from the newest ``hpc_ckpt_*`` under SLURM).
     Active only under SLURM with Lightning's automatic requeue on (its default).
     """
@@ -146,10 +149,19 @@ class SlurmRequeue(Callback):
         numbers = [int(p.stem.rsplit("_", 1)[1]) for p in folder.glob("hpc_ckpt_*.ckpt") if p.stem[9:].isdigit()]
         path = folder / f"hpc_ckpt_{max(numbers, default=0) + 1}.ckpt"
         trainer.save_checkpoint(path, weights_only=False)
+        # Close the W&B run before the requeue: SLURM's SIGTERM to the old job would kill W&B's
+        # service before it writes what it buffered (offline, the epochs before the signal were lost).
+        lines = finish_wandb(trainer)
         if trainer.is_global_zero:
             array_job = os.environ.get("SLURM_ARRAY_JOB_ID")
             job = f"{array_job}_{os.environ['SLURM_ARRAY_TASK_ID']}" if array_job else os.environ["SLURM_JOB_ID"]
             status = subprocess.call(["scontrol", "requeue", job])
-            outcome = f"requeued job {job}" if status == 0 else f"`scontrol requeue {job}` failed with status {status}"
+            outcome = (
+                f"requeued job {job}"
+                if status == 0
+                else f"`scontrol requeue {job}` failed with status {status}: resubmit with --ckpt_path {path}"
+            )
             name = signal.Signals(self._signal).name
-            print(f"\nlit-nn: {name} from SLURM: saved {path}; {outcome}", file=sys.stderr, flush=True)
+            message = [f"\nlit-nn: {name} from SLURM: saved {path}; {outcome}", *lines]
+            print("\n".join(message), file=sys.stderr, flush=True)
+        raise SIGTERMException  # every rank stops here, the way Lightning stops on SIGTERM
