@@ -176,3 +176,11 @@ def test_commands_in_the_same_second_keep_separate_outputs(tmp_path):
 
     names = {reserve_session(tmp_path, "fit") for _ in range(3)}
     assert len(names) == 3 and all((tmp_path / "logs" / n).is_dir() for n in names)
+
+
+def test_a_run_that_fails_before_training_leaves_no_empty_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "-c", "configs/digits.yaml", "--data.batch_size", "0", "--run.root", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "batch_size must be positive, got 0" in capsys.readouterr().err
+    assert list((tmp_path / "digits").iterdir()) == []  # created for the run, removed when nothing was written

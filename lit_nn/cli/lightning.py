@@ -234,6 +234,7 @@ class LitNNCLI(LightningCLI):
         ckpt = config.get("ckpt_path")
         inherited = os.environ.get(RUN_DIR_ENV)
         launched = launched_run_name(os.environ)
+        self.created_run = False  # whether this command made the folder (and may remove it again on failure)
         if inherited:
             run_dir = Path(inherited)
         elif ckpt and run_dir_of(Path(ckpt)) is not None:
@@ -242,7 +243,7 @@ class LitNNCLI(LightningCLI):
             run_dir = join_run_dir(self.experiment_dir(config), config.run.name or launched, process_rank(os.environ))
         else:
             run_dir = create_run_dir(self.experiment_dir(config), config.run.name)
-        self.created_run = not inherited and run_dir_of(Path(ckpt or ".")) is None and launched is None
+            self.created_run = True
         session = os.environ.get(SESSION_ENV) if inherited else None
         if session is None:
             rank = process_rank(os.environ) if launched else 0
