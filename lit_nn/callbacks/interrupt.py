@@ -28,13 +28,12 @@ class SaveOnInterrupt(Callback):
     SIGTERM is what schedulers and ``docker stop`` send before killing a process; Lightning turns
     it into an exception between two training steps, and this callback saves the checkpoint then,
     so ``lit-nn fit … --ckpt_path last`` carries on from the step where the run stopped. Outside
-    SLURM, SIGUSR1 is treated the same way; under SLURM it is left to Lightning, which saves
-    ``hpc_ckpt_N.ckpt`` and requeues the job.
+    SLURM, SIGUSR1 is treated the same way; under SLURM it means preemption and is handled by
+    :class:`SlurmRequeue`, which saves ``hpc_ckpt_N.ckpt`` and requeues the job.
     """
 
     def __init__(self) -> None:
         self.signal_name: str | None = None
-        self.saved: Path | None = None
         self._saving = False
         self._previous: Any = None
 
@@ -72,7 +71,6 @@ class SaveOnInterrupt(Callback):
             trainer.save_checkpoint(path, weights_only=False)  # everything a resume needs
         finally:
             self._saving = False
-        self.saved = path
         if trainer.is_global_zero:
             print(
                 f"\nlit-nn: {self.signal_name} received: saved {path} at epoch {trainer.current_epoch}, "
