@@ -2,7 +2,8 @@
 
 A plugin is a module (or any object) whose functions are marked with :data:`hookimpl` and named
 after the hooks below. Every hook takes no arguments and returns a ``dict`` mapping a registry
-name to a factory. Built-ins are registered through exactly these hooks. See ``docs/plugins.md``.
+name to a factory, or to :func:`lit_nn.lazy.lazy` ``("module:attribute")`` naming one, imported when
+first used. Built-ins are registered through exactly these hooks. See ``docs/plugins.md``.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ from lit_nn.errors import (
     suggest,
 )
 from lit_nn.hookspecs import PROJECT_NAME
-from lit_nn.registry import KINDS, SINGULAR, Entry, PluginInfo, Registry, hook_name
+from lit_nn.lazy import LazyFactory
+from lit_nn.registry import KINDS, SINGULAR, Entry, PluginInfo, Registry, factory_problem, hook_name
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 """Registered names: lower case letters, digits and underscores, starting with a letter."""
@@ -180,13 +181,9 @@ def _validate(kind: str, hook: str, result: object) -> dict[str, Any]:
                 f"{hook}() registered the name {name!r}; names must be lower case letters, digits "
                 "and underscores, starting with a letter"
             )
-        if kind == "datamodules":
-            from lightning.pytorch import LightningDataModule
-
-            if not (isinstance(factory, type) and issubclass(factory, LightningDataModule)):
-                raise _PluginProblem(f"{hook}() registered {name!r} as {factory!r}, not a LightningDataModule subclass")
-        elif not callable(factory):
-            raise _PluginProblem(f"{hook}() registered {name!r} as {factory!r}, which is not callable")
+        problem = None if isinstance(factory, LazyFactory) else factory_problem(kind, factory)
+        if problem:
+            raise _PluginProblem(f"{hook}() registered {name!r} as {problem}")
     return dict(result)
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 import pluggy
 
-from lit_nn.errors import InvalidArgumentsError, UnknownNameError, suggest
+from lit_nn.errors import InvalidArgumentsError, PluginLoadError, UnknownNameError, suggest
+from lit_nn.lazy import LazyFactory, LazyTargetError
 
 Kind = Literal["activations", "losses", "backbones", "datamodules"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -78,6 +80,28 @@ class PluginInfo:
         return f"{kind} '{self.name}'{where}"
 
 
+def factory_problem(kind: str, factory: object) -> str | None:
+    """Say what is wrong with a registered factory, if anything.
+
+    Args:
+        kind: Its kind.
+        factory: The imported object (not a lazy reference).
+
+    Returns:
+        ``None`` when it is usable, else the problem, phrased for the plugin's author.
+    """
+    if kind == "datamodules":
+        # A LightningDataModule subclass was defined by code that imported Lightning, so Lightning
+        # is imported already whenever the check can pass: never import it just to check.
+        lightning = sys.modules.get("lightning.pytorch")
+        base = getattr(lightning, "LightningDataModule", None)
+        if base is None or not (isinstance(factory, type) and issubclass(factory, base)):
+            return f"{factory!r}, not a LightningDataModule subclass"
+    elif not callable(factory):
+        return f"{factory!r}, which is not callable"
+    return None
+
+
 @dataclass(frozen=True)
 class Entry:
     """A registered name.
@@ -85,14 +109,47 @@ class Entry:
     Attributes:
         kind: Its kind.
         name: The registered name.
-        factory: What the hook returned for it.
+        registered: What the hook returned for it: the factory, or a :func:`~lit_nn.lazy.lazy`
+            reference to it.
         plugin: The plugin that registered it.
     """
 
     kind: str
     name: str
-    factory: Callable[..., Any]
+    registered: Any
     plugin: PluginInfo
+
+    @property
+    def target(self) -> str:
+        """Where the factory lives, ``"module.name"``, without importing a lazy one."""
+        if isinstance(self.registered, LazyFactory):
+            return f"{self.registered.module}.{self.registered.qualname}"
+        obj = getattr(self.registered, "func", self.registered)  # functools.partial
+        return f"{obj.__module__}.{obj.__qualname__}"
+
+    @functools.cached_property
+    def factory(self) -> Callable[..., Any]:
+        """The factory, imported on first use when it was registered lazily.
+
+        Raises:
+            PluginLoadError: If a lazy target cannot be imported or is not a usable factory,
+                naming the plugin and how to disable it.
+        """
+        if not isinstance(self.registered, LazyFactory):
+            return self.registered
+        try:
+            factory = self.registered.resolve()
+        except LazyTargetError as exc:
+            problem = str(exc)
+        else:
+            problem = factory_problem(self.kind, self.registered.obj)
+            if problem is None:
+                return factory
+            problem = f"{self.registered!r} is {problem}"
+        raise PluginLoadError(
+            f"Error loading lit_nn {self.plugin.describe()}: its {SINGULAR[self.kind]} {self.name!r}: "
+            f"{problem}. Fix or uninstall it, or disable it with LIT_NN_DISABLE_PLUGINS={self.plugin.name}."
+        )
 
 
 class Registry:

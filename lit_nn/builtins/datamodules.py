@@ -1,30 +1,25 @@
-"""Built-in datamodules: bundled real data, synthetic data, CSV files and image folders."""
+"""Built-in datamodules: bundled real data, synthetic data, CSV files and image folders (lazily)."""
 
 from __future__ import annotations
 
-from lightning.pytorch import LightningDataModule
-
-from lit_nn.data.bundled import BreastCancer, Diabetes, Digits
-from lit_nn.data.csv_data import CSVDataModule
-from lit_nn.data.image_folder import ImageFolderDataModule
-from lit_nn.data.synthetic import SyntheticBinary, SyntheticClassification, SyntheticRegression
 from lit_nn.hookspecs import hookimpl
+from lit_nn.lazy import LazyFactory, lazy
 
 
 @hookimpl
-def lit_nn_register_datamodules() -> dict[str, type[LightningDataModule]]:
+def lit_nn_register_datamodules() -> dict[str, LazyFactory]:
     """Register the built-in datamodules.
 
     Returns:
-        Name to ``LightningDataModule`` subclass.
+        Name to (lazy) ``LightningDataModule`` subclass.
     """
     return {
-        "digits": Digits,
-        "breast_cancer": BreastCancer,
-        "diabetes": Diabetes,
-        "regression": SyntheticRegression,
-        "binary": SyntheticBinary,
-        "multiclass": SyntheticClassification,
-        "csv": CSVDataModule,
-        "image_folder": ImageFolderDataModule,
+        "digits": lazy("lit_nn.data.bundled:Digits"),
+        "breast_cancer": lazy("lit_nn.data.bundled:BreastCancer"),
+        "diabetes": lazy("lit_nn.data.bundled:Diabetes"),
+        "regression": lazy("lit_nn.data.synthetic:SyntheticRegression"),
+        "binary": lazy("lit_nn.data.synthetic:SyntheticBinary"),
+        "multiclass": lazy("lit_nn.data.synthetic:SyntheticClassification"),
+        "csv": lazy("lit_nn.data.csv_data:CSVDataModule"),
+        "image_folder": lazy("lit_nn.data.image_folder:ImageFolderDataModule"),
     }

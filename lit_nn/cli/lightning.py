@@ -27,7 +27,7 @@ from lit_nn.callbacks.predictions import CSVPredictionWriter
 from lit_nn.callbacks.random_state import RandomState
 from lit_nn.checkpoints import load_checkpoint
 from lit_nn.cli.messages import condense
-from lit_nn.cli.names import ConfigError, import_path
+from lit_nn.cli.names import ConfigError
 from lit_nn.cli.runs import (
     RUN_DIR_ENV,
     SESSION_ENV,
@@ -193,7 +193,7 @@ class LitNNCLI(LightningCLI):
             class_path = data.get("class_path") if isinstance(data, Namespace) else None
             if class_path is None:
                 raise RunError("cannot tell which experiment this is: give --data (or -c CONFIG) or --run.experiment")
-            names = {import_path(e.factory): e.name for e in default_registry().entries("datamodules")}
+            names = {e.target: e.name for e in default_registry().entries("datamodules")}
             experiment = names.get(class_path, class_path.rsplit(".", 1)[-1].lower())
         return Path(config.run.root) / experiment
 

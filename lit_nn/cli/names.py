@@ -70,7 +70,7 @@ def resolve_data(value: str, registry: Registry) -> str:
         return value
     if value in registry.names("datamodules"):
         return import_path(registry.get("datamodules", value))
-    if value in {e.factory.__name__ for e in registry.entries("datamodules")}:
+    if value in {e.target.rpartition(".")[2] for e in registry.entries("datamodules")}:
         return value
     registry.get("datamodules", value)  # raises with the available names
     return value

@@ -11,7 +11,7 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-DEPTHS = (18, 34, 50, 101, 152)
+from lit_nn.models import RESNET_DEPTHS as DEPTHS
 
 
 def _hub_file(arch: str, name: str) -> Path:

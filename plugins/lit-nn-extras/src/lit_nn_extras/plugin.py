@@ -1,38 +1,41 @@
-"""The hook implementations lit_nn finds through the entry point ``extras``."""
+"""The hook implementations lit_nn finds through the entry point ``extras``.
+
+Each name is registered with :func:`lit_nn.lazy`, by import path: ``lit-nn plugins`` lists them
+without importing torch, and the class is imported when a run first uses it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from lightning.pytorch import LightningDataModule
-from torch import nn
-
 import lit_nn
-from lit_nn_extras.activations import LearnableSwish, Snake
-from lit_nn_extras.backbones import FourierMLP
-from lit_nn_extras.datamodules import NoisySine, Spirals, TwoMoons
-from lit_nn_extras.losses import PinballLoss
+from lit_nn.lazy import LazyFactory, lazy
 
 
 @lit_nn.hookimpl
-def lit_nn_register_activations() -> dict[str, Callable[..., nn.Module]]:
+def lit_nn_register_activations() -> dict[str, LazyFactory]:
     """Snake and a Swish with learnable β."""
-    return {"snake": Snake, "learnable_swish": LearnableSwish}
+    return {
+        "snake": lazy("lit_nn_extras.activations:Snake"),
+        "learnable_swish": lazy("lit_nn_extras.activations:LearnableSwish"),
+    }
 
 
 @lit_nn.hookimpl
-def lit_nn_register_losses() -> dict[str, Callable[..., nn.Module]]:
+def lit_nn_register_losses() -> dict[str, LazyFactory]:
     """The pinball (quantile) loss."""
-    return {"pinball": PinballLoss}
+    return {"pinball": lazy("lit_nn_extras.losses:PinballLoss")}
 
 
 @lit_nn.hookimpl
-def lit_nn_register_backbones() -> dict[str, Callable[..., nn.Module]]:
+def lit_nn_register_backbones() -> dict[str, LazyFactory]:
     """The Fourier-feature MLP."""
-    return {"fourier_mlp": FourierMLP}
+    return {"fourier_mlp": lazy("lit_nn_extras.backbones:FourierMLP")}
 
 
 @lit_nn.hookimpl
-def lit_nn_register_datamodules() -> dict[str, type[LightningDataModule]]:
+def lit_nn_register_datamodules() -> dict[str, LazyFactory]:
     """Two moons, spirals and a noisy sine."""
-    return {"two_moons": TwoMoons, "spirals": Spirals, "noisy_sine": NoisySine}
+    return {
+        "two_moons": lazy("lit_nn_extras.datamodules:TwoMoons"),
+        "spirals": lazy("lit_nn_extras.datamodules:Spirals"),
+        "noisy_sine": lazy("lit_nn_extras.datamodules:NoisySine"),
+    }

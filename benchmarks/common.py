@@ -1,0 +1,106 @@
+"""Shared pieces of the performance benchmarks: the machine, timed child processes, JSON results.
+
+Every benchmark script writes its figures as JSON (``--json FILE``) with :func:`write_result`;
+``benchmarks/performance.py`` runs them one after another and renders ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+def machine() -> str:
+    """Describe this machine the way every figure is labelled.
+
+    Returns:
+        For example ``"x86_64, 2 CPUs, 23.4 GiB, torch 2.14.1+cu130, no GPU"``.
+    """
+    import torch
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    cpus = len(os.sched_getaffinity(0))
+    return f"{platform.machine()}, {cpus} CPUs, {memory:.1f} GiB, torch {torch.__version__}, {gpu}"
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One finished child process.
+
+    Attributes:
+        seconds: Wall time from start to exit.
+        peak_mib: Its peak resident memory (``ru_maxrss`` of the child and its waited-for children).
+        returncode: Its exit status.
+        output: Its stdout and stderr together.
+    """
+
+    seconds: float
+    peak_mib: float
+    returncode: int
+    output: str
+
+
+def run_timed(command: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Timed:
+    """Run a command and measure its wall time and peak memory.
+
+    Args:
+        command: The program and its arguments.
+        env: Extra environment variables on top of this process's.
+        cwd: Working directory (default: the repository root).
+
+    Returns:
+        The timing, peak memory, exit status and output.
+    """
+    full_env = {**os.environ, **(env or {})}
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        list(command),
+        cwd=cwd or ROOT,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Timed(seconds, usage.ru_maxrss / 1024, proc.returncode, output)
+
+
+def peak_mib() -> float:
+    """Peak resident memory of this process so far.
+
+    Returns:
+        Mebibytes.
+    """
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_result(path: str | Path | None, result: Mapping[str, Any]) -> None:
+    """Write one benchmark's figures as JSON (and always print them).
+
+    Args:
+        path: The JSON file, or ``None`` to only print.
+        result: The figures; ``machine`` and ``peak_mib`` are added when missing.
+    """
+    data = {"machine": machine(), "peak_mib": round(peak_mib(), 1), **result}
+    text = json.dumps(data, indent=2)
+    print(text)
+    if path:
+        Path(path).write_text(text + "\n")
