@@ -1,13 +1,34 @@
-"""The image_folder datamodule on generated images: both layouts, transforms, clear errors."""
+"""The image_folder datamodule on generated images: both layouts, transforms, decoding, loaders, clear errors."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
+from torchvision import transforms
+from torchvision.transforms.v2 import functional as F
 
+from lit_nn.data import images
 from lit_nn.data.arrays import DataError
-from lit_nn.data.image_folder import ImageFolderDataModule, load_rgb
+from lit_nn.data.image_folder import ImageFolderDataModule
+from lit_nn.data.images import jpeg_size, load_rgb, read_image
 from lit_nn.data.shapes import make_shapes_folder
+from tests.helpers.training import trainer
+
+pytestmark = pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
+
+
+def former_transform(data: ImageFolderDataModule) -> transforms.Compose:
+    """The evaluation transform as lit_nn ran it on PIL images before decoding moved to tensors."""
+    return transforms.Compose(
+        [
+            transforms.Resize(data.resize),
+            transforms.CenterCrop(data.image_size),
+            transforms.ToTensor(),
+            transforms.Normalize(data.mean, data.std),
+        ]
+    )
 
 
 def test_train_val_test_layout(tmp_path):
@@ -93,3 +114,124 @@ def test_too_few_images_to_split(tmp_path):
     root = make_shapes_folder(tmp_path, per_class=1, size=16, splits=())
     with pytest.raises(DataError, match="cannot split 2 samples into train/val/test .* Add samples, or lower"):
         ImageFolderDataModule(str(root))
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_batches_match_the_former_pillow_pipeline(tmp_path, suffix):
+    root = make_shapes_folder(tmp_path, per_class=4, size=48, suffix=suffix)
+    data = ImageFolderDataModule(str(root), image_size=32, num_workers=0, batch_size=8)
+    x, y = next(iter(data.val_dataloader()))
+    assert x.dtype == torch.float32 and x.is_contiguous() and y.dtype == torch.int64
+    reference = torch.stack([former_transform(data)(load_rgb(path, data.resize)) for path, _ in data.samples["val"]])
+    levels = (x - reference) * torch.tensor(data.std).view(1, 3, 1, 1) * 255
+    # torch's antialiased uint8 resize rounds a pixel differently from Pillow's now and then
+    assert levels.abs().max() <= 1.01 and levels.abs().mean() < 0.05
+
+
+def test_workers_give_the_same_batches(tmp_path):
+    root = make_shapes_folder(tmp_path, per_class=6, size=24)
+    batches = {}
+    for workers in (0, 2):
+        data = ImageFolderDataModule(str(root), image_size=16, num_workers=workers, batch_size=4)
+        loader = data.val_dataloader()
+        assert loader.persistent_workers == (workers > 0) and loader.pin_memory is False
+        batches[workers] = list(loader)
+    for (x0, y0), (x2, y2) in zip(batches[0], batches[2], strict=True):
+        assert torch.equal(x0, x2) and torch.equal(y0, y2)
+
+
+def test_random_crops_are_flipped_windows_of_the_resized_image(tmp_path):
+    root = make_shapes_folder(tmp_path, per_class=1, size=30)
+    data = ImageFolderDataModule(str(root), image_size=16, resize=20, num_workers=0)
+    transform = data.transform(train=True)
+    image = read_image(data.samples["train"][0][0], data.resize)
+    resized = F.resize(image, [20], antialias=True)
+    windows = {}
+    for top in range(5):
+        for left in range(5):
+            window = resized[:, top : top + 16, left : left + 16]
+            windows[(top, left, False)], windows[(top, left, True)] = window, window.flip(-1)
+    torch.manual_seed(0)
+    seen = [
+        next(key for key, window in windows.items() if torch.equal(crop, window))
+        for crop in (transform.crop(image) for _ in range(40))
+    ]
+    assert len({key[:2] for key in seen}) > 5 and {key[2] for key in seen} == {False, True}
+    torch.manual_seed(0)
+    assert torch.equal(transform.crop(image), windows[seen[0]])  # seeded: the same draws
+
+
+def test_transform_accepts_tensors_and_pil_images(tmp_path):
+    root = make_shapes_folder(tmp_path, per_class=1, size=40, suffix=".png")
+    data = ImageFolderDataModule(str(root), image_size=32, num_workers=0)
+    path = data.samples["val"][0][0]
+    transform = data.transform(train=False)
+    from_tensor, from_pil = transform(read_image(path, 40)), transform(Image.open(path))
+    assert from_tensor.shape == (3, 32, 32) and torch.equal(from_tensor, from_pil)
+
+
+def test_read_image_decodes_like_pillow(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    Image.fromarray(pixels).convert("L").save(tmp_path / "grey.jpg")
+    assert torch.equal(read_image(tmp_path / "a.png", 8), torch.from_numpy(pixels).permute(2, 0, 1))
+    grey = read_image(tmp_path / "grey.jpg", 16)
+    assert grey.shape == (3, 20, 30) and torch.equal(grey[0], grey[2])
+
+
+def test_pillow_decodes_everything_without_torchvision_decoders(tmp_path, monkeypatch):
+    pixels = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "a.jpg")
+    fast = read_image(tmp_path / "a.jpg", 16)
+    monkeypatch.setattr(images, "decode_jpeg", None)  # as when torchvision drops its deprecated decoders
+    slow = read_image(tmp_path / "a.jpg", 16)
+    assert slow.shape == fast.shape == (3, 20, 30) and (slow.int() - fast.int()).abs().max() <= 2
+
+
+def test_large_jpegs_are_decoded_at_reduced_size(tmp_path):
+    Image.fromarray(np.full((128, 160, 3), 90, np.uint8)).save(tmp_path / "big.jpg")
+    assert read_image(tmp_path / "big.jpg", 65).shape == (3, 128, 160)  # too small to shrink: torchvision
+    assert read_image(tmp_path / "big.jpg", 64).shape == (3, 64, 80)  # Pillow's draft mode, at half size
+    assert read_image(tmp_path / "big.jpg", 32).shape == (3, 32, 40)  # at a quarter
+
+
+def test_jpeg_size(tmp_path):
+    image = Image.fromarray(np.zeros((21, 37, 3), np.uint8))
+    image.save(tmp_path / "a.jpg", exif=Image.Exif())
+    image.save(tmp_path / "p.jpg", progressive=True)
+    image.save(tmp_path / "a.png")
+    assert jpeg_size((tmp_path / "a.jpg").read_bytes()) == (37, 21)
+    assert jpeg_size((tmp_path / "p.jpg").read_bytes()) == (37, 21)
+    assert jpeg_size((tmp_path / "a.png").read_bytes()) is None
+    assert jpeg_size((tmp_path / "a.jpg").read_bytes()[:30]) is None
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda data: data[: len(data) // 2], "image file is truncated"),  # header intact, torchvision refuses
+        (lambda data: b"\xff\xd8\xff" + b"not a jpeg" * 20, "cannot identify image file"),
+    ],
+)
+def test_damaged_jpeg_is_named_with_pillows_reason(tmp_path, damage, reason):
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "bad.jpg")
+    (tmp_path / "bad.jpg").write_bytes(damage((tmp_path / "bad.jpg").read_bytes()))
+    with pytest.raises(DataError, match=f"cannot read image .*bad.jpg' \\({reason}.*delete or replace the file"):
+        read_image(tmp_path / "bad.jpg", 16)
+
+
+def test_pin_memory_follows_the_trainer(tmp_path):
+    root = make_shapes_folder(tmp_path, per_class=2, size=16, splits=())
+    data = ImageFolderDataModule(str(root), image_size=16, num_workers=0, val_fraction=0.5)
+    assert data.val_dataloader().pin_memory is torch.cuda.is_available()  # no trainer yet
+    data.trainer = trainer()
+    assert data.val_dataloader().pin_memory is False
+    data.pin_memory = True
+    assert data.val_dataloader().pin_memory is True
+
+
+def test_resize_below_image_size(tmp_path):
+    root = make_shapes_folder(tmp_path, per_class=1, size=16, splits=())
+    with pytest.raises(DataError, match=r"resize \(20\) must be at least image_size \(32\)"):
+        ImageFolderDataModule(str(root), image_size=32, resize=20)

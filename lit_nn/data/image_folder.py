@@ -1,20 +1,18 @@
-"""Images in one folder per class (Kaggle's dogs-vs-cats layout), loaded with torchvision transforms."""
+"""Images in one folder per class (Kaggle's dogs-vs-cats layout), decoded and augmented as uint8 tensors."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
-from torchvision import transforms
 
 from lit_nn.data.arrays import DataError, check_fractions, check_positive, split_indices
 from lit_nn.data.base import SplitDataModule
+from lit_nn.data.images import ImageTransform, read_image
 from lit_nn.data.sampling import shuffle_options
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -51,39 +49,16 @@ def scan_classes(folder: Path) -> dict[str, list[Path]]:
     return found
 
 
-def load_rgb(path: Path, size: int) -> Image.Image:
-    """Decode an image as RGB, letting JPEG decode at reduced size when ``size`` allows.
-
-    Args:
-        path: The file.
-        size: The smallest side needed afterwards.
-
-    Returns:
-        The image.
-
-    Raises:
-        DataError: If the file cannot be decoded, naming it.
-    """
-    try:
-        with Image.open(path) as image:
-            image.draft("RGB", (size, size))
-            return image.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"cannot read image {str(path)!r} ({exc}); delete or replace the file") from exc
-
-
 class ImageFileDataset(Dataset):
-    """``(image tensor, class index)`` pairs from files.
+    """``(uint8 crop, class index)`` pairs from files; :meth:`ImageTransform.collate` batches them.
 
     Args:
         samples: ``(path, label)`` pairs.
-        transform: PIL image to tensor.
-        decode_size: Smallest side to decode at (see :func:`load_rgb`).
+        transform: Resizes and crops the decoded image.
+        decode_size: Smallest side to decode at (see :func:`read_image`).
     """
 
-    def __init__(
-        self, samples: Sequence[tuple[Path, int]], transform: Callable[[Image.Image], Tensor], decode_size: int
-    ) -> None:
+    def __init__(self, samples: Sequence[tuple[Path, int]], transform: ImageTransform, decode_size: int) -> None:
         self.samples, self.transform, self.decode_size = list(samples), transform, decode_size
 
     def __len__(self) -> int:
@@ -91,7 +66,7 @@ class ImageFileDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
         path, label = self.samples[index]
-        return self.transform(load_rgb(path, self.decode_size)), label
+        return self.transform.crop(read_image(path, self.decode_size)), label
 
 
 class ImageFolderDataModule(SplitDataModule):
@@ -100,7 +75,8 @@ class ImageFolderDataModule(SplitDataModule):
     Either ``root/train/<class>/…`` and ``root/val/<class>/…`` (optionally ``root/test/<class>/…``),
     or ``root/<class>/…`` split at random by ``val_fraction`` and ``test_fraction`` (stratified,
     seeded). Training images are resized, randomly cropped and flipped; evaluation images resized
-    and centre-cropped; all normalised.
+    and centre-cropped; all normalised. Batches are ``float32`` ``(N, 3, image_size, image_size)``
+    and ``int64`` labels; see :class:`ImageTransform` for where each step runs.
 
     Args:
         root: The image folder.
@@ -114,8 +90,9 @@ class ImageFolderDataModule(SplitDataModule):
         test_fraction: Test share when ``root`` has no ``train``/``val`` folders.
         seed: Seed of that split.
         num_workers: DataLoader worker processes.
-        pin_memory: Page-locked batches for faster GPU copies; ``None``: when CUDA is available.
-        persistent_workers: Keep workers alive between epochs.
+        pin_memory: Page-locked batches for faster GPU copies; ``None``: when the trainer runs on
+            a CUDA device.
+        persistent_workers: Keep workers alive between epochs (when ``num_workers > 0``).
     """
 
     def __init__(
@@ -145,9 +122,14 @@ class ImageFolderDataModule(SplitDataModule):
             raise DataError(f"mean and std need 3 values (RGB) and std must be positive, got {mean} and {std}")
         self.root = Path(root).expanduser()
         self.image_size, self.resize = image_size, resize or round(image_size * 8 / 7)
+        if self.resize < image_size:
+            raise DataError(
+                f"resize ({self.resize}) must be at least image_size ({image_size}): "
+                "images are resized, then cropped to image_size"
+            )
         self.augment, self.mean, self.std = augment, tuple(mean), tuple(std)
         self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
-        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers and num_workers > 0
         self.samples = self._find_samples(val_fraction, test_fraction)
         self.input_shape = (3, image_size, image_size)
@@ -186,23 +168,17 @@ class ImageFolderDataModule(SplitDataModule):
         index = {name: i for i, name in enumerate(self.class_names)}
         return [(path, index[name]) for name, files in found.items() for path in files]
 
-    def transform(self, train: bool) -> Callable[[Image.Image], Tensor]:
-        """The torchvision transform of one split.
+    def transform(self, train: bool) -> ImageTransform:
+        """The transform of one split.
 
         Args:
             train: Training (random crop and flip when ``augment``) or evaluation.
 
         Returns:
-            PIL image to normalised tensor.
+            Image (``uint8`` tensor or PIL) to normalised tensor; its ``crop`` and ``collate`` are
+            what the loaders use.
         """
-        crop: list[Any] = (
-            [transforms.RandomCrop(self.image_size), transforms.RandomHorizontalFlip()]
-            if train and self.augment
-            else [transforms.CenterCrop(self.image_size)]
-        )
-        return transforms.Compose(
-            [transforms.Resize(self.resize), *crop, transforms.ToTensor(), transforms.Normalize(self.mean, self.std)]
-        )
+        return ImageTransform(self.image_size, self.resize, self.mean, self.std, augment=train and self.augment)
 
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         """Decoded, transformed image batches of one split.
@@ -221,15 +197,31 @@ class ImageFolderDataModule(SplitDataModule):
             raise DataError(
                 f"{self.root} has no {split} images; add {self.root}/{split}/<class>/ or a {split}_fraction"
             )
-        dataset = ImageFileDataset(self.samples[split], self.transform(train=split == "train"), self.resize)
+        transform = self.transform(train=split == "train")
+        dataset = ImageFileDataset(self.samples[split], transform, self.resize)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
+            collate_fn=transform.collate,
             num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
+            pin_memory=self.pins_memory(),
             persistent_workers=self.persistent_workers,
             **shuffle_options(dataset, shuffle),
         )
+
+    def pins_memory(self) -> bool:
+        """Whether loaders return page-locked batches.
+
+        Returns:
+            ``pin_memory`` if it was given; otherwise whether the trainer runs on a CUDA device
+            (without a trainer: whether CUDA is available), since pinning only speeds up copies
+            to a GPU and costs a copy on the CPU.
+        """
+        if self.pin_memory is not None:
+            return self.pin_memory
+        if self.trainer is not None:
+            return self.trainer.strategy.root_device.type == "cuda"
+        return torch.cuda.is_available()
 
     def predict_split(self) -> str:
         """The test images if there are any, else the validation images.

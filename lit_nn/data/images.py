@@ -1,0 +1,189 @@
+"""Decoding and transforming images as ``uint8`` tensors; the float conversion runs once per batch."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision.transforms.v2.functional as F
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import get_worker_info
+
+try:
+    from torchvision.io import ImageReadMode, decode_jpeg
+except ImportError:  # deprecated since torchvision 0.29: without it, Pillow decodes every image
+    decode_jpeg = None
+
+from lit_nn.data.arrays import DataError
+
+
+def load_rgb(path: Path, size: int) -> Image.Image:
+    """Decode an image as RGB with Pillow, letting JPEG decode at reduced size when ``size`` allows.
+
+    Args:
+        path: The file.
+        size: The smallest side needed afterwards.
+
+    Returns:
+        The image.
+
+    Raises:
+        DataError: If the file cannot be decoded, naming it.
+    """
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (size, size))
+            return image.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(f"cannot read image {str(path)!r} ({exc}); delete or replace the file") from exc
+
+
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a JPEG's frame header, without decoding it.
+
+    Args:
+        data: The file's bytes.
+
+    Returns:
+        ``(width, height)``, or ``None`` when ``data`` is not a JPEG or its header is damaged.
+    """
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    at, end = 2, len(data)
+    while at + 9 <= end:
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            at += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            at += 2
+        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+            height, width = int.from_bytes(data[at + 5 : at + 7], "big"), int.from_bytes(data[at + 7 : at + 9], "big")
+            return (width, height) if width and height else None
+        else:
+            at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return None
+
+
+def read_image(path: Path, size: int) -> Tensor:
+    """Decode an image file to an RGB ``uint8`` tensor, the fastest way the file allows.
+
+    JPEGs that Pillow's draft mode could not shrink (shorter side below ``2 * size``) are decoded
+    by torchvision's libjpeg-turbo straight into a tensor; larger JPEGs, other formats and files
+    torchvision refuses go through :func:`load_rgb`, which reports a bad file.
+
+    Args:
+        path: The file.
+        size: The smallest side needed afterwards.
+
+    Returns:
+        A ``(3, H, W)`` tensor laid out height, width, channel in memory (as decoders write it,
+        and as the ``uint8`` resize is fastest on).
+
+    Raises:
+        DataError: If the file cannot be decoded, naming it.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read image {str(path)!r} ({exc}); delete or replace the file") from exc
+    dims = jpeg_size(data)
+    if decode_jpeg is not None and dims is not None and min(dims) < 2 * size:
+        try:
+            return decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
+        except RuntimeError:
+            pass  # Pillow decodes what it can, and names the file with its own reason when it cannot
+    return torch.from_numpy(np.array(load_rgb(path, size))).permute(2, 0, 1)
+
+
+class ImageTransform:
+    """Resize, crop (random or centred), maybe flip, and normalise RGB images.
+
+    The geometric steps run on ``uint8`` tensors (:meth:`crop`, in a worker, per image); the
+    conversion to normalised floats runs once per batch (:meth:`collate`), writing each image
+    straight into the batch (into shared memory in a worker process). Random crops and flips are
+    drawn from torch's generator, which PyTorch seeds in every worker.
+
+    Args:
+        image_size: Side of the square crop.
+        resize: Shorter side before cropping (at least ``image_size``).
+        mean: Per-channel mean, on the 0…1 scale.
+        std: Per-channel standard deviation, on the 0…1 scale.
+        augment: Random crop and horizontal flip; otherwise the centre crop.
+    """
+
+    def __init__(
+        self, image_size: int, resize: int, mean: Sequence[float], std: Sequence[float], augment: bool
+    ) -> None:
+        self.image_size, self.resize, self.augment = image_size, resize, augment
+        self.mean = torch.tensor([255.0 * m for m in mean]).view(3, 1, 1)
+        self.scale = torch.tensor([1 / (255.0 * s) for s in std]).view(3, 1, 1)
+
+    def crop(self, image: Tensor | Image.Image) -> Tensor:
+        """Resize and crop one image, flipping it at random when augmenting.
+
+        Args:
+            image: A ``uint8`` ``(3, H, W)`` tensor or a PIL image.
+
+        Returns:
+            A ``uint8`` ``(3, image_size, image_size)`` tensor (possibly a view of a larger one).
+        """
+        if isinstance(image, Image.Image):
+            image = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)
+        image = F.resize(image, [self.resize], antialias=True)
+        height, width = image.shape[-2:]
+        side = self.image_size
+        if not self.augment:
+            top, left = round((height - side) / 2), round((width - side) / 2)
+            return image[:, top : top + side, left : left + side]
+        draw = torch.rand(3).tolist()  # one call: three draws cost three times the Python overhead
+        top, left = int(draw[0] * (height - side + 1)), int(draw[1] * (width - side + 1))
+        image = image[:, top : top + side, left : left + side]
+        return image.flip(-1) if draw[2] < 0.5 else image
+
+    def normalise(self, images: Sequence[Tensor]) -> Tensor:
+        """Stack cropped images into one normalised float batch.
+
+        Args:
+            images: ``uint8`` ``(3, S, S)`` tensors.
+
+        Returns:
+            A contiguous ``float32`` ``(N, 3, S, S)`` tensor, in shared memory inside a worker.
+        """
+        shape = (len(images), *images[0].shape)
+        if get_worker_info() is None:
+            batch = torch.empty(shape)
+        else:  # as default_collate does: the batch leaves the worker without another copy
+            storage = torch.UntypedStorage._new_shared(math.prod(shape) * torch.float32.itemsize)
+            batch = torch.empty(0).set_(storage, 0, shape)
+        for row, image in zip(batch, images, strict=True):
+            row.copy_(image).sub_(self.mean).mul_(self.scale)  # row by row, while it is in the cache
+        return batch
+
+    def collate(self, samples: Sequence[tuple[Tensor, int]]) -> tuple[Tensor, Tensor]:
+        """Batch ``(crop, label)`` samples, normalising the crops.
+
+        Args:
+            samples: :class:`ImageFileDataset` items.
+
+        Returns:
+            The ``float32`` image batch and the ``int64`` labels.
+        """
+        images, labels = zip(*samples, strict=True)
+        return self.normalise(images), torch.tensor(labels)
+
+    def __call__(self, image: Tensor | Image.Image) -> Tensor:
+        """Transform one image.
+
+        Args:
+            image: A ``uint8`` ``(3, H, W)`` tensor or a PIL image.
+
+        Returns:
+            The normalised ``float32`` ``(3, image_size, image_size)`` tensor.
+        """
+        return self.normalise([self.crop(image)])[0]
