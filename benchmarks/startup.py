@@ -12,8 +12,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from pathlib import Path
 
-from common import VENV_BIN, run_timed, write_result
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import VENV_BIN, run_timed, write_result  # noqa: E402
 
 GOAL_SECONDS = 2.0
 COMMANDS: dict[str, list[str]] = {
