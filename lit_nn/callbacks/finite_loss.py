@@ -49,9 +49,14 @@ class StopOnNonFiniteLoss(Callback):
         loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
         if not isinstance(loss, torch.Tensor):
             return
+        every = self.check_every_n_steps or (1 if loss.device.type == "cpu" else trainer.log_every_n_steps)
+        if every == 1 and not self._losses:  # read now, nothing to keep
+            value = float(loss)
+            if not math.isfinite(value):
+                self._stop(trainer, value, (trainer.global_step, trainer.current_epoch, batch_idx))
+            return
         self._losses.append(loss.detach().reshape(()))
         self._where.append((trainer.global_step, trainer.current_epoch, batch_idx))
-        every = self.check_every_n_steps or (1 if loss.device.type == "cpu" else trainer.log_every_n_steps)
         if len(self._losses) >= every:
             self.check(trainer)
 
@@ -78,16 +83,18 @@ class StopOnNonFiniteLoss(Callback):
         values = [float(losses[0])] if len(losses) == 1 else torch.stack(losses).float().tolist()  # one read
         where, self._losses, self._where = self._where, [], []
         bad = next((i for i, value in enumerate(values) if not math.isfinite(value)), None)
-        if bad is None:
-            return
-        step, epoch, batch = where[bad]
+        if bad is not None:
+            self._stop(trainer, values[bad], where[bad])
+
+    def _stop(self, trainer: Trainer, value: float, where: tuple[int, int, int]) -> None:
+        step, epoch, batch = where
         lr = trainer.optimizers[0].param_groups[0].get("lr") if trainer.optimizers else None
         checkpoint = trainer.checkpoint_callback
         last = getattr(checkpoint, "last_model_path", "") or getattr(checkpoint, "best_model_path", "")
         kept = f"the last good checkpoint, {last}, is untouched" if last else "no checkpoint had been written yet"
         rate = f"a learning rate too high (it is {lr:g}: try 10 times lower with --model.lr)" if lr else "the lr"
         raise NonFiniteLossError(
-            f"the training loss became {values[bad]} at epoch {epoch}, batch {batch} (optimiser step {step}); "
+            f"the training loss became {value} at epoch {epoch}, batch {batch} (optimiser step {step}); "
             f"training stopped and {kept}. Likely causes: {rate}, NaN or infinite values in the data, or a loss "
             "that does not suit the targets; --trainer.gradient_clip_val can also help"
         )

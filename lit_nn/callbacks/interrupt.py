@@ -111,11 +111,24 @@ class SlurmRequeue(Callback):
         self._signal: int | None = None
         self._previous: Any = None
 
+    @staticmethod
+    def applies_to(trainer: Trainer) -> bool:
+        """Whether the trainer runs under SLURM with Lightning's automatic requeue on.
+
+        Args:
+            trainer: The trainer.
+
+        Returns:
+            True when this callback has something to do.
+        """
+        environment = getattr(getattr(trainer, "_accelerator_connector", None), "cluster_environment", None)
+        return isinstance(environment, SLURMEnvironment) and environment.auto_requeue
+
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Take the requeue signal before Lightning registers its own handler (it keeps an existing one)."""
-        environment = getattr(getattr(trainer, "_accelerator_connector", None), "cluster_environment", None)
-        if stage != "fit" or not isinstance(environment, SLURMEnvironment) or not environment.auto_requeue:
+        if stage != "fit" or not self.applies_to(trainer):
             return
+        environment = trainer._accelerator_connector.cluster_environment
         if threading.current_thread() is threading.main_thread() and environment.requeue_signal is not None:
             self._signal = environment.requeue_signal
             self._previous = signal.signal(self._signal, self._on_signal)

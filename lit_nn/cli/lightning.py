@@ -13,17 +13,19 @@ import torch
 import yaml
 from jsonargparse import ArgumentError, Namespace
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
 from lit_nn import __version__
 from lit_nn.callbacks.activation_stats import ActivationStatistics
+from lit_nn.callbacks.dispatch import skip_unused_batch_hooks
 from lit_nn.callbacks.finite_loss import StopOnNonFiniteLoss
 from lit_nn.callbacks.interrupt import INTERRUPTED_KEY, SaveOnInterrupt, SlurmRequeue
 from lit_nn.callbacks.plots import PredictionPlots
 from lit_nn.callbacks.predictions import CSVPredictionWriter
+from lit_nn.callbacks.progress import ThrottledProgressBar
 from lit_nn.callbacks.random_state import RandomState
 from lit_nn.checkpoints import load_checkpoint
 from lit_nn.cli.messages import condense
@@ -295,13 +297,32 @@ class LitNNCLI(LightningCLI):
         return items if isinstance(logger, list) else items[0]
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:  # noqa: ANN401
-        """Build the trainer; ``fit`` also gets the safety callbacks, ``predict`` the CSV writer."""
+        """Build the trainer; ``fit`` also gets the safety callbacks, ``predict`` the CSV writer.
+
+        Lightning calls every hook of every callback at every step, so callbacks with nothing to
+        do (activation statistics off, plots off, SLURM requeue outside SLURM) are left out, the
+        empty batch hooks of the others are skipped, and Lightning's default progress bar gives way
+        to lit_nn's, which redraws a few times a second.
+        """
         trainer = super().instantiate_trainer(**kwargs)
+        configured = self.config_init[self.subcommand]["trainer"].get("callbacks") or []
+        configured = configured if isinstance(configured, list) else [configured]
+        bar = trainer.progress_bar_callback
+        if type(bar) is TQDMProgressBar and not any(c is bar for c in configured):  # Lightning's default one
+            trainer.callbacks[trainer.callbacks.index(bar)] = ThrottledProgressBar()
+        trainer.callbacks = [
+            c
+            for c in trainer.callbacks
+            if not (isinstance(c, ActivationStatistics) and not c.every_n_steps)
+            and not (isinstance(c, PredictionPlots) and not c.enabled)
+        ]
         if self.subcommand == "fit":
-            trainer.callbacks.extend([RandomState(), SaveOnInterrupt(), SlurmRequeue(), StopOnNonFiniteLoss()])
+            safety = [RandomState(), SaveOnInterrupt(), *([SlurmRequeue()] if SlurmRequeue.applies_to(trainer) else [])]
+            trainer.callbacks.extend([*safety, StopOnNonFiniteLoss()])
         if self.subcommand == "predict":
             output = self.config["predict"].get("output") or self.run_dir / f"{self.session}.csv"
             trainer.callbacks.append(CSVPredictionWriter(output))
+        skip_unused_batch_hooks(trainer.callbacks)
         return trainer
 
     def after_fit(self) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import math
+import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from functools import partial
@@ -11,7 +16,7 @@ import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor
-from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics import MeanMetric, Metric, MetricCollection
 
 from lit_nn.errors import InvalidArgumentsError, LitNNError
 from lit_nn.registry import default_registry
@@ -25,8 +30,64 @@ OPTIMIZERS = {
 }
 
 
+NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+
+
 class LabelError(LitNNError, ValueError):
     """Labels that do not fit the task (out of range, or a class count that does not match)."""
+
+
+@functools.cache
+def _nvml_missing() -> bool:
+    if torch.version.cuda is None or torch.version.hip is not None:
+        return False  # no CUDA build, or ROCm (which asks amdsmi, not NVML)
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")  # the library torch's NVML-based check loads
+    except OSError:
+        return True
+    return False
+
+
+def drop_futile_nvml_check() -> str | None:
+    """Stop torch from looking for NVML at every optimiser step when NVML is not installed.
+
+    Importing Lightning sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1``. Every ``optimizer.step()`` asks
+    whether an accelerator is available (its CUDA-graph capture check), and until CUDA is
+    initialised torch answers that through NVML afresh each time: on a CUDA build without NVML it
+    tries to load the library, fails, and falls back to the CUDA runtime's device count, 70-180 µs
+    per step. Without the variable torch asks the runtime directly, which is where it ends up
+    anyway, so every answer stays the same. Machines with NVML are left alone.
+
+    Returns:
+        The value removed (to give to :func:`restore_nvml_check`), or ``None`` if nothing changed.
+    """
+    if os.environ.get(NVML_CHECK) != "1" or not _nvml_missing():
+        return None
+    return os.environ.pop(NVML_CHECK)
+
+
+def restore_nvml_check(value: str | None) -> None:
+    """Put back what :func:`drop_futile_nvml_check` removed.
+
+    Args:
+        value: Its return value.
+    """
+    if value is not None:
+        os.environ.setdefault(NVML_CHECK, value)
+
+
+def training_epoch_may_end(trainer: Any) -> bool:  # noqa: ANN401 (a Trainer)
+    """Whether the training epoch can end after the current batch.
+
+    Args:
+        trainer: The trainer, inside a training batch.
+
+    Returns:
+        True on the epoch's last batch, on the last step of training, or once a stop is requested.
+    """
+    if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch or trainer.should_stop:
+        return True
+    return 0 <= trainer.max_steps <= trainer.global_step + 1
 
 
 class BaseTask(LightningModule, ABC):
@@ -56,6 +117,10 @@ class BaseTask(LightningModule, ABC):
     monitor: ClassVar[str] = "val/loss"
     headline: ClassVar[str] = "acc"
     """The metric shown in the progress bar beside the losses."""
+    metric_batches: ClassVar[int] = 16
+    """Metrics are updated once per this many batches, with the batches concatenated: the counts
+    and sums they keep are the same, and torchmetrics' cost per call (checks, state bookkeeping,
+    host syncs on an accelerator) is paid once instead of every batch."""
 
     def __init__(
         self,
@@ -73,6 +138,10 @@ class BaseTask(LightningModule, ABC):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        self._queued: dict[int, tuple[Metric | MetricCollection, list[tuple[Any, ...]]]] = {}
+        self._epoch_loss_logged = False
+        self._step_loss_time = -math.inf
+        self._nvml_check: str | None = None
         if input_shape is None:
             raise InvalidArgumentsError(
                 f"{type(self).__name__} needs input_shape, the shape of one sample (for example [64] or "
@@ -92,6 +161,13 @@ class BaseTask(LightningModule, ABC):
         self.configure_models()
         self.configure_losses()
         self.configure_metrics()
+
+    def __setattr__(self, name: str, value: Any) -> None:  # noqa: ANN401
+        """Set an attribute; Lightning's hook bookkeeping skips ``nn.Module``'s checks."""
+        if name == "_current_fx_name":  # set twice around every hook call, always a string or None
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     @property
     @abstractmethod
@@ -132,6 +208,8 @@ class BaseTask(LightningModule, ABC):
         """Clone the task's metrics once per stage with ``train/``, ``val/`` and ``test/`` prefixes."""
         metrics = self.build_metrics()
         self.train_loss = MeanMetric()
+        self.val_loss = MeanMetric()
+        self.test_loss = MeanMetric()
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
@@ -149,11 +227,56 @@ class BaseTask(LightningModule, ABC):
 
     @abstractmethod
     def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> tuple[Tensor, Tensor]:
-        """Compute the loss of a labelled batch and update ``metrics``.
+        """Compute the loss of a labelled batch and update ``metrics`` (with :meth:`update_metrics`).
 
         Returns ``(loss, predictions)``: predictions as the metrics see them (probabilities,
         logits or values in the targets' units), detached.
         """
+
+    def update_metrics(self, metrics: Metric | MetricCollection, *values: Tensor | float) -> None:
+        """Queue ``metrics.update(*values)``; every :attr:`metric_batches` batches run as one update.
+
+        Args:
+            metrics: A metric or collection.
+            *values: Its update arguments: tensors (detached) whose first dimension is the batch,
+                scalar tensors, or numbers.
+        """
+        queued = self._queued.get(id(metrics))
+        if queued is None:
+            queued = self._queued[id(metrics)] = (metrics, [])
+        queued[1].append(values)
+        if len(queued[1]) >= self.metric_batches:
+            self.flush_metrics(metrics)
+
+    def flush_metrics(self, *metrics: Metric | MetricCollection) -> None:
+        """Run the queued updates of ``metrics`` (of all when none is given) now.
+
+        Args:
+            *metrics: Metrics or collections given to :meth:`update_metrics`.
+        """
+        keys = [id(m) for m in metrics] if metrics else list(self._queued)
+        for key in keys:
+            metric, batches = self._queued.pop(key, (None, []))
+            if not batches:
+                continue
+            joined = []
+            for column in zip(*batches, strict=True):
+                first = column[0]
+                if not isinstance(first, Tensor):
+                    device = next((v.device for v in batches[0] if isinstance(v, Tensor)), None)
+                    joined.append(torch.tensor(column, dtype=torch.get_default_dtype(), device=device))
+                else:
+                    joined.append(torch.stack(column) if first.dim() == 0 else torch.cat(column))
+            metric.update(*joined)
+
+    def discard_queued(self, *metrics: Metric | MetricCollection) -> None:
+        """Forget queued updates (left over by an interrupted epoch).
+
+        Args:
+            *metrics: Metrics or collections given to :meth:`update_metrics`.
+        """
+        for metric in metrics:
+            self._queued.pop(id(metric), None)
 
     def check_batch(self, batch: Sequence[Tensor]) -> None:
         """Check a batch (classification checks label ranges); see :meth:`_step` for which.
@@ -175,7 +298,7 @@ class BaseTask(LightningModule, ABC):
         if not y.numel():
             return
         low, high = torch.aminmax(y)
-        if low < 0 or high >= num_classes:
+        if low.item() < 0 or high.item() >= num_classes:  # two reads, not two tensor comparisons first
             bad = y[(y < 0) | (y >= num_classes)]
             raise LabelError(
                 f"label {int(bad[0])} is outside 0…{num_classes - 1}: the model has {num_classes} classes. "
@@ -192,12 +315,41 @@ class BaseTask(LightningModule, ABC):
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
         """Training loss: ``train/loss`` per step, ``train/loss_epoch`` per epoch."""
         loss, _ = self._step(batch, batch_idx, self.train_metrics)
-        self.log("train/loss", loss, prog_bar=True)
+        # Each self.log costs about as much as a small model's forward pass, so the step loss is
+        # logged only on the steps where something reads it: the logger (every
+        # log_every_n_steps, exactly as before), the epoch's last step, and a progress bar redraw
+        # when the loss it would show is older than the bar's redraw interval.
+        if self._step_loss_wanted(batch_idx):
+            self.log("train/loss", loss, prog_bar=True)
+            object.__setattr__(self, "_step_loss_time", time.monotonic())
         # The epoch mean goes through a metric: torchmetrics syncs it across ranks once per epoch,
-        # where sync_dist on a per-step value would synchronise every step.
-        self.train_loss.update(loss.detach(), weight=len(batch[1]))
-        self.log("train/loss_epoch", self.train_loss, on_step=False, on_epoch=True)
+        # where sync_dist on a per-step value would synchronise every step. Logging the metric
+        # object once per epoch is enough: Lightning computes and resets it at the epoch's end.
+        self.update_metrics(self.train_loss, loss.detach(), len(batch[1]))
+        if not self._epoch_loss_logged:
+            self.log("train/loss_epoch", self.train_loss, on_step=False, on_epoch=True)
+            self._epoch_loss_logged = True
         return loss
+
+    def _step_loss_wanted(self, batch_idx: int) -> bool:
+        trainer = self._trainer
+        if trainer is None or trainer.fast_dev_run:
+            return True
+        connector = getattr(trainer, "_logger_connector", None)  # Lightning's LearningRateMonitor asks it too
+        if connector is None or connector.should_update_logs or training_epoch_may_end(trainer):
+            return True
+        bar = trainer.progress_bar_callback
+        if bar is None or not bar.is_enabled:
+            return False
+        due = getattr(bar, "redraw_due", None)  # lit_nn's bar decides before the step
+        if due is None:
+            return (batch_idx + 1) % max(getattr(bar, "refresh_rate", 1), 1) == 0
+        return due and time.monotonic() - self._step_loss_time >= getattr(bar, "interval", 0.0)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:  # noqa: ANN401
+        """Run the queued loss updates when the epoch may end, before callbacks read ``train/loss_epoch``."""
+        if training_epoch_may_end(self.trainer):
+            self.flush_metrics(self.train_loss)
 
     def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> dict[str, Tensor]:
         """Validation loss (``val/loss``, watched by checkpoints and early stopping).
@@ -206,8 +358,10 @@ class BaseTask(LightningModule, ABC):
             ``loss``, ``preds`` and ``target``, for callbacks such as the plots.
         """
         loss, preds = self._step(batch, batch_idx, self.val_metrics)
-        # Synced (once, at epoch end) so every rank's checkpoint and early stopping agree.
-        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch[1]), sync_dist=True)
+        # A metric, logged at the epoch's end and synced across ranks then, so every rank's
+        # checkpoint and early stopping agree: the batch-size-weighted mean that
+        # self.log(..., batch_size=..., sync_dist=True) computed, without a log call per batch.
+        self.update_metrics(self.val_loss, loss, len(batch[1]))
         return {"loss": loss, "preds": preds, "target": batch[1]}
 
     def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> dict[str, Tensor]:
@@ -217,7 +371,7 @@ class BaseTask(LightningModule, ABC):
             ``loss``, ``preds`` and ``target``, for callbacks such as the plots.
         """
         loss, preds = self._step(batch, batch_idx, self.test_metrics)
-        self.log("test/loss", loss, batch_size=len(batch[1]), sync_dist=True)
+        self.update_metrics(self.test_loss, loss, len(batch[1]))
         return {"loss": loss, "preds": preds, "target": batch[1]}
 
     def setup(self, stage: str) -> None:
@@ -236,27 +390,59 @@ class BaseTask(LightningModule, ABC):
                 f"the datamodule has {self.size_argument}={data} but {type(self).__name__} was built with "
                 f"{self.size_argument}={model}; set them equal (the CLI links them when the model's value is not given)"
             )
+        if self._nvml_check is None:
+            self._nvml_check = drop_futile_nvml_check()
 
-    def _log_metrics(self, metrics: MetricCollection) -> None:
+    def teardown(self, stage: str) -> None:
+        """Give back the environment variable :meth:`setup` may have removed.
+
+        Args:
+            stage: Lightning's stage.
+        """
+        restore_nvml_check(self._nvml_check)
+        self._nvml_check = None
+
+    def _log_metrics(self, metrics: MetricCollection, loss: MeanMetric | None = None) -> None:
         # Logged once per epoch rather than per step: cheaper. Lightning computes the metric
         # objects (torchmetrics syncs them across ranks) and resets them.
+        self.flush_metrics(metrics, *([loss] if loss is not None else []))
+        if loss is not None and loss.update_called:
+            self.log(f"{metrics.prefix}loss", loss, prog_bar=metrics.prefix == "val/")
         if any(m.update_called for m in metrics.values()):
             for name, metric in metrics.items():
                 self.log(name, metric, prog_bar=name == f"val/{self.headline}")
         else:
             metrics.reset()
 
+    def on_train_epoch_start(self) -> None:
+        """Start the epoch with nothing queued and the epoch loss not yet logged."""
+        self.discard_queued(self.train_metrics, self.train_loss)
+        self._epoch_loss_logged = False
+
     def on_train_epoch_end(self) -> None:
         """Log the epoch's training metrics."""
+        self.flush_metrics(self.train_loss)  # normally done after the last batch already
         self._log_metrics(self.train_metrics)
 
+    def on_validation_start(self) -> None:
+        """Bring the training loss up to date before a validation that may end the epoch early."""
+        self.flush_metrics(self.train_loss)
+
+    def on_validation_epoch_start(self) -> None:
+        """Start with nothing queued."""
+        self.discard_queued(self.val_metrics, self.val_loss)
+
     def on_validation_epoch_end(self) -> None:
-        """Log the epoch's validation metrics."""
-        self._log_metrics(self.val_metrics)
+        """Log the epoch's validation loss and metrics."""
+        self._log_metrics(self.val_metrics, self.val_loss)
+
+    def on_test_epoch_start(self) -> None:
+        """Start with nothing queued."""
+        self.discard_queued(self.test_metrics, self.test_loss)
 
     def on_test_epoch_end(self) -> None:
-        """Log the test metrics."""
-        self._log_metrics(self.test_metrics)
+        """Log the test loss and metrics."""
+        self._log_metrics(self.test_metrics, self.test_loss)
 
     @abstractmethod
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:

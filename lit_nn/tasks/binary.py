@@ -70,7 +70,7 @@ class BinaryClassificationTask(BaseTask):
         logits = self(x).squeeze(-1)
         loss = self.criterion(logits, y)
         probability = torch.sigmoid(logits.detach())
-        metrics.update(probability, y)
+        self.update_metrics(metrics, probability, y)
         return loss, probability
 
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:

@@ -89,7 +89,7 @@ class RegressionTask(BaseTask):
         prediction = out.detach() * self.target_std + self.target_mean
         if self.hparams.num_targets == 1:
             prediction, y = prediction.squeeze(1), y.squeeze(1)
-        metrics.update(prediction, y)
+        self.update_metrics(metrics, prediction, y)
         return loss, prediction
 
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
