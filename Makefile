@@ -9,7 +9,7 @@ STAMP := $(VENV)/.lit_nn-installed
 PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test install pytest lint clean
+.PHONY: demo test install pytest lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ pytest:
 	  echo "make test: pytest collected no tests (exit 5): nothing ran, so nothing passed or failed; check PYTEST_ARGS='$(PYTEST_ARGS)'" >&2; \
 	fi; \
 	exit $$status
+
+# Performance benchmarks (about 8 minutes on 2 CPUs); rewrites docs/performance.md.
+bench: install
+	$(BIN)/python benchmarks/performance.py
 
 lint: install
 	$(BIN)/ruff check lit_nn tests benchmarks plugins
