@@ -323,7 +323,7 @@ def nvml_probe_us() -> dict[str, Any]:
     """What one optimiser step's accelerator check costs with and without Lightning's NVML setting."""
     import timeit
 
-    from lit_nn.tasks.base import _nvml_missing
+    from lit_nn.tasks.nvml import _nvml_missing
 
     optimizer = torch.optim.Adam([nn.Parameter(torch.zeros(1))])
     check = optimizer._accelerator_graph_capture_health_check  # what every Adam.step() calls first

@@ -26,8 +26,8 @@ from lit_nn.callbacks.progress import ThrottledProgressBar
 from lit_nn.callbacks.random_state import RandomState
 from lit_nn.data.synthetic import SyntheticClassification
 from lit_nn.tasks import MulticlassClassificationTask
-from lit_nn.tasks.base import NVML_CHECK, _nvml_missing, drop_futile_nvml_check, restore_nvml_check
 from lit_nn.tasks.multiclass import TopKAccuracy
+from lit_nn.tasks.nvml import NVML_CHECK, _nvml_missing, drop_futile_nvml_check, restore_nvml_check
 
 DATA = {"num_samples": 1200, "num_features": 16, "num_classes": 6, "batch_size": 32}
 EPOCHS = 3  # 27 steps each

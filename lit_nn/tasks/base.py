@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import math
-import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -20,6 +17,7 @@ from torchmetrics import MeanMetric, Metric, MetricCollection
 
 from lit_nn.errors import InvalidArgumentsError, LitNNError
 from lit_nn.registry import default_registry
+from lit_nn.tasks.nvml import drop_futile_nvml_check, restore_nvml_check
 
 BACKBONE_KEYWORDS = ("input_shape", "output_size", "activation", "dropout")
 OPTIMIZERS = {
@@ -30,50 +28,8 @@ OPTIMIZERS = {
 }
 
 
-NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
-
-
 class LabelError(LitNNError, ValueError):
     """Labels that do not fit the task (out of range, or a class count that does not match)."""
-
-
-@functools.cache
-def _nvml_missing() -> bool:
-    if torch.version.cuda is None or torch.version.hip is not None:
-        return False  # no CUDA build, or ROCm (which asks amdsmi, not NVML)
-    try:
-        ctypes.CDLL("libnvidia-ml.so.1")  # the library torch's NVML-based check loads
-    except OSError:
-        return True
-    return False
-
-
-def drop_futile_nvml_check() -> str | None:
-    """Stop torch from looking for NVML at every optimiser step when NVML is not installed.
-
-    Importing Lightning sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1``. Every ``optimizer.step()`` asks
-    whether an accelerator is available (its CUDA-graph capture check), and until CUDA is
-    initialised torch answers that through NVML afresh each time: on a CUDA build without NVML it
-    tries to load the library, fails, and falls back to the CUDA runtime's device count, 70-180 µs
-    per step. Without the variable torch asks the runtime directly, which is where it ends up
-    anyway, so every answer stays the same. Machines with NVML are left alone.
-
-    Returns:
-        The value removed (to give to :func:`restore_nvml_check`), or ``None`` if nothing changed.
-    """
-    if os.environ.get(NVML_CHECK) != "1" or not _nvml_missing():
-        return None
-    return os.environ.pop(NVML_CHECK)
-
-
-def restore_nvml_check(value: str | None) -> None:
-    """Put back what :func:`drop_futile_nvml_check` removed.
-
-    Args:
-        value: Its return value.
-    """
-    if value is not None:
-        os.environ.setdefault(NVML_CHECK, value)
 
 
 def training_epoch_may_end(trainer: Any) -> bool:  # noqa: ANN401 (a Trainer)
