@@ -10,11 +10,10 @@ step) leave the results and the logged numbers as they were.
 from __future__ import annotations
 
 import csv
-import os
 
 import pytest
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import Tensor, nn
@@ -27,7 +26,6 @@ from lit_nn.callbacks.random_state import RandomState
 from lit_nn.data.synthetic import SyntheticClassification
 from lit_nn.tasks import MulticlassClassificationTask
 from lit_nn.tasks.multiclass import TopKAccuracy
-from lit_nn.tasks.nvml import NVML_CHECK, _nvml_missing, drop_futile_nvml_check, restore_nvml_check
 
 DATA = {"num_samples": 1200, "num_features": 16, "num_classes": 6, "batch_size": 32}
 EPOCHS = 3  # 27 steps each
@@ -167,24 +165,3 @@ def test_the_bar_redraws_after_its_interval_and_at_every_epoch_end(tmp_path):
                       enable_model_summary=False, default_root_dir=tmp_path, callbacks=[bar])  # fmt: skip
     trainer.fit(task(), data())
     assert bar.due == ([True] + [False] * 25 + [True]) * 2  # each epoch's first and last batch only
-
-
-def test_unused_batch_hooks_are_skipped_and_implemented_ones_kept():
-    class Guard(StopOnNonFiniteLoss):
-        def on_before_backward(self, trainer, pl_module, loss) -> None:
-            pass
-
-    guard, plain = Guard(), Callback()
-    skip_unused_batch_hooks([guard, plain])
-    assert guard.on_train_batch_start is None and plain.on_train_batch_end is None and plain.on_test_batch_end is None
-    assert callable(guard.on_train_batch_end) and callable(guard.on_before_backward)
-
-
-def test_dropping_the_nvml_check_changes_no_answer(monkeypatch):
-    monkeypatch.setenv(NVML_CHECK, "1")
-    available = torch.cuda.is_available()
-    removed = drop_futile_nvml_check()
-    assert torch.cuda.is_available() == available
-    assert (removed, os.environ.get(NVML_CHECK)) == (("1", None) if _nvml_missing() else (None, "1"))
-    restore_nvml_check(removed)
-    assert os.environ[NVML_CHECK] == "1"
