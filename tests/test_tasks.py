@@ -236,3 +236,26 @@ def test_metrics_of_the_same_kind_keep_separate_states():
     model.val_metrics.update(logits, torch.tensor([2, 3, 4, 6]))  # top-1 all wrong, top-5 right thrice
     values = model.val_metrics.compute()
     assert values["val/acc"].item() == pytest.approx(4 / 8) and values["val/top5_acc"].item() == pytest.approx(7 / 8)
+
+
+def test_channels_last_keeps_the_outputs_and_lays_out_the_weights():
+    torch.manual_seed(0)
+    plain = MulticlassClassificationTask(num_classes=3, input_shape=[1, 8, 8], backbone="cnn").eval()
+    torch.manual_seed(0)
+    fast = MulticlassClassificationTask(num_classes=3, input_shape=[1, 8, 8], backbone="cnn", channels_last=True).eval()
+    convs = [p for p in fast.parameters() if p.dim() == 4]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    x = torch.randn(5, 1, 8, 8)
+    assert torch.allclose(plain(x), fast(x), atol=1e-5)
+    assert list(plain.state_dict()) == list(fast.state_dict())
+
+
+def test_compile_keeps_parameter_names_and_outputs():
+    torch.manual_seed(0)
+    plain = MulticlassClassificationTask(num_classes=3, input_shape=[4])
+    torch.manual_seed(0)
+    compiled = MulticlassClassificationTask(num_classes=3, input_shape=[4], compile=True)
+    assert list(plain.state_dict()) == list(compiled.state_dict())  # checkpoints load either way
+    x = torch.randn(5, 4)
+    assert torch.allclose(plain(x), compiled(x), atol=1e-6)
+    assert compiled.backbone._compiled_call_impl is not None
