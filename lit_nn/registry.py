@@ -80,6 +80,18 @@ class PluginInfo:
         return f"{kind} '{self.name}'{where}"
 
 
+def import_path(obj: Any) -> str:  # noqa: ANN401 (a class or function)
+    """The dotted import path of a class or function.
+
+    Args:
+        obj: A class or function.
+
+    Returns:
+        ``"module.Name"``.
+    """
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
 def factory_problem(kind: str, factory: object) -> str | None:
     """Say what is wrong with a registered factory, if anything.
 
@@ -124,8 +136,7 @@ class Entry:
         """Where the factory lives, ``"module.name"``, without importing a lazy one."""
         if isinstance(self.registered, LazyFactory):
             return f"{self.registered.module}.{self.registered.qualname}"
-        obj = getattr(self.registered, "func", self.registered)  # functools.partial
-        return f"{obj.__module__}.{obj.__qualname__}"
+        return import_path(getattr(self.registered, "func", self.registered))  # a partial's function
 
     @functools.cached_property
     def factory(self) -> Callable[..., Any]:

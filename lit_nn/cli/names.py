@@ -14,7 +14,7 @@ import yaml
 
 from lit_nn.checkpoints import load_checkpoint
 from lit_nn.errors import LitNNError, UnknownNameError, suggest
-from lit_nn.registry import Registry
+from lit_nn.registry import Registry, import_path
 
 CONFIG_FLAGS = ("-c", "--config")
 EVALUATION_COMMANDS = ("validate", "test", "predict")
@@ -22,18 +22,6 @@ EVALUATION_COMMANDS = ("validate", "test", "predict")
 
 class ConfigError(LitNNError):
     """A configuration that cannot be used as given."""
-
-
-def import_path(cls: type) -> str:
-    """The dotted import path of a class.
-
-    Args:
-        cls: A class.
-
-    Returns:
-        ``"module.Class"``.
-    """
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def model_names() -> list[str]:
