@@ -48,10 +48,11 @@ from torch import Tensor, nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lit_nn.cli.names import resolve_names  # noqa: E402
+
 from benchmarks.common import write_result  # noqa: E402
 from lit_nn.cli.lightning import LitNNCLI  # noqa: E402
-from lit_nn.cli.names import resolve_names  # noqa: E402
-from lit_nn.cli.runs import RUN_DIR_ENV, SESSION_ENV  # noqa: E402
+from lit_nn.cli.run_folders import RUN_DIR_ENV, SESSION_ENV  # noqa: E402
 from lit_nn.data.synthetic import SyntheticClassification  # noqa: E402
 from lit_nn.registry import default_registry  # noqa: E402
 from lit_nn.tasks import MulticlassClassificationTask  # noqa: E402

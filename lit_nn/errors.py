@@ -34,6 +34,10 @@ class InvalidArgumentsError(LitNNError, TypeError):
     """Keyword arguments that a registered factory does not accept."""
 
 
+class ConfigError(LitNNError):
+    """A configuration or command line that cannot be used as given."""
+
+
 class LitNNWarning(UserWarning):
     """Base class of the warnings lit_nn shows users."""
 

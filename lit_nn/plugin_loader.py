@@ -18,6 +18,7 @@ import pluggy
 
 from lit_nn import __version__, hookspecs
 from lit_nn.builtins import BUILTIN_PLUGINS
+from lit_nn.env import flag
 from lit_nn.errors import (
     DuplicateNameError,
     PluginConfigError,
@@ -31,18 +32,6 @@ from lit_nn.registry import KINDS, SINGULAR, Entry, PluginInfo, Registry, factor
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 """Registered names: lower case letters, digits and underscores, starting with a letter."""
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
-
-
-def _flag(environ: Mapping[str, str], key: str) -> bool:
-    value = environ.get(key, "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise PluginConfigError(f"{key}={environ[key]!r} is not a yes/no value; set it to 1 or 0.")
 
 
 def _names(environ: Mapping[str, str], key: str) -> tuple[str, ...]:
@@ -80,10 +69,10 @@ class PluginSettings:
             The settings.
         """
         return cls(
-            autoload=not _flag(environ, "LIT_NN_DISABLE_PLUGIN_AUTOLOAD"),
+            autoload=not flag("LIT_NN_DISABLE_PLUGIN_AUTOLOAD", environ, PluginConfigError),
             enable=_names(environ, "LIT_NN_PLUGINS"),
             disable=_names(environ, "LIT_NN_DISABLE_PLUGINS"),
-            strict=_flag(environ, "LIT_NN_STRICT_PLUGINS"),
+            strict=flag("LIT_NN_STRICT_PLUGINS", environ, PluginConfigError),
         )
 
 

@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from lit_nn.cli import main
-from lit_nn.cli.names import ConfigError
+from lit_nn.errors import ConfigError
 from tests.helpers.cli import fit, run
 
 QUICK = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2"]
@@ -172,7 +172,7 @@ def test_debugging_lets_the_exception_through(tmp_path, monkeypatch):
 
 
 def test_commands_in_the_same_second_keep_separate_outputs(tmp_path):
-    from lit_nn.cli.runs import reserve_session
+    from lit_nn.cli.run_folders import reserve_session
 
     names = {reserve_session(tmp_path, "fit") for _ in range(3)}
     assert len(names) == 3 and all((tmp_path / "logs" / n).is_dir() for n in names)

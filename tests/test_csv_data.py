@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from lit_nn.data.arrays import DataError
+from lit_nn.data.base import DataError
 from lit_nn.data.csv_data import CSVDataModule
 from tests.helpers.data import house_prices_csv, write_csv
 
@@ -96,3 +97,56 @@ def test_binary_file_is_not_csv(tmp_path):
     path.write_bytes(bytes(range(256)) * 4)
     with pytest.raises(DataError, match="is not a readable CSV text file"):
         CSVDataModule(str(path), target="y")
+
+
+def trained_state(path, **kwargs):
+    """The datamodule state a checkpoint would hold after training on ``path``."""
+    data = CSVDataModule(str(path), target="price", **kwargs)
+    data.setup()
+    return data, data.state_dict()
+
+
+def test_new_data_is_encoded_and_scaled_as_the_training_data(tmp_path):
+    from lit_nn.data.fitted import applying
+
+    trained, state = trained_state(house_prices_csv(tmp_path / "h.csv"))
+    new = write_csv(tmp_path / "new.csv", [["100.0", "3", "south"], ["50.0", "1", "south"]], ["area", "rooms", "town"])
+    with applying(state):
+        data = CSVDataModule(str(new), target="price")
+    assert not data.labelled and data.whole and data.num_targets == 1
+    assert data.feature_names == trained.feature_names  # all three towns, though the file has one
+    data.setup()
+    features = data.datasets["test"].features
+    mean, std = trained.feature_stats
+    assert torch.allclose(features[0, :2], (torch.tensor([100.0, 3.0]) - mean[:2]) / std[:2])
+    assert features[:, 2:].tolist() == [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]
+    assert len(data.predict_dataloader().dataset) == 2 and data.predict_ids == [0, 1]
+    with pytest.raises(DataError, match="new.csv has no targets, so there is nothing to test against"):
+        data.test_dataloader()
+
+
+def test_new_data_with_an_unseen_category_or_class_is_named(tmp_path):
+    from lit_nn.data.fitted import applying
+
+    _, state = trained_state(house_prices_csv(tmp_path / "h.csv"))
+    new = write_csv(tmp_path / "new.csv", [["100.0", "3", "west", "10"]], ["area", "rooms", "town", "price"])
+    with applying(state), pytest.raises(DataError, match=r"column 'town' holds 'west' at data row 1 .* a category the"):
+        CSVDataModule(str(new), target="price")
+    labels = write_csv(tmp_path / "l.csv", [[1, "cat"], [2, "dog"]] * 10, ["x", "y"])
+    trained = CSVDataModule(str(labels), target="y")
+    trained.setup()
+    bird = write_csv(tmp_path / "b.csv", [[1, "bird"]], ["x", "y"])
+    with applying(trained.state_dict()), pytest.raises(DataError, match="'bird' .* a class the model was not trained"):
+        CSVDataModule(str(bird), target="y")
+
+
+def test_the_training_file_given_again_keeps_its_split(tmp_path):
+    from lit_nn.data.fitted import applying
+
+    path = house_prices_csv(tmp_path / "h.csv")
+    trained, state = trained_state(path)
+    with applying(state):
+        again = CSVDataModule(str(path), target="price")
+    again.setup()
+    assert not again.whole
+    assert torch.equal(again.datasets["test"].features, trained.datasets["test"].features)

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from lit_nn.data.arrays import DataError, TensorBatchDataset, split_indices
+from lit_nn.data.arrays import TensorBatchDataset
+from lit_nn.data.base import DataError
 from lit_nn.data.bundled import RandomShift
+from lit_nn.data.splits import split_indices
 from lit_nn.errors import InvalidArgumentsError
 from lit_nn.registry import build_registry
 from tests.helpers.data import datamodule_kwargs
@@ -169,3 +171,18 @@ def test_missing_split_says_which(tmp_path):
 def test_split_indices_without_validation():
     split = split_indices(10, None, 0.0, 0.2, seed=0)
     assert len(split.val) == 0 and len(split.test) == 2 and len(split.train) == 8
+
+
+def test_array_state_round_trips_the_training_statistics():
+    from lit_nn.data.bundled import Diabetes
+    from lit_nn.data.fitted import applying
+
+    trained = Diabetes(seed=0)
+    trained.setup()
+    state = trained.state_dict()
+    assert state["task"] == "regression" and len(state["feature_mean"]) == 10 and len(state["target_mean"]) == 1
+    with applying(state):
+        other = Diabetes(seed=3)  # another split: the model's own statistics still apply
+    other.setup()
+    assert torch.equal(other.feature_stats[0], trained.feature_stats[0])
+    assert torch.equal(other.target_stats[1], trained.target_stats[1])

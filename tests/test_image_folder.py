@@ -10,7 +10,7 @@ from torchvision import transforms
 from torchvision.transforms.v2 import functional as F
 
 from lit_nn.data import images
-from lit_nn.data.arrays import DataError
+from lit_nn.data.base import DataError
 from lit_nn.data.image_folder import ImageFolderDataModule
 from lit_nn.data.images import jpeg_size, load_rgb, read_image
 from lit_nn.data.shapes import make_shapes_folder
@@ -235,3 +235,33 @@ def test_resize_below_image_size(tmp_path):
     root = make_shapes_folder(tmp_path, per_class=1, size=16, splits=())
     with pytest.raises(DataError, match=r"resize \(20\) must be at least image_size \(32\)"):
         ImageFolderDataModule(str(root), image_size=32, resize=20)
+
+
+def test_a_new_folder_is_used_whole_labelled_or_not(tmp_path):
+    import shutil
+
+    from lit_nn.data.fitted import applying
+
+    root = make_shapes_folder(tmp_path / "shapes", per_class=4, size=32)
+    trained = ImageFolderDataModule(str(root), image_size=24, num_workers=0, batch_size=3)
+    state = trained.state_dict()
+    assert state == {"class_names": ["circle", "square"], "source": str(root.resolve())}
+    labelled = tmp_path / "labelled"
+    shutil.copytree(root / "val", labelled)
+    with applying(state):
+        data = ImageFolderDataModule(str(labelled), image_size=24, num_workers=0, batch_size=3)
+    assert data.labelled and len(data.samples["test"]) == 8
+    x, y = next(iter(data.test_dataloader()))
+    assert x.shape == (3, 3, 24, 24) and y.tolist() == [0, 0, 0]
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i, image in enumerate(sorted(root.rglob("*.jpg"))[:4]):
+        shutil.copy(image, flat / f"{i}.jpg")
+    with applying(state):
+        data = ImageFolderDataModule(str(flat), image_size=24, num_workers=0, batch_size=3)
+    assert not data.labelled and data.class_names == ["circle", "square"] and data.num_classes == 2
+    batch = next(iter(data.predict_dataloader()))
+    assert isinstance(batch, torch.Tensor) and batch.shape == (3, 3, 24, 24)
+    assert [p.rsplit("/", 1)[-1] for p in data.predict_ids] == ["0.jpg", "1.jpg", "2.jpg", "3.jpg"]
+    with pytest.raises(DataError, match="has no targets, so there is nothing to test against"):
+        data.test_dataloader()

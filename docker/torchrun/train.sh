@@ -1,7 +1,7 @@
 #!/bin/bash
 # Train lit_nn with torchrun, for clusters without SLURM. Run it on every node, with the same
 # MASTER_ADDR and JOB_ID everywhere:
-#   NNODES=2 GPUS_PER_NODE=8 MASTER_ADDR=10.0.0.1 JOB_ID=exp42 docker/torchrun/train.sh -c configs/digits.yaml
+#   NNODES=2 GPUS_PER_NODE=8 MASTER_ADDR=10.0.0.1 JOB_ID=exp42 docker/torchrun/train.sh -c digits
 # Arguments go to `lit-nn fit`; the run folder is runs/<experiment>/torchrun-<JOB_ID>/.
 # Environment: NNODES, GPUS_PER_NODE (processes per node), MASTER_ADDR, MASTER_PORT, JOB_ID,
 # ACCELERATOR (auto, gpu or cpu), TORCHRUN (the torchrun command).

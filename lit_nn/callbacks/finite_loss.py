@@ -92,7 +92,9 @@ class StopOnNonFiniteLoss(Callback):
         checkpoint = trainer.checkpoint_callback
         last = getattr(checkpoint, "last_model_path", "") or getattr(checkpoint, "best_model_path", "")
         kept = f"the last good checkpoint, {last}, is untouched" if last else "no checkpoint had been written yet"
-        rate = f"a learning rate too high (it is {lr:g}: try 10 times lower with --model.lr)" if lr else "the lr"
+        hparams = getattr(trainer.lightning_module, "hparams", None) or {}
+        option = "--optimizer.lr" if str(hparams.get("optimizer", "")).startswith("torch.") else "--model.lr"
+        rate = f"a learning rate too high (it is {lr:g}: try 10 times lower with {option})" if lr else "the lr"
         raise NonFiniteLossError(
             f"the training loss became {value} at epoch {epoch}, batch {batch} (optimiser step {step}); "
             f"training stopped and {kept}. Likely causes: {rate}, NaN or infinite values in the data, or a loss "

@@ -92,3 +92,15 @@ class ThrottledProgressBar(TQDMProgressBar):
         if not bar.disable:
             bar.n = batch_idx + 1
             bar.set_postfix(self.get_metrics(trainer, pl_module))  # draws
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        """Take the bars off the screen, so the error message that follows starts its own line."""
+        for bar in (
+            self._train_progress_bar,
+            self._val_progress_bar,
+            self._test_progress_bar,
+            self._predict_progress_bar,
+        ):
+            if bar is not None and not bar.disable:
+                bar.leave = False
+                bar.close()

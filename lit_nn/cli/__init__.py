@@ -7,18 +7,16 @@ import contextlib
 import logging
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 from lit_nn import __version__
-from lit_nn.cli import plugins
+from lit_nn.cli import configs, plugins
 from lit_nn.cli.errors import user_errors
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 COMMAND_HELP = {
-    "fit": "train a model (lit-nn fit -c configs/digits.yaml)",
+    "fit": "train a model (lit-nn fit -c digits)",
     "validate": "evaluate on the validation split",
     "test": "evaluate on the test split (--ckpt_path best|last|FILE)",
     "predict": "write predictions to CSV (--output FILE)",
@@ -41,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in COMMAND_HELP.items():
         subparsers.add_parser(name, help=text, add_help=False)
     plugins.add_parser(subparsers).set_defaults(handler=plugins.run)
+    configs.add_parser(subparsers).set_defaults(handler=configs.run)
     return parser
 
 
@@ -74,16 +73,15 @@ def run_lightning(argv: list[str]) -> None:
 
     from lit_nn.cli.lightning import LitNNCLI
     from lit_nn.cli.messages import condense
-    from lit_nn.cli.names import ConfigError, config_from_checkpoint, resolve_names
-    from lit_nn.cli.runs import RUN_DIR_ENV, SESSION_ENV
-    from lit_nn.registry import default_registry
+    from lit_nn.cli.run_folders import RUN_DIR_ENV, SESSION_ENV
+    from lit_nn.errors import ConfigError
 
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     warnings.filterwarnings("ignore", message=r".*configure_optimizers` will be overridden")  # asked for
+    # Lightning's hint on any machine with SLURM installed, even when no job runs lit-nn
+    warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system but is not used")
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_drop_advert)
-    with _environment_restored(RUN_DIR_ENV, SESSION_ENV), tempfile.TemporaryDirectory(prefix="lit-nn-") as tmp:
-        scratch = Path(tmp)
-        argv = resolve_names(config_from_checkpoint(argv, scratch), default_registry(), scratch)
+    with _environment_restored(RUN_DIR_ENV, SESSION_ENV):
         try:
             LitNNCLI(args=argv)
         except ArgumentError as exc:  # raised outside parse_arguments (config files, links)

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from lit_nn.env import TRUE
 from lit_nn.errors import LitNNError, LitNNWarning
 
 DEBUG_ENV = "LIT_NN_DEBUG"
@@ -20,9 +21,10 @@ def debugging() -> bool:
     """Whether the user asked for tracebacks.
 
     Returns:
-        True when ``LIT_NN_DEBUG`` is set to a true value.
+        True when ``LIT_NN_DEBUG`` is set to a true value (any other value counts as no: the
+        setting that asks for tracebacks must not itself end in an error).
     """
-    return os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    return os.environ.get(DEBUG_ENV, "").strip().lower() in TRUE
 
 
 @contextlib.contextmanager

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
-import lightning
 import torch
 import yaml
 from jsonargparse import ArgumentError, Namespace
-from lightning.pytorch import Trainer
+from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
-from lit_nn import __version__
 from lit_nn.callbacks.activation_stats import ActivationStatistics
 from lit_nn.callbacks.dispatch import skip_unused_batch_hooks
 from lit_nn.callbacks.finite_loss import StopOnNonFiniteLoss
@@ -27,17 +26,27 @@ from lit_nn.callbacks.plots import PredictionPlots
 from lit_nn.callbacks.predictions import CSVPredictionWriter
 from lit_nn.callbacks.progress import ThrottledProgressBar
 from lit_nn.callbacks.random_state import RandomState
+from lit_nn.callbacks.run_record import RecordRun
+from lit_nn.callbacks.schedule import ReplanSchedule
 from lit_nn.checkpoints import load_checkpoint
-from lit_nn.cli.messages import condense
-from lit_nn.cli.names import ConfigError
-from lit_nn.cli.runs import (
+from lit_nn.cli import class_names, yaml_loader
+from lit_nn.cli.checkpoint_choice import (
+    SIZE_KEYS,
+    check_fits,
+    find_checkpoint,
+    identity,
+    rebuild_sections,
+    trusted_class_paths,
+)
+from lit_nn.cli.messages import condense, lightning_message
+from lit_nn.cli.run_config import RunConfigSaver, plain_config
+from lit_nn.cli.run_folders import (
     RUN_DIR_ENV,
     SESSION_ENV,
     RunError,
     RunOptions,
     create_run_dir,
     discard_unused,
-    find_checkpoint,
     join_run_dir,
     launched_run_name,
     process_rank,
@@ -46,26 +55,35 @@ from lit_nn.cli.runs import (
     run_info,
     timestamp,
 )
+from lit_nn.cli.shipped_configs import ConfigFileOrName
 from lit_nn.cli.wandb_runs import finish as finish_wandb
 from lit_nn.cli.wandb_runs import wandb_environment, wandb_mode
-from lit_nn.errors import LitNNWarning
+from lit_nn.data.fitted import applying
+from lit_nn.env import flag
+from lit_nn.errors import ConfigError, LitNNWarning
 from lit_nn.registry import default_registry
 
 KNOWN_LOGGERS = ("CSVLogger", "WandbLogger", "TensorBoardLogger")
-
-
-def versions() -> dict[str, Any]:
-    """Versions of lit_nn, torch, lightning and every loaded plugin, for the logs.
-
-    Returns:
-        ``{"lit_nn": …, "torch": …, "lightning": …, "plugins": {name: "dist version"}}``.
-    """
-    plugins = {p.name: f"{p.distribution} {p.version}" for p in default_registry().plugins if p.status == "loaded"}
-    return {"lit_nn": __version__, "torch": torch.__version__, "lightning": lightning.__version__, "plugins": plugins}
+EVALUATION_COMMANDS = ("validate", "test", "predict")
+DEFAULT_MAX_EPOCHS = 100
+DEFAULT_PATIENCE = 10
+DEFAULT_ENV = "LIT_NN_DEFAULT_ENV"
+"""Set to 1 to read options from environment variables (``PL_FIT__TRAINER__MAX_EPOCHS=3``)."""
+PATH_KEYS = ("path", "root", "file", "dir", "folder")
 
 
 class MidEpochResumeWarning(LitNNWarning):
     """Training resumes from a checkpoint written in the middle of an epoch."""
+
+
+def notice(message: str) -> None:
+    """Say in one line what the command chose (rank zero only; on stderr, beside Lightning's own notes).
+
+    Args:
+        message: The line, without the ``lit-nn:`` prefix.
+    """
+    if process_rank(os.environ) == 0:
+        print(f"lit-nn: {message}", file=sys.stderr, flush=True)
 
 
 def warn_if_mid_epoch(path: str, checkpoint: dict[str, Any]) -> None:
@@ -89,45 +107,53 @@ def warn_if_mid_epoch(path: str, checkpoint: dict[str, Any]) -> None:
     )
 
 
-class RunConfigSaver(SaveConfigCallback):
-    """Save the resolved config into the run folder.
-
-    ``config.yaml`` for the run's first fit, ``<command>-<time>.yaml`` for every later command on
-    the same run, so no command overwrites another's record.
+def option_value(args: list[str], flag_name: str) -> str | None:
+    """The value given to an option on the command line (read only; the arguments are not changed).
 
     Args:
-        parser: The subcommand's parser.
-        config: The parsed configuration.
-        run_dir: The run folder.
-        session: ``<command>-<time>``.
-        **kwargs: :class:`~lightning.pytorch.cli.SaveConfigCallback` arguments.
+        args: Command-line arguments.
+        flag_name: For example ``"--ckpt_path"``.
+
+    Returns:
+        The last value given, or ``None``.
     """
+    value = None
+    for i, arg in enumerate(args):
+        if arg == flag_name and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(flag_name + "="):
+            value = arg.split("=", 1)[1]
+    return value
 
-    def __init__(
-        self, parser: LightningArgumentParser, config: Namespace, run_dir: Path, session: str, **kwargs: Any
-    ) -> None:
-        super().__init__(parser, config, save_to_log_dir=False, **kwargs)
-        self.run_dir, self.session = Path(run_dir), session
 
-    def save_config(self, trainer: Trainer, pl_module: Any, stage: str) -> None:  # noqa: ANN401
-        """Write the YAML file and give every logger the config and the versions (rank zero only)."""
-        first = self.run_dir / "config.yaml"
-        path = first if stage == "fit" and not first.exists() else self.run_dir / f"{self.session}.yaml"
-        self.parser.save(self.config, str(path), skip_none=False, overwrite=True, multifile=False)
-        resolved = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
-        for logger in trainer.loggers:
-            logger.log_hyperparams({"lit_nn_config": resolved, "versions": versions(), "run_folder": str(self.run_dir)})
+def absolute_paths(init_args: Any) -> None:  # noqa: ANN401 (a Namespace)
+    """Make relative data paths absolute, so a run's record works from any folder.
+
+    Args:
+        init_args: The datamodule's arguments; values of path-like names (``path``, ``root``,
+            ``*_dir`` …) that name an existing file or folder are replaced.
+    """
+    if init_args is None:
+        return
+    for key in list(vars(init_args)):
+        value = init_args[key]
+        pathlike = key in PATH_KEYS or key.endswith(tuple(f"_{k}" for k in PATH_KEYS))
+        if pathlike and isinstance(value, str) and value and not os.path.isabs(value) and os.path.exists(value):
+            init_args[key] = os.path.abspath(value)
 
 
 class LitNNCLI(LightningCLI):
-    """LightningCLI with lit_nn's links, checkpointing defaults and run folders.
+    """LightningCLI with lit_nn's names, links, checkpoint choice, defaults and run folders.
 
     Args:
-        args: Arguments after ``lit-nn`` (already name-resolved).
+        args: Arguments after ``lit-nn``, starting with the command.
     """
 
     def __init__(self, args: list[str]) -> None:
         self.command = args[0] if args else None
+        self.loaded_checkpoint: dict[str, Any] | None = None
+        class_names.install()
+        yaml_loader.register()
         super().__init__(
             args=args,
             save_config_callback=RunConfigSaver,
@@ -147,9 +173,38 @@ class LitNNCLI(LightningCLI):
         every = LightningCLI.subcommands()
         return {self.command: every[self.command]} if self.command in every else every
 
+    def init_parser(self, **kwargs: Any) -> LightningArgumentParser:  # noqa: ANN401
+        """A parser whose ``-c`` also takes the name of a shipped config (``-c digits``).
+
+        Returns:
+            The parser.
+        """
+        kwargs.setdefault("dump_header", [f"lit_nn {lit_nn.__version__}"])
+        kwargs.update(exit_on_error=False, default_env=flag(DEFAULT_ENV), print_config=None)  # lit_nn prints it
+        kwargs.update(parser_mode=yaml_loader.MODE)
+        parser = self.parser_class(**kwargs)
+        parser.add_argument(
+            "-c",
+            "--config",
+            action=ConfigFileOrName,
+            help="A config file, or the name of a shipped one (digits, trainer/debug …; `lit-nn configs` lists them). "
+            "Repeat to compose.",
+        )
+        return parser
+
+    def add_core_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """Trainer, model and data; model and data may come from a checkpoint, so neither is required."""
+        parser.add_lightning_class_args(self.trainer_class, "trainer")
+        parser.add_lightning_class_args(self._model_class, "model", subclass_mode=True, required=False)
+        parser.add_lightning_class_args(self._datamodule_class, "data", subclass_mode=True, required=False)
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Link data sizes into the model; add checkpointing, run-folder and output options."""
-        for name in ("input_shape", "num_classes", "num_targets"):
+        # a list, as YAML and weights-only checkpoint loads give it back (datamodules may hold a tuple)
+        parser.link_arguments(
+            "data.input_shape", "model.init_args.input_shape", compute_fn=list, apply_on="instantiate"
+        )
+        for name in ("num_classes", "num_targets"):
             parser.link_arguments(f"data.{name}", f"model.init_args.{name}", apply_on="instantiate")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
@@ -165,14 +220,54 @@ class LitNNCLI(LightningCLI):
         parser.add_lightning_class_args(PredictionPlots, "plots")
         parser.add_lightning_class_args(ActivationStatistics, "activation_stats")
         parser.add_class_arguments(RunOptions, "run")
-        parser.add_argument("--output", type=str | None, default=None, help="predict: CSV file for the predictions")
+        parser.add_argument(
+            "--print_config",
+            type=bool,
+            nargs="?",
+            const=True,
+            default=False,
+            help="Print the configuration this command would run (run folder, loggers and W&B mode included) and exit",
+        )
+        if self.command == "predict":
+            parser.add_argument("--output", type=str | None, default=None, help="CSV file for the predictions")
+        if self.command in EVALUATION_COMMANDS:
+            parser.add_argument(
+                "--untrained",
+                type=bool,
+                default=False,
+                help="Evaluate the model as built, without a checkpoint (otherwise --ckpt_path is required)",
+            )
+        registry = default_registry()
+        actions = parser._option_string_actions
+        actions[
+            "--model"
+        ].help = (
+            f"The task: {', '.join(class_names.model_names())}, or the import path of a LightningModule of your own"
+        )
+        actions["--data"].help = (
+            f"The datamodule, by registered name: {', '.join(registry.names('datamodules'))} "
+            "(`lit-nn plugins --kind datamodules`), or an import path. `--data.help NAME` lists its options"
+        )
+
+    # parsing ----------------------------------------------------------------------------------
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:  # noqa: ANN401
-        """Parse, then turn ``--ckpt_path best|last`` into the file of the latest run.
+        """Parse; then choose the checkpoint, check it fits the configuration, and read it once.
+
+        A checkpoint file on the command line is read (safely) before parsing: its recorded model
+        and data are the parser's defaults, which a config or options then override, so
+        ``lit-nn test --ckpt_path FILE --data.path NEW.csv`` needs nothing else.
 
         Raises:
-            ConfigError: If the arguments do not parse, in one line.
+            ConfigError: If the arguments do not parse, no model is given, or the checkpoint does
+                not fit, in one line.
         """
+        subparser = getattr(self, "_subcommand_parsers", {}).get(self.command)
+        given = option_value(list(args or []), "--ckpt_path")
+        if subparser is not None and given not in (None, "best", "last"):
+            sections = self._sections_of(given, load_checkpoint(given))
+            if sections:
+                subparser.set_defaults(sections)
         try:
             self.config = parser.parse_args(args)
         except ArgumentError as exc:
@@ -183,12 +278,63 @@ class LitNNCLI(LightningCLI):
         if command is None:
             return
         config = self.config[command]
-        if config.get("ckpt_path") in ("best", "last"):
-            config.ckpt_path = str(find_checkpoint(self.experiment_dir(config), config.ckpt_path))
-        if config.get("ckpt_path"):
-            checkpoint = load_checkpoint(config.ckpt_path)  # refuses pickled code and names corrupt files, up front
-            if command == "fit":
-                warn_if_mid_epoch(config.ckpt_path, checkpoint)
+        self._choose_checkpoint(command, config)
+        if config.get("model") is None and self.loaded_checkpoint is not None:
+            sections = self._sections_of(config.ckpt_path, self.loaded_checkpoint)
+            self.config = parser.parse_object({command: sections}, self.config)
+            config = self.config[command]
+        if config.get("model") is None:
+            raise ConfigError(
+                f"{command} needs a model: give a config (-c digits; `lit-nn configs` lists the shipped ones), "
+                "or --model TASK --data NAME (`lit-nn fit --help` lists them)"
+                + (", or --ckpt_path FILE to rebuild both from a checkpoint" if command != "fit" else "")
+            )
+        if command in EVALUATION_COMMANDS and not config.get("ckpt_path") and not config.get("untrained"):
+            raise ConfigError(
+                f"{command} evaluates a trained model: give --ckpt_path best (the best checkpoint of the latest run "
+                "of this configuration), last, or a checkpoint FILE; or --untrained true to evaluate the model as "
+                "built, on purpose"
+            )
+
+    def _sections_of(self, path: str, checkpoint: dict[str, Any]) -> dict[str, Any]:
+        names = {e.target: e.name for e in default_registry().entries("datamodules")}
+        return rebuild_sections(path, checkpoint, trusted_class_paths(names))
+
+    def _choose_checkpoint(self, command: str, config: Namespace) -> None:
+        """Turn ``best``/``last`` into a file of a matching run; read the checkpoint; check it fits."""
+        ckpt = config.get("ckpt_path")
+        if not ckpt:
+            return
+        names = {e.target: e.name for e in default_registry().entries("datamodules")}
+        wanted = identity(config.get("model"), config.get("data"))
+        if ckpt in ("best", "last"):
+            if config.get("model") is None:
+                raise ConfigError(
+                    f"--ckpt_path {ckpt} picks the {ckpt} checkpoint of the latest run of a configuration: give the "
+                    "config (-c …) or --model and --data, or a checkpoint FILE"
+                )
+            path, run = find_checkpoint(self.experiment_dir(config), ckpt, wanted, names)
+            config.ckpt_path = str(path)
+            notice(f"using the {ckpt} checkpoint of run {run}: {path}")
+        self.loaded_checkpoint = load_checkpoint(config.ckpt_path)  # refuses pickled code and names corrupt files
+        if config.get("model") is not None:
+            init = config.model.get("init_args") or Namespace()
+            sizes = {key: init.get(key) for key in SIZE_KEYS}
+            check_fits(config.ckpt_path, self.loaded_checkpoint, wanted, sizes, names)
+        if command == "fit":
+            warn_if_mid_epoch(config.ckpt_path, self.loaded_checkpoint)
+
+    def _parse_ckpt_path(self) -> None:
+        """Build the model with the checkpoint's hyperparameters, as Lightning does, from the one read."""
+        if self.loaded_checkpoint is None or not self.config.get("subcommand"):
+            return
+        hparams = dict(self.loaded_checkpoint.get("hyper_parameters") or {})
+        hparams.pop("_instantiator", None)
+        if not hparams:
+            return
+        class_path = hparams.pop("_class_path", None)
+        model = {"class_path": class_path, "dict_kwargs": hparams} if class_path else hparams
+        self.config = self.parser.parse_object({self.config.subcommand: {"model": model}}, self.config)
 
     def experiment_dir(self, config: Namespace) -> Path:
         """The experiment's folder: ``--run.experiment``, else the datamodule's registry name.
@@ -212,64 +358,101 @@ class LitNNCLI(LightningCLI):
             experiment = names.get(class_path, class_path.rsplit(".", 1)[-1].lower())
         return Path(config.run.root) / experiment
 
-    def instantiate_classes(self) -> None:
-        """Instantiate model, data and trainer; a rejected value becomes one line.
-
-        A new run folder that this failure leaves empty is removed again, so a typo does not
-        leave a run behind for ``--ckpt_path last`` to stumble on.
-
-        Raises:
-            ConfigError: When jsonargparse reports a class's own error inside its type report, or
-                Lightning rejects a trainer setting.
-        """
-        try:
-            try:
-                super().instantiate_classes()
-            except MisconfigurationException as exc:
-                raise ConfigError(str(exc)) from None
-            except ValueError as exc:
-                if "Does not validate against any of the Union subtypes" not in str(exc):
-                    raise
-                raise ConfigError(condense(str(exc))) from None
-        except BaseException:
-            discard_unused(self.run_dir, self.session, whole_run=self.created_run)
-            raise
+    # before instantiating ---------------------------------------------------------------------
 
     def before_instantiate_classes(self) -> None:
-        """Check the epoch budget; choose the run folder and point checkpoints, logs and config there.
+        """Settle what runs: the epoch budget, the run folder, where checkpoints and logs go.
+
+        With ``--print_config`` the configuration is printed and the command stops here, before
+        any folder is made.
 
         Raises:
             ConfigError: When ``fit`` would train for no epoch or no step.
         """
         config = self.config[self.subcommand]
         if self.subcommand == "fit":
-            for key in ("max_epochs", "max_steps"):
-                if config.trainer.get(key) == 0:
-                    raise ConfigError(f"trainer.{key} is 0, so fit would train nothing; give 1 or more (-1: no limit)")
+            self._settle_budget(config)
+        absolute_paths(config.get("data", Namespace()).get("init_args"))
+        self.trains = identity(config.get("model"), config.get("data"))
+        user_dirpath = config.checkpoint.dirpath
+        planned, create = self._plan_run_dir(config)
+        self.session = f"{self.subcommand}-{timestamp()}"
+        self._point_at(config, planned, user_dirpath)
+        if config.get("print_config"):
+            shown = plain_config(self._parser(self.subcommand), config)
+            note = " (made when the command runs)" if create else ""
+            sys.stdout.write(yaml.safe_dump(shown, sort_keys=False) + f"# run folder: {planned}{note}\n")
+            raise SystemExit(0)
+        self._point_at(config, self._make_run_dir(config, planned, create), user_dirpath)
+        self.record = {"data": plain_config(self._parser(self.subcommand), config).get("data"), "trains": self.trains}
+
+    def _point_at(self, config: Namespace, run_dir: Path, user_dirpath: str | None) -> None:
+        """Send the trainer's files, the checkpoints (unless the user chose a folder) and the logs to ``run_dir``."""
+        self.run_dir = run_dir
+        config.trainer.default_root_dir = str(run_dir)
+        config.checkpoint.dirpath = user_dirpath or str(run_dir / "checkpoints")
+        config.trainer.logger = self._loggers(config.trainer.logger)
+
+    def _settle_budget(self, config: Namespace) -> None:
+        """Refuse a fit of no epoch; give a fit without any limit lit_nn's defaults, said in one line."""
+        trainer = config.trainer
+        for key in ("max_epochs", "max_steps"):
+            if trainer.get(key) == 0:
+                raise ConfigError(f"trainer.{key} is 0, so fit would train nothing; give 1 or more (-1: no limit)")
+        unlimited = trainer.get("max_epochs") is None and trainer.get("max_steps") in (None, -1)
+        if not unlimited or trainer.get("max_time") is not None or trainer.get("fast_dev_run"):
+            return
+        trainer.max_epochs = DEFAULT_MAX_EPOCHS
+        callbacks = trainer.get("callbacks") or []
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        stops = any(str(getattr(c, "class_path", "")).endswith("EarlyStopping") for c in callbacks)
+        said = f"no max_epochs given: training for at most {DEFAULT_MAX_EPOCHS} epochs"
+        if not stops:
+            monitor = config.checkpoint.monitor or "val/loss"
+            early = Namespace(
+                class_path="lightning.pytorch.callbacks.EarlyStopping",
+                init_args=Namespace(monitor=monitor, patience=DEFAULT_PATIENCE, mode=config.checkpoint.mode),
+            )
+            trainer.callbacks = [*callbacks, early]
+            said += f", stopping early once {monitor} has not improved for {DEFAULT_PATIENCE} epochs"
+        notice(said + " (set --trainer.max_epochs, or add your own EarlyStopping, to choose)")
+
+    def _plan_run_dir(self, config: Namespace) -> tuple[Path, bool]:
+        """Where this command's outputs go, and whether the command makes a new folder there."""
         ckpt = config.get("ckpt_path")
         inherited = os.environ.get(RUN_DIR_ENV)
         launched = launched_run_name(os.environ)
-        self.created_run = False  # whether this command made the folder (and may remove it again on failure)
         if inherited:
-            run_dir = Path(inherited)
-        elif ckpt and run_dir_of(Path(ckpt)) is not None:
-            run_dir = run_dir_of(Path(ckpt))
-        elif launched is not None:
-            run_dir = join_run_dir(self.experiment_dir(config), config.run.name or launched, process_rank(os.environ))
+            return Path(inherited), False
+        if ckpt and run_dir_of(Path(ckpt)) is not None:
+            return run_dir_of(Path(ckpt)), False  # type: ignore[return-value]
+        if launched is not None:
+            return self.experiment_dir(config) / (config.run.name or launched), False
+        return self.experiment_dir(config) / (config.run.name or timestamp()), True
+
+    def _make_run_dir(self, config: Namespace, planned: Path, create: bool) -> Path:
+        """Make (or join) the run folder and reserve this command's output name in it.
+
+        Returns:
+            The run folder (a new one may carry a ``-2`` suffix when another run took the name).
+        """
+        inherited, ckpt = os.environ.get(RUN_DIR_ENV), config.get("ckpt_path")
+        launched = launched_run_name(os.environ)
+        self.created_run = create  # the command made the folder, and may remove it again on failure
+        if create:
+            run_dir = create_run_dir(self.experiment_dir(config), config.run.name, self.trains)
+        elif launched is not None and not inherited and not (ckpt and run_dir_of(Path(ckpt)) is not None):
+            run_dir = join_run_dir(planned.parent, planned.name, process_rank(os.environ), self.trains)
         else:
-            run_dir = create_run_dir(self.experiment_dir(config), config.run.name)
-            self.created_run = True
+            run_dir = planned
         session = os.environ.get(SESSION_ENV) if inherited else None
         if session is None:
             rank = process_rank(os.environ) if launched else 0
             session = reserve_session(run_dir, self.subcommand) if rank == 0 else f"{self.subcommand}-{timestamp()}"
         os.environ[RUN_DIR_ENV], os.environ[SESSION_ENV] = str(run_dir), session  # DDP children reuse both
-        self.run_dir, self.session = run_dir, session
-        self.save_config_kwargs = {"run_dir": run_dir, "session": self.session}
-        config.trainer.default_root_dir = str(run_dir)
-        if config.checkpoint.dirpath is None:
-            config.checkpoint.dirpath = str(run_dir / "checkpoints")
-        config.trainer.logger = self._loggers(config.trainer.logger)
+        self.session = session
+        self.save_config_kwargs = {"run_dir": run_dir, "session": session}
+        return run_dir
 
     def _loggers(self, logger: Any) -> Any:  # noqa: ANN401 (a logger config, list, or bool)
         """Point every logger at the run folder; W&B goes online, offline, or gives way to CSV."""
@@ -296,6 +479,94 @@ class LitNNCLI(LightningCLI):
                 item.init_args.name, item.init_args.version = "logs", self.session
         return items if isinstance(logger, list) else items[0]
 
+    # instantiating ----------------------------------------------------------------------------
+
+    def instantiate_classes(self) -> None:
+        """Instantiate model, data and trainer; a rejected value becomes one line.
+
+        A new run folder that this failure leaves empty is removed again, so a typo does not
+        leave a run behind for ``--ckpt_path last`` to stumble on.
+
+        Raises:
+            ConfigError: When jsonargparse reports a class's own error inside its type report, or
+                Lightning rejects a trainer setting.
+        """
+        try:
+            try:
+                self.config_init = self.parser.instantiate(self.config, instantiators=self._instantiators())
+                self.datamodule = self._get(self.config_init, "data")
+                self.model = self._get(self.config_init, "model")
+                self._add_configure_optimizers_method_to_model(self.subcommand)
+                self.trainer = self.instantiate_trainer()
+            except MisconfigurationException as exc:
+                raise ConfigError(lightning_message(str(exc))) from None
+            except ValueError as exc:
+                if "Does not validate against any of the Union subtypes" not in str(exc):
+                    raise
+                raise ConfigError(condense(str(exc))) from None
+        except BaseException:
+            discard_unused(self.run_dir, self.session, whole_run=self.created_run)
+            raise
+
+    def _instantiators(self) -> list[tuple[Any, type, bool]]:
+        """Build an evaluated checkpoint's datamodule with the preprocessing it was trained with.
+
+        Lightning keeps a datamodule's ``state_dict()`` in every checkpoint; lit_nn's datamodules
+        read it while they are constructed (:mod:`lit_nn.data.fitted`), so new data is encoded,
+        scaled and labelled exactly as the training data was.
+
+        Returns:
+            jsonargparse instantiators for this command (none when training).
+        """
+        data = self.config[self.subcommand].get("data")
+        if self.subcommand == "fit" or self.loaded_checkpoint is None or not isinstance(data, Namespace):
+            return []
+        state = self.loaded_checkpoint.get(data.class_path.rsplit(".", 1)[-1])
+        if not isinstance(state, dict):
+            return []
+
+        def with_fitted_state(class_type: type, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+            with applying(state):
+                return class_type(*args, **kwargs)
+
+        return [(with_fitted_state, LightningDataModule, True)]
+
+    def _add_configure_optimizers_method_to_model(self, subcommand: str | None) -> None:
+        """Lightning's ``--optimizer`` / ``--lr_scheduler``, recorded in the task's hyperparameters.
+
+        The checkpoint then says what ran (``optimizer: torch.optim.SGD``, its arguments, its rate),
+        and a task rebuilt from it builds the same optimiser and schedule itself. A
+        ``--lr_scheduler`` without ``--optimizer`` (which Lightning would drop without a word)
+        schedules the task's own optimiser.
+
+        Raises:
+            ConfigError: For ``--lr_scheduler`` alone with a model that is not a lit_nn task.
+        """
+        super()._add_configure_optimizers_method_to_model(subcommand)
+        config = self.config[subcommand] if subcommand else self.config
+        hparams = getattr(self.model, "hparams", None)
+        optimizer, schedule = config.get("optimizer"), config.get("lr_scheduler")
+        if hparams is None or "optimizer" not in hparams:
+            if isinstance(schedule, Namespace) and not isinstance(optimizer, Namespace):
+                raise ConfigError("--lr_scheduler needs --optimizer as well for a model of your own")
+            return
+        ran: dict[str, Any] = {}
+        if isinstance(optimizer, Namespace):
+            init = {k: v for k, v in vars(optimizer.get("init_args") or Namespace()).items() if k != "params"}
+            ran["optimizer"] = optimizer.class_path
+            ran["lr"] = float(init.pop("lr", hparams.get("lr")))
+            ran["weight_decay"] = float(init.pop("weight_decay", 0.0) or 0.0)
+            ran.update(optimizer_kwargs=init, scheduler="none", scheduler_kwargs=None)
+        if isinstance(schedule, Namespace):
+            kwargs = {k: v for k, v in vars(schedule.get("init_args") or Namespace()).items() if k != "optimizer"}
+            class_path = schedule.class_path
+            if class_path.endswith("ReduceLROnPlateau"):  # Lightning's own, which also takes the monitor
+                class_path = "torch.optim.lr_scheduler.ReduceLROnPlateau"
+                kwargs.pop("monitor", None)
+            ran.update(scheduler=class_path, scheduler_kwargs=kwargs)
+        hparams.update(ran)
+        getattr(self.model, "_hparams_initial", {}).update(ran)  # what loggers write (hparams.yaml)
+
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:  # noqa: ANN401
         """Build the trainer; ``fit`` also gets the safety callbacks, ``predict`` the CSV writer.
 
@@ -318,22 +589,32 @@ class LitNNCLI(LightningCLI):
         ]
         if self.subcommand == "fit":
             safety = [RandomState(), SaveOnInterrupt(), *([SlurmRequeue()] if SlurmRequeue.applies_to(trainer) else [])]
-            trainer.callbacks.extend([*safety, StopOnNonFiniteLoss()])
+            trainer.callbacks.extend([*safety, StopOnNonFiniteLoss(), RecordRun(self.record), ReplanSchedule()])
         if self.subcommand == "predict":
             output = self.config["predict"].get("output") or self.run_dir / f"{self.session}.csv"
             trainer.callbacks.append(CSVPredictionWriter(output))
         skip_unused_batch_hooks(trainer.callbacks)
         return trainer
 
+    # after running ----------------------------------------------------------------------------
+
     def after_fit(self) -> None:
-        """Say where the run went and how to test it; close the W&B run."""
+        """Say where the run went, why it stopped early if it did, and how to test it; close W&B."""
         lines = finish_wandb(self.trainer)
-        if self.trainer.is_global_zero:
-            best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
-            print(f"\nRun folder: {self.run_dir}")
-            if best:
-                print(f"Best checkpoint (val/loss): {best}\nTest it: lit-nn test --ckpt_path {best}")
-            print("\n".join(lines))
+        if not self.trainer.is_global_zero:
+            return
+        for stopper in self.trainer.early_stopping_callbacks:
+            if stopper.stopped_epoch:
+                best = stopper.best_score.item() if torch.is_tensor(stopper.best_score) else stopper.best_score
+                print(
+                    f"\nEarly stopping after epoch {stopper.stopped_epoch}: {stopper.monitor} had not improved for "
+                    f"{stopper.patience} epochs (best {best:.6g})"
+                )
+        best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
+        print(f"\nRun folder: {self.run_dir}")
+        if best:
+            print(f"Best checkpoint (val/loss): {best}\nTest it: lit-nn test --ckpt_path {best}")
+        print("\n".join(lines))
 
     def _save_metrics(self) -> None:
         """Write ``<command>-<time>-metrics.json``: the metrics, and every rank's own view of them."""

@@ -50,6 +50,9 @@ def condense(message: str, options: Sequence[str] = ()) -> str:
     Returns:
         ``"<key>: <problem>"`` with a did-you-mean hint where one helps, on one line.
     """
+    parsing = re.search(r"Problems parsing config: (.+)", message)
+    if parsing:  # the YAML loader's own one-line message (cli/yaml_loader.py)
+        return parsing.group(1).strip()
     unrecognised = re.match(r"unrecognized arguments: (\S+)", message.strip())
     if unrecognised:
         wrong = unrecognised.group(1).split("=", 1)[0]
@@ -65,6 +68,9 @@ def condense(message: str, options: Sequence[str] = ()) -> str:
         keys = [{"LightningModule": "model", "LightningDataModule": "data"}[base.group(1)]] if base else []
     key = ".".join(dict.fromkeys(keys))
     lines = [line.strip().lstrip("- ").strip() for line in message.splitlines()]
+    unknown = [line for line in lines if line.startswith(("Unknown datamodule", "Unknown model"))]
+    if unknown:  # lit_nn's own report of a name that resolves to nothing (cli/class_names.py)
+        return unknown[0]
     problems = [line for line in lines if line and not line.startswith(_NOISE)]
     problem = problems[0] if problems else lines[0] if lines else message
     given = re.search(r"^\s*Given value: (.+)$", message, flags=re.M)
@@ -84,3 +90,26 @@ def condense(message: str, options: Sequence[str] = ()) -> str:
     problem = problem.replace("<class '", "").replace("'>", "")
     text = f"{key}: {problem}" if key else problem
     return " ".join(text.split())
+
+
+_LIGHTNING = {
+    "No supported gpu backend found": (
+        "no GPU is available here (trainer.accelerator: gpu). Train on the CPU with --trainer.accelerator cpu "
+        "(or -c trainer/cpu), or give auto to use a GPU only where there is one"
+    ),
+}
+
+
+def lightning_message(message: str) -> str:
+    """Say what to do about one of Lightning's configuration errors.
+
+    Args:
+        message: The text of a ``MisconfigurationException``.
+
+    Returns:
+        lit_nn's wording where it has one, else Lightning's first line.
+    """
+    for start, text in _LIGHTNING.items():
+        if start in message:
+            return text
+    return message.strip().splitlines()[0] if message.strip() else message

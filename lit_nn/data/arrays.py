@@ -1,100 +1,21 @@
-"""Datamodules over in-memory arrays: seeded splits, train-only standardisation, fast batches."""
+"""Datamodules over in-memory arrays: train-only standardisation, fast batches."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from lit_nn.data.base import SplitDataModule
+from lit_nn.data.base import DataError, SplitDataModule, check_positive
+from lit_nn.data.fitted import fitted_state
 from lit_nn.data.sampling import shuffle_options
-from lit_nn.errors import LitNNError
+from lit_nn.data.splits import Split, check_fractions, split_indices
 
 TaskType = Literal["regression", "binary", "multiclass"]
-
-
-class DataError(LitNNError, ValueError):
-    """Data that cannot be used as given; the message names the file, column or row."""
-
-
-def check_positive(name: str, value: float) -> None:
-    """Refuse a zero or negative setting.
-
-    Args:
-        name: The argument's name.
-        value: Its value.
-
-    Raises:
-        DataError: If ``value <= 0``.
-    """
-    if value <= 0:
-        raise DataError(f"{name} must be positive, got {value}")
-
-
-def check_fractions(val_fraction: float, test_fraction: float) -> None:
-    """Refuse split fractions that leave no training data.
-
-    Args:
-        val_fraction: Share of samples for validation.
-        test_fraction: Share of samples for testing.
-
-    Raises:
-        DataError: If a fraction is outside ``[0, 1)`` or they add up to 1 or more.
-    """
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0.0 <= value < 1.0:
-            raise DataError(f"{name} must be in [0, 1), got {value}")
-    if val_fraction + test_fraction >= 1.0:
-        raise DataError(f"val_fraction + test_fraction must be below 1, got {val_fraction + test_fraction}")
-
-
-@dataclass(frozen=True)
-class Split:
-    """Row indices of each split."""
-
-    train: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-
-
-def split_indices(n: int, labels: np.ndarray | None, val_fraction: float, test_fraction: float, seed: int) -> Split:
-    """Split ``range(n)`` at random, stratified by ``labels`` when given.
-
-    Args:
-        n: Number of samples.
-        labels: Class labels to stratify by, or ``None``.
-        val_fraction: Share for validation.
-        test_fraction: Share for testing.
-        seed: Random seed; the same seed gives the same split.
-
-    Returns:
-        The split.
-    """
-    index = np.arange(n)
-    try:
-        rest, test = (
-            (index, index[:0])
-            if test_fraction == 0
-            else train_test_split(index, test_size=test_fraction, random_state=seed, stratify=labels)
-        )
-        if val_fraction == 0:
-            return Split(np.sort(rest), index[:0], np.sort(test))
-        stratify = None if labels is None else labels[rest]
-        train, val = train_test_split(
-            rest, test_size=val_fraction / (1 - test_fraction), random_state=seed, stratify=stratify
-        )
-    except ValueError as exc:  # scikit-learn's words for too few samples, per class or in all
-        raise DataError(
-            f"cannot split {n} samples into train/val/test at fractions {val_fraction}/{test_fraction}: {exc} "
-            "Add samples, or lower val_fraction/test_fraction"
-        ) from exc
-    return Split(np.sort(train), np.sort(val), np.sort(test))
 
 
 def keep_batch(batch: Any) -> Any:  # noqa: ANN401 (whatever __getitems__ returned)
@@ -114,24 +35,27 @@ class TensorBatchDataset(Dataset):
 
     Args:
         features: ``(N, *input_shape)``.
-        targets: ``(N,)`` or ``(N, T)``.
+        targets: ``(N,)`` or ``(N, T)``; ``None`` for unlabelled data (batches are features only).
         transform: Applied to each feature batch (augmentation), or ``None``.
     """
 
-    def __init__(self, features: Tensor, targets: Tensor, transform: Callable[[Tensor], Tensor] | None = None) -> None:
+    def __init__(
+        self, features: Tensor, targets: Tensor | None, transform: Callable[[Tensor], Tensor] | None = None
+    ) -> None:
         self.features, self.targets, self.transform = features, targets, transform
 
     def __len__(self) -> int:
-        return len(self.targets)
+        return len(self.features)
 
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        x, y = self.__getitems__([index])
-        return x[0], y[0]
+    def __getitem__(self, index: int) -> Any:  # noqa: ANN401 (a pair, or features alone)
+        batch = self.__getitems__([index])
+        return batch[0] if self.targets is None else (batch[0][0], batch[1][0])
 
-    def __getitems__(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
+    def __getitems__(self, indices: Sequence[int]) -> Any:  # noqa: ANN401
         index = torch.as_tensor(indices, dtype=torch.long)
         x = self.features[index]
-        return (self.transform(x) if self.transform else x), self.targets[index]
+        x = self.transform(x) if self.transform else x
+        return x if self.targets is None else (x, self.targets[index])
 
 
 class ArrayDataModule(SplitDataModule):
@@ -152,6 +76,8 @@ class ArrayDataModule(SplitDataModule):
     """
 
     task: TaskType
+    whole = False
+    """Evaluate on every row: new data given to a trained model, not split."""
     per_feature_scaling = True
     scaled_features: np.ndarray | None = None
     """Boolean mask of the features to standardise (``None``: all); one-hot columns stay 0/1."""
@@ -175,6 +101,9 @@ class ArrayDataModule(SplitDataModule):
         self.seed, self.num_workers, self.standardize = seed, num_workers, standardize
         self.datasets: dict[str, TensorBatchDataset] = {}
         self.target_stats: tuple[Tensor, Tensor] | None = None
+        self.feature_stats: tuple[Tensor, Tensor] | None = None
+        self.fitted = fitted_state()
+        """The training preprocessing to apply (evaluating a checkpoint), or ``None`` to learn it."""
 
     def set_arrays(self, features: np.ndarray, targets: np.ndarray, task: TaskType) -> None:
         """Store the data and derive ``input_shape`` and the class or target count.
@@ -209,12 +138,59 @@ class ArrayDataModule(SplitDataModule):
                 f"{type(self).__name__}: binary data needs labels 0 and 1, found {self.num_classes} classes"
             )
 
+    def set_unlabelled(self, features: np.ndarray) -> None:
+        """Store features without targets, sized by the training data (:attr:`fitted`).
+
+        Args:
+            features: ``(N, *input_shape)`` numbers.
+
+        Raises:
+            DataError: On non-finite values, or when no training state says what the targets were.
+        """
+        if not self.fitted:
+            raise DataError(f"{type(self).__name__}: data without targets can only be predicted by a trained model")
+        self.features = np.asarray(features, dtype=np.float32)
+        if not np.isfinite(self.features).all():
+            raise DataError(f"{type(self).__name__}: the features contain NaN or infinite values")
+        self.input_shape = tuple(self.features.shape[1:])
+        self.task, self.labelled, self.whole, self.targets = self.fitted["task"], False, True, None
+        size = "num_targets" if self.task == "regression" else "num_classes"
+        setattr(self, size, int(self.fitted[size]))
+
+    def state_dict(self) -> dict[str, Any]:
+        """What this datamodule learned from its training split, for checkpoints (plain values).
+
+        Returns:
+            The task, its class or target count and the standardisation statistics; ``{}``
+            before :meth:`setup`.
+        """
+        if not self.datasets:
+            return {}
+        size = "num_targets" if self.task == "regression" else "num_classes"
+        state: dict[str, Any] = {"task": self.task, size: int(getattr(self, size))}
+        if self.feature_stats is not None:
+            state["feature_mean"], state["feature_std"] = (t.tolist() for t in self.feature_stats)
+        if self.target_stats is not None:
+            state["target_mean"], state["target_std"] = (t.tolist() for t in self.target_stats)
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Apply the training preprocessing from now on (Lightning calls this when resuming).
+
+        Args:
+            state_dict: What :meth:`state_dict` returned.
+        """
+        self.fitted = dict(state_dict) or None
+
     def split(self) -> Split:
-        """The train/validation/test row indices for this seed.
+        """The train/validation/test row indices for this seed (every row in each, for :attr:`whole` data).
 
         Returns:
             The split (stratified for classification).
         """
+        if self.whole:
+            every = np.arange(len(self.features))
+            return Split(every[:0], every, every)
         labels = None if self.task == "regression" else self.targets
         return split_indices(len(self.targets), labels, self.val_fraction, self.test_fraction, self.seed)
 
@@ -237,23 +213,34 @@ class ArrayDataModule(SplitDataModule):
         split = self.split()
         self.predict_ids = split.test.tolist()  # source row numbers, for prediction files
         x = torch.from_numpy(self.features)
-        y = torch.from_numpy(self.targets)
-        y = y.long() if self.task != "regression" else y
+        y = None if self.targets is None else torch.from_numpy(self.targets)
+        y = y.long() if y is not None and self.task != "regression" else y
         if self.standardize:
-            train = x[split.train]
-            dims = 0 if self.per_feature_scaling else tuple(range(train.dim()))
-            mean, std = train.mean(dim=dims), train.std(dim=dims)
-            if self.scaled_features is not None:
-                keep = torch.from_numpy(~self.scaled_features)
-                mean, std = mean.masked_fill(keep, 0.0), std.masked_fill(keep, 1.0)
-            x = (x - mean) / torch.where(std > 1e-8, std, torch.ones_like(std))
-            if self.task == "regression":
-                target_std = y[split.train].std(dim=0)
-                self.target_stats = (y[split.train].mean(dim=0), torch.where(target_std > 1e-8, target_std, 1.0))
+            self.feature_stats = self._feature_stats(x[split.train])
+            x = (x - self.feature_stats[0]) / self.feature_stats[1]
+            if self.fitted and "target_mean" in self.fitted:
+                self.target_stats = (torch.tensor(self.fitted["target_mean"]), torch.tensor(self.fitted["target_std"]))
+            elif self.task == "regression" and y is not None:
+                target_std = y[split.train].std(dim=0).reshape(-1)
+                self.target_stats = (
+                    y[split.train].mean(dim=0).reshape(-1),
+                    torch.where(target_std > 1e-8, target_std, 1.0),
+                )
         for name, rows in (("train", split.train), ("val", split.val), ("test", split.test)):
             index = torch.from_numpy(rows)
             transform = self.train_transform() if name == "train" else None
-            self.datasets[name] = TensorBatchDataset(x[index], y[index], transform)
+            self.datasets[name] = TensorBatchDataset(x[index], None if y is None else y[index], transform)
+
+    def _feature_stats(self, train: Tensor) -> tuple[Tensor, Tensor]:
+        """The mean and (non-zero) standard deviation to standardise with: the training split's, or the fitted ones."""
+        if self.fitted and "feature_mean" in self.fitted:
+            return torch.tensor(self.fitted["feature_mean"]), torch.tensor(self.fitted["feature_std"])
+        dims = 0 if self.per_feature_scaling else tuple(range(train.dim()))
+        mean, std = train.mean(dim=dims), train.std(dim=dims)
+        if self.scaled_features is not None:
+            keep = torch.from_numpy(~self.scaled_features)
+            mean, std = mean.masked_fill(keep, 0.0), std.masked_fill(keep, 1.0)
+        return mean, torch.where(std > 1e-8, std, torch.ones_like(std))
 
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         """Batches of one split, indexed a batch at a time.

@@ -5,12 +5,63 @@ from __future__ import annotations
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
+from lit_nn.errors import LitNNError
+
+
+class DataError(LitNNError, ValueError):
+    """Data that cannot be used as given; the message names the file, column or row."""
+
+
+def check_positive(name: str, value: float) -> None:
+    """Refuse a zero or negative setting.
+
+    Args:
+        name: The argument's name.
+        value: Its value.
+
+    Raises:
+        DataError: If ``value <= 0``.
+    """
+    if value <= 0:
+        raise DataError(f"{name} must be positive, got {value}")
+
 
 class SplitDataModule(LightningDataModule):
     """A datamodule whose stages read the splits ``train``, ``val`` and ``test`` by name.
 
-    Subclasses implement :meth:`loader`; prediction reads :meth:`predict_split`.
+    Subclasses implement :meth:`loader`; prediction reads :meth:`predict_split`. Data without
+    targets (new data for a trained model) sets :attr:`labelled` to ``False``: it can be predicted
+    for, not trained or evaluated on.
     """
+
+    labelled = True
+
+    def describe_source(self) -> str:
+        """Name the data for messages.
+
+        Returns:
+            The file or folder the data comes from, or the class name.
+        """
+        for name in ("path", "root"):
+            if getattr(self, name, None) is not None:
+                return str(getattr(self, name))
+        return type(self).__name__
+
+    def check_labelled(self, split: str) -> None:
+        """Refuse to train or evaluate on data without targets.
+
+        Args:
+            split: The split asked for.
+
+        Raises:
+            DataError: When the data has no targets.
+        """
+        if not self.labelled:
+            verb = {"train": "train on", "val": "validate against", "test": "test against"}[split]
+            raise DataError(
+                f"{self.describe_source()} has no targets, so there is nothing to {verb}; "
+                "`lit-nn predict --ckpt_path FILE` predicts for it"
+            )
 
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         """Build the loader of one split.
@@ -38,6 +89,7 @@ class SplitDataModule(LightningDataModule):
         Returns:
             The loader.
         """
+        self.check_labelled("train")
         return self.loader("train", shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
@@ -46,6 +98,7 @@ class SplitDataModule(LightningDataModule):
         Returns:
             The loader.
         """
+        self.check_labelled("val")
         return self.loader("val")
 
     def test_dataloader(self) -> DataLoader:
@@ -54,6 +107,7 @@ class SplitDataModule(LightningDataModule):
         Returns:
             The loader.
         """
+        self.check_labelled("test")
         return self.loader("test")
 
     def predict_dataloader(self) -> DataLoader:

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from sklearn import datasets
 from torch import Tensor
 
-from lit_nn.data.arrays import ArrayDataModule, DataError
+from lit_nn.data.arrays import ArrayDataModule
+from lit_nn.data.base import DataError
 
 
 class RandomShift:

@@ -4,20 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from lit_nn.data.arrays import DataError, check_fractions, check_positive, split_indices
-from lit_nn.data.base import SplitDataModule
+from lit_nn.data.base import DataError, SplitDataModule, check_positive
+from lit_nn.data.fitted import fitted_state
 from lit_nn.data.images import ImageTransform, read_image
 from lit_nn.data.sampling import shuffle_options
+from lit_nn.data.splits import check_fractions, split_indices
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def image_files(folder: Path) -> list[Path]:
+    """List every image under a folder, at any depth, sorted.
+
+    Args:
+        folder: The folder.
+
+    Returns:
+        The image files.
+    """
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
 
 def scan_classes(folder: Path) -> dict[str, list[Path]]:
@@ -39,7 +53,7 @@ def scan_classes(folder: Path) -> dict[str, list[Path]]:
         raise DataError(f"{folder} has no class subfolders; put each class's images in {folder}/<class>/")
     found = {}
     for path in classes:
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        files = image_files(path)
         if not files:
             raise DataError(
                 f"class folder {str(path)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)}); "
@@ -74,8 +88,11 @@ class ImageFolderDataModule(SplitDataModule):
 
     Either ``root/train/<class>/…`` and ``root/val/<class>/…`` (optionally ``root/test/<class>/…``),
     or ``root/<class>/…`` split at random by ``val_fraction`` and ``test_fraction`` (stratified,
-    seeded). Training images are resized, randomly cropped and flipped; evaluation images resized
-    and centre-cropped; all normalised. Batches are ``float32`` ``(N, 3, image_size, image_size)``
+    seeded). Given to a trained model (``lit-nn predict --ckpt_path FILE --data.root NEW``), a
+    folder other than the training one is used whole: class subfolders named as the model's
+    classes are labelled, and a folder of images without them is predicted for. Training images
+    are resized, randomly cropped and flipped; evaluation images resized and centre-cropped; all
+    normalised. Batches are ``float32`` ``(N, 3, image_size, image_size)``
     and ``int64`` labels; see :class:`ImageTransform` for where each step runs.
 
     Args:
@@ -131,9 +148,39 @@ class ImageFolderDataModule(SplitDataModule):
         self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers and num_workers > 0
-        self.samples = self._find_samples(val_fraction, test_fraction)
+        self.fitted = fitted_state()
+        source = (self.fitted or {}).get("source")
+        if source is not None and str(self.root.resolve()) != source:
+            self.samples = self._new_samples()
+        else:
+            self.samples = self._find_samples(val_fraction, test_fraction)
         self.input_shape = (3, image_size, image_size)
         self.num_classes = len(self.class_names)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The classes and the training folder, for checkpoints.
+
+        Returns:
+            ``class_names`` and ``source``.
+        """
+        return {"class_names": list(self.class_names), "source": (self.fitted or {}).get("source")
+                or str(self.root.resolve())}  # fmt: skip
+
+    def _new_samples(self) -> dict[str, list[tuple[Path, int]]]:
+        """Every image of a folder the model was not trained on, labelled by class folder when it has them."""
+        self.class_names = list(self.fitted["class_names"])
+        if not self.root.is_dir():
+            raise DataError(f"image folder {str(self.root)!r} does not exist; check the data path")
+        folders = {p.name for p in self.root.iterdir() if p.is_dir()}
+        if folders and folders <= set(self.class_names):
+            everything = self._label(scan_classes(self.root))
+        else:
+            files = image_files(self.root)
+            if not files:
+                raise DataError(f"{self.root} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+            self.labelled = False
+            everything = [(path, -1) for path in files]
+        return {"val": everything, "test": everything}
 
     def _find_samples(self, val_fraction: float, test_fraction: float) -> dict[str, list[tuple[Path, int]]]:
         if (self.root / "train").is_dir():

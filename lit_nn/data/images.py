@@ -18,7 +18,7 @@ try:
 except ImportError:  # deprecated since torchvision 0.29: without it, Pillow decodes every image
     decode_jpeg = None
 
-from lit_nn.data.arrays import DataError
+from lit_nn.data.base import DataError
 
 
 def load_rgb(path: Path, size: int) -> Image.Image:
@@ -165,16 +165,19 @@ class ImageTransform:
             row.copy_(image).sub_(self.mean).mul_(self.scale)  # row by row, while it is in the cache
         return batch
 
-    def collate(self, samples: Sequence[tuple[Tensor, int]]) -> tuple[Tensor, Tensor]:
+    def collate(self, samples: Sequence[tuple[Tensor, int]]) -> tuple[Tensor, Tensor] | Tensor:
         """Batch ``(crop, label)`` samples, normalising the crops.
 
         Args:
-            samples: :class:`ImageFileDataset` items.
+            samples: :class:`ImageFileDataset` items; a label below 0 marks an unlabelled image.
 
         Returns:
-            The ``float32`` image batch and the ``int64`` labels.
+            The ``float32`` image batch and the ``int64`` labels, or the images alone when they
+            are unlabelled.
         """
         images, labels = zip(*samples, strict=True)
+        if labels[0] < 0:
+            return self.normalise(images)
         return self.normalise(images), torch.tensor(labels)
 
     def __call__(self, image: Tensor | Image.Image) -> Tensor:

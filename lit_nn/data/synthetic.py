@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 from sklearn import datasets
 
-from lit_nn.data.arrays import ArrayDataModule, DataError, check_positive
+from lit_nn.data.arrays import ArrayDataModule
+from lit_nn.data.base import DataError, check_positive
 
 
 def _check_size(num_samples: int, num_features: int) -> None:

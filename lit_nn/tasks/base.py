@@ -7,7 +7,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from functools import partial
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 from lightning.pytorch import LightningModule
@@ -18,14 +18,9 @@ from torchmetrics import MeanMetric, Metric, MetricCollection
 from lit_nn.errors import InvalidArgumentsError, LitNNError
 from lit_nn.registry import default_registry
 from lit_nn.tasks.nvml import drop_futile_nvml_check, restore_nvml_check
+from lit_nn.tasks.optimizers import build_optimizer, build_schedule, check_choice
 
 BACKBONE_KEYWORDS = ("input_shape", "output_size", "activation", "dropout")
-OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": partial(torch.optim.SGD, momentum=0.9, nesterov=True),
-    "rmsprop": torch.optim.RMSprop,
-}
 
 
 class LabelError(LitNNError, ValueError):
@@ -58,12 +53,16 @@ class BaseTask(LightningModule, ABC):
         loss_kwargs: The loss's keyword arguments.
         input_shape: One sample's shape without the batch dimension (the CLI takes it from the
             datamodule).
-        optimizer: ``adam``, ``adamw``, ``sgd`` (momentum 0.9, Nesterov) or ``rmsprop``. The
-            CLI's own ``--optimizer`` / ``--lr_scheduler`` replace this set-up when given.
+        optimizer: ``adam``, ``adamw``, ``sgd`` (momentum 0.9, Nesterov) or ``rmsprop``, or a
+            ``torch.optim`` class path. When Lightning's ``--optimizer`` replaces this set-up, the
+            CLI records the class path it ran here.
+        optimizer_kwargs: Further arguments of the optimiser (with a class path).
         lr: Learning rate (the peak rate for ``onecycle``).
         weight_decay: L2 penalty (decoupled for ``adamw``).
         scheduler: ``none``, ``cosine`` (to zero over training), ``onecycle`` (warm-up then
-            anneal, per step) or ``plateau`` (halve when ``val/loss`` stalls for 5 epochs).
+            anneal, per step) or ``plateau`` (halve when ``val/loss`` stalls for 5 epochs), or a
+            ``torch.optim.lr_scheduler`` class path (recorded for ``--lr_scheduler``).
+        scheduler_kwargs: Arguments of a scheduler given by class path.
         dropout: Dropout probability, passed to the backbone.
         channels_last: Keep 4-D inputs and the backbone's weights in the channels-last memory
             layout (faster convolutions with mixed precision on recent GPUs; same results).
@@ -91,10 +90,12 @@ class BaseTask(LightningModule, ABC):
         loss: str | None = None,
         loss_kwargs: dict[str, Any] | None = None,
         input_shape: Sequence[int] | None = None,
-        optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam",
+        optimizer: str = "adam",
+        optimizer_kwargs: dict[str, Any] | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
-        scheduler: Literal["none", "cosine", "onecycle", "plateau"] = "none",
+        scheduler: str = "none",
+        scheduler_kwargs: dict[str, Any] | None = None,
         dropout: float = 0.0,
         channels_last: bool = False,
         compile: bool = False,  # noqa: A002 (the name users know from torch.compile)
@@ -118,8 +119,7 @@ class BaseTask(LightningModule, ABC):
                 )
         if dropout >= 1:
             raise InvalidArgumentsError(f"dropout must be below 1, got {dropout}")
-        if optimizer not in OPTIMIZERS:
-            raise InvalidArgumentsError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+        check_choice(optimizer, scheduler)
         self.configure_models()
         self.configure_losses()
         self.configure_metrics()
@@ -436,18 +436,11 @@ class BaseTask(LightningModule, ABC):
         """
         hp = self.hparams
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = OPTIMIZERS[hp.optimizer](params, lr=hp.lr, weight_decay=hp.weight_decay)
-        steps = int(self.trainer.estimated_stepping_batches) if hp.scheduler in ("cosine", "onecycle") else 0
-        if hp.scheduler == "onecycle":
-            scheduler: Any = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=hp.lr, total_steps=steps)
-        elif hp.scheduler == "cosine":
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-        elif hp.scheduler == "plateau":
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=5)
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor}}
-        else:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        optimizer = build_optimizer(hp.optimizer, params, hp.lr, hp.weight_decay, hp.get("optimizer_kwargs") or {})
+        planned = hp.scheduler in ("cosine", "onecycle")
+        steps = int(self.trainer.estimated_stepping_batches) if planned else 0
+        schedule = build_schedule(hp.scheduler, optimizer, hp.lr, steps, self.monitor, hp.get("scheduler_kwargs") or {})
+        return optimizer if schedule is None else {"optimizer": optimizer, "lr_scheduler": schedule}
 
     def datamodule_attribute(self, name: str) -> Any:  # noqa: ANN401
         """Read an attribute of the trainer's datamodule, if there is one.

@@ -40,6 +40,8 @@ def linear_net(input_shape, output_size, activation, dropout, hidden=16):
 
 
 class Blobs(LightningDataModule):
+    """Two point clouds; it does not call save_hyperparameters(), as many third-party datamodules do not."""
+
     def __init__(self, num_samples: int = 64, batch_size: int = 16) -> None:
         super().__init__()
         self.num_samples = num_samples
@@ -55,6 +57,8 @@ class Blobs(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.dataset, batch_size=self.batch_size)
+
+    val_dataloader = test_dataloader = train_dataloader
 
 
 @lit_nn.hookimpl

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 from sklearn.datasets import make_moons
 
-from lit_nn.data.arrays import ArrayDataModule, DataError, check_positive
+from lit_nn.data.arrays import ArrayDataModule
+from lit_nn.data.base import DataError, check_positive
 
 
 class TwoMoons(ArrayDataModule):

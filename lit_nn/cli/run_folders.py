@@ -3,7 +3,7 @@
 Layout::
 
     runs/<experiment>/<run>/
-        run.json              when and by what the run was created
+        run.json              when the run was created, and what it trains (task, backbone, data)
         config.yaml           the resolved configuration of the first fit
         checkpoints/best-*.ckpt, checkpoints/last.ckpt
         logs/<command>-<time>/   logger output of each command run on it
@@ -51,10 +51,12 @@ class RunOptions:
     name: str | None = None
 
 
-def _marker(name: str) -> str:
-    """The ``run.json`` of a new run: creation time, versions, and its W&B run id."""
+def _marker(name: str, identity: Mapping[str, Any] | None) -> str:
+    """The ``run.json`` of a new run: creation time, versions, its W&B run id and what it trains."""
     wandb_id = re.sub(r"[^A-Za-z0-9_-]", "-", name)[:40] + "-" + secrets.token_hex(3)
     info = {"created": time.time(), "lit_nn": __version__, "pid": os.getpid(), "wandb_id": wandb_id}
+    if identity is not None:
+        info["trains"] = dict(identity)
     return json.dumps(info) + "\n"
 
 
@@ -83,13 +85,15 @@ def timestamp() -> str:
     return time.strftime("%Y%m%d-%H%M%S")
 
 
-def create_run_dir(experiment_dir: Path, name: str | None) -> Path:
+def create_run_dir(experiment_dir: Path, name: str | None, identity: Mapping[str, Any] | None = None) -> Path:
     """Create a new, empty run folder; never reuse one.
 
     Args:
         experiment_dir: The experiment's folder.
         name: The run name, or ``None`` for the current time (with ``-2``, ``-3`` … appended if
             runs start within the same second).
+        identity: What the run trains (see :func:`lit_nn.cli.checkpoint_choice.identity`), for
+            ``--ckpt_path best|last`` to match later.
 
     Returns:
         The new folder, holding its ``run.json``.
@@ -111,7 +115,7 @@ def create_run_dir(experiment_dir: Path, name: str | None) -> Path:
                         "or resume it with --ckpt_path last"
                     ) from None
                 continue
-            (candidate / MARKER).write_text(_marker(candidate.name))
+            (candidate / MARKER).write_text(_marker(candidate.name, identity))
             return candidate
     except OSError as exc:
         raise RunError(f"cannot create a run folder under {experiment_dir}: {exc.strerror or exc}") from exc
@@ -160,13 +164,14 @@ def process_rank(environ: Mapping[str, str]) -> int:
     return int(environ.get("RANK", environ.get("SLURM_PROCID", "0")))
 
 
-def join_run_dir(experiment_dir: Path, name: str, rank: int) -> Path:
+def join_run_dir(experiment_dir: Path, name: str, rank: int, identity: Mapping[str, Any] | None = None) -> Path:
     """The shared folder of a launched job: every rank uses it, rank 0 marks it.
 
     Args:
         experiment_dir: The experiment's folder.
         name: The shared run name.
         rank: This process's global rank.
+        identity: What the run trains.
 
     Returns:
         The folder (created if missing; a requeued job finds its own again).
@@ -178,7 +183,7 @@ def join_run_dir(experiment_dir: Path, name: str, rank: int) -> Path:
     try:
         run.mkdir(parents=True, exist_ok=True)
         if rank == 0 and not (run / MARKER).exists():
-            (run / MARKER).write_text(_marker(name))
+            (run / MARKER).write_text(_marker(name, identity))
     except OSError as exc:
         raise RunError(f"cannot create the run folder {run}: {exc.strerror or exc}") from exc
     return run
@@ -240,38 +245,8 @@ def run_dir_of(checkpoint: Path) -> Path | None:
         checkpoint: A checkpoint file.
 
     Returns:
-        ``<run>`` for ``<run>/checkpoints/x.ckpt`` when ``<run>`` holds a ``run.json``, else ``None``.
+        ``<run>`` for ``<run>/checkpoints/x.ckpt`` (or SLURM's ``<run>/hpc_ckpt_N.ckpt``) when
+        ``<run>`` holds a ``run.json``, else ``None``.
     """
-    run = checkpoint.resolve().parent.parent
-    return run if (run / MARKER).is_file() else None
-
-
-def _created(run: Path) -> float:
-    try:
-        return float(json.loads((run / MARKER).read_text())["created"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return run.stat().st_mtime
-
-
-def find_checkpoint(experiment_dir: Path, which: str) -> Path:
-    """Find the best or last checkpoint of the latest run that has one.
-
-    Args:
-        experiment_dir: The experiment's folder.
-        which: ``"best"`` or ``"last"``.
-
-    Returns:
-        The checkpoint file.
-
-    Raises:
-        RunError: If no run has such a checkpoint, saying what to do.
-    """
-    runs = [p.parent for p in experiment_dir.glob(f"*/{MARKER}")] if experiment_dir.is_dir() else []
-    for run in sorted(runs, key=_created, reverse=True):
-        files = sorted((run / "checkpoints").glob("best-*.ckpt" if which == "best" else "last.ckpt"))
-        if files:
-            return files[-1]
-    raise RunError(
-        f"no run under {experiment_dir} has a {which} checkpoint; train one first with `lit-nn fit`, "
-        "or pass --ckpt_path PATH/TO/FILE.ckpt"
-    )
+    folder = checkpoint.resolve().parent
+    return next((run for run in (folder.parent, folder) if (run / MARKER).is_file()), None)

@@ -1,0 +1,287 @@
+"""Which checkpoint a command uses: ``best``/``last`` of the latest run that trains the same thing.
+
+A run folder records what it trains (task, backbone, activation, data) in its ``run.json``; a
+checkpoint records its model's hyperparameters (Lightning's) and its data (lit_nn's record). A
+command's configuration is compared with both, so ``--ckpt_path best`` never picks another
+model's run, and a checkpoint given by hand that does not fit the configuration is refused
+naming both sides.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lit_nn.callbacks.run_record import RECORD_KEY
+from lit_nn.cli.run_folders import MARKER, RunError
+from lit_nn.errors import ConfigError
+
+IDENTITY_KEYS = ("task", "backbone", "backbone_kwargs", "activation", "data")
+SIZE_KEYS = ("num_classes", "num_targets", "input_shape")
+
+
+def _get(section: Any, key: str) -> Any:  # noqa: ANN401 (a Namespace, a dict or None)
+    if section is None:
+        return None
+    getter = getattr(section, "get", None)
+    return getter(key) if getter is not None else getattr(section, key, None)
+
+
+def identity(model: Any, data: Any) -> dict[str, Any]:  # noqa: ANN401 (config sections)
+    """What a configuration trains, in the terms runs and checkpoints record.
+
+    Args:
+        model: The ``model`` section (``class_path`` and ``init_args``), as parsed or as a dict.
+        data: The ``data`` section.
+
+    Returns:
+        ``task``, ``backbone``, ``backbone_kwargs``, ``activation`` and ``data`` (class paths for
+        the task and the data); ``None`` where the configuration does not say.
+    """
+    init = _get(model, "init_args")
+    kwargs = _get(init, "backbone_kwargs")
+    return {
+        "task": _get(model, "class_path"),
+        "backbone": _get(init, "backbone"),
+        "backbone_kwargs": _plain(kwargs) if kwargs else {},
+        "activation": _get(init, "activation"),
+        "data": _get(data, "class_path"),
+    }
+
+
+def _plain(value: Any) -> Any:  # noqa: ANN401
+    if hasattr(value, "as_dict"):
+        return value.as_dict()
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def checkpoint_identity(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """What a checkpoint's model and data are.
+
+    Args:
+        checkpoint: A loaded checkpoint.
+
+    Returns:
+        As :func:`identity`, from the checkpoint's hyperparameters and lit_nn's record.
+    """
+    hparams = checkpoint.get("hyper_parameters") or {}
+    record = checkpoint.get(RECORD_KEY) or {}
+    data = (record.get("data") or {}).get("class_path") or (checkpoint.get("datamodule_hyper_parameters") or {}).get(
+        "_class_path"
+    )
+    return {
+        "task": hparams.get("_class_path"),
+        "backbone": hparams.get("backbone"),
+        "backbone_kwargs": dict(hparams.get("backbone_kwargs") or {}),
+        "activation": hparams.get("activation"),
+        "data": data,
+    }
+
+
+def _short(class_path: str | None) -> str:
+    return class_path.rsplit(".", 1)[-1] if class_path else "?"
+
+
+def describe(ident: Mapping[str, Any], names: Mapping[str, str] | None = None) -> str:
+    """A configuration's identity in words.
+
+    Args:
+        ident: From :func:`identity` or :func:`checkpoint_identity`.
+        names: Datamodule class path to registry name, to say ``digits`` for ``…bundled.Digits``.
+
+    Returns:
+        For example ``"MulticlassClassificationTask (backbone cnn {'channels': [32]}, activation relu) on digits"``.
+    """
+    names = names or {}
+    parts = [f"backbone {ident['backbone']}" if ident.get("backbone") else ""]
+    if ident.get("backbone_kwargs"):
+        parts[0] += f" {ident['backbone_kwargs']}"
+    if ident.get("activation"):
+        parts.append(f"activation {ident['activation']}")
+    inner = ", ".join(p for p in parts if p)
+    data = names.get(ident.get("data") or "", _short(ident.get("data")))
+    return f"{_short(ident.get('task'))}{f' ({inner})' if inner else ''} on {data}"
+
+
+def differences(wanted: Mapping[str, Any], found: Mapping[str, Any]) -> list[str]:
+    """The identity keys on which two identities disagree (a key either side leaves open agrees).
+
+    Args:
+        wanted: The command's identity.
+        found: A run's or a checkpoint's.
+
+    Returns:
+        The keys that differ.
+    """
+    out = []
+    for key in IDENTITY_KEYS:
+        a, b = wanted.get(key), found.get(key)
+        if key == "backbone_kwargs" and (not a or not b):
+            continue  # unstated on one side
+        if a is not None and b is not None and a != b:
+            out.append(key)
+    return out
+
+
+def run_identity(run: Path) -> dict[str, Any] | None:
+    """What a run folder trains: from its ``run.json``, else from its ``config.yaml``.
+
+    Args:
+        run: A run folder.
+
+    Returns:
+        The identity, or ``None`` when the folder records neither.
+    """
+    try:
+        info = json.loads((run / MARKER).read_text())
+    except (OSError, ValueError):
+        info = {}
+    if isinstance(info, dict) and isinstance(info.get("trains"), dict):
+        return info["trains"]
+    try:
+        config = yaml.safe_load((run / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return identity(config.get("model"), config.get("data")) if isinstance(config, dict) else None
+
+
+def _created(run: Path) -> float:
+    try:
+        return float(json.loads((run / MARKER).read_text())["created"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return run.stat().st_mtime
+
+
+def find_checkpoint(
+    experiment_dir: Path, which: str, wanted: Mapping[str, Any], names: Mapping[str, str] | None = None
+) -> tuple[Path, Path]:
+    """The best or last checkpoint of the latest run (by its recorded start) that trains ``wanted``.
+
+    Args:
+        experiment_dir: The experiment's folder.
+        which: ``"best"`` or ``"last"``.
+        wanted: The command's identity.
+        names: Datamodule class path to registry name, for messages.
+
+    Returns:
+        ``(checkpoint file, run folder)``.
+
+    Raises:
+        RunError: When no matching run has one, naming the latest run that does and what it trains.
+    """
+    runs = [p.parent for p in experiment_dir.glob(f"*/{MARKER}")] if experiment_dir.is_dir() else []
+    other: tuple[Path, dict[str, Any] | None] | None = None
+    for run in sorted(runs, key=_created, reverse=True):
+        files = sorted((run / "checkpoints").glob("best-*.ckpt" if which == "best" else "last.ckpt"))
+        if not files:
+            continue
+        found = run_identity(run)
+        if found is not None and not differences(wanted, found):
+            return files[-1], run
+        other = other or (run, found)
+    if other is None:
+        raise RunError(
+            f"no run under {experiment_dir} has a {which} checkpoint; train one first with `lit-nn fit`, "
+            "or pass --ckpt_path PATH/TO/FILE.ckpt"
+        )
+    run, found = other
+    trains = describe(found, names) if found else "something lit_nn did not record"
+    raise RunError(
+        f"no run under {experiment_dir} that trains {describe(wanted, names)} has a {which} checkpoint; the latest "
+        f"run with one, {run.name}, trains {trains}. Train this configuration first with `lit-nn fit`, or pass "
+        "that run's file with --ckpt_path FILE (with a config that matches it)"
+    )
+
+
+def check_fits(
+    path: str, checkpoint: Mapping[str, Any], wanted: Mapping[str, Any], sizes: Mapping[str, Any], names: Mapping
+) -> None:
+    """Refuse a checkpoint whose model or data differs from the command's configuration.
+
+    Args:
+        path: The checkpoint file, for the message.
+        checkpoint: Its contents.
+        wanted: The command's identity.
+        sizes: ``num_classes`` / ``num_targets`` / ``input_shape`` the command sets explicitly.
+        names: Datamodule class path to registry name.
+
+    Raises:
+        ConfigError: Naming the checkpoint, both sides and what to do.
+    """
+    found = checkpoint_identity(checkpoint)
+    hparams = checkpoint.get("hyper_parameters") or {}
+    keys = differences(wanted, found)
+    keys += [k for k in SIZE_KEYS if sizes.get(k) is not None and k in hparams and _same(sizes[k]) != _same(hparams[k])]
+    if not keys:
+        return
+    sides = [f"{k}: this command {_side(k, wanted, sizes)}, the checkpoint {_side(k, found, hparams)}" for k in keys]
+    raise ConfigError(
+        f"checkpoint {path} does not fit this command's configuration ({'; '.join(sides)}). The checkpoint holds "
+        f"{describe(found, names)}; give the config it was trained with, or give --ckpt_path FILE alone to rebuild "
+        "model and data from the checkpoint"
+    )
+
+
+def _same(value: Any) -> Any:  # noqa: ANN401
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _side(key: str, ident: Mapping[str, Any], sizes: Mapping[str, Any]) -> str:
+    value = ident.get(key) if key in IDENTITY_KEYS else sizes.get(key)
+    return _short(value) if key in ("task", "data") else repr(_same(value))
+
+
+def trusted_class_paths(registry_targets: Mapping[str, str]) -> set[str]:
+    """The class paths a checkpoint may name and lit_nn imports: the tasks and registered datamodules.
+
+    Args:
+        registry_targets: Registry datamodule import paths (to their names).
+
+    Returns:
+        The import paths.
+    """
+    from lit_nn import tasks
+
+    return {f"lit_nn.tasks.{name}" for name in tasks.__all__} | set(registry_targets)
+
+
+def rebuild_sections(path: str, checkpoint: Mapping[str, Any], trusted: set[str]) -> dict[str, Any]:
+    """The model and data sections a checkpoint given alone rebuilds, as a config would give them.
+
+    Args:
+        path: The checkpoint file, for messages.
+        checkpoint: Its contents.
+        trusted: Class paths that may be imported on the checkpoint's word alone
+            (:func:`trusted_class_paths`).
+
+    Returns:
+        ``{"model": {...}, "data": {...}}``, each present when the checkpoint records it.
+
+    Raises:
+        ConfigError: When the checkpoint names a class outside ``trusted``: it is not imported.
+    """
+    record = checkpoint.get(RECORD_KEY) or {}
+    hparams = dict(checkpoint.get("hyper_parameters") or {})
+    data = dict(record.get("data") or {})
+    if not data and checkpoint.get("datamodule_hyper_parameters"):
+        init = dict(checkpoint["datamodule_hyper_parameters"])
+        data = {"class_path": init.pop("_class_path", None), "init_args": init}
+    hparams.pop("_instantiator", None)
+    model = {"class_path": hparams.pop("_class_path", None), "init_args": hparams}
+    sections = {}
+    for key, section in (("model", model), ("data", data)):
+        class_path = section.get("class_path")
+        if not class_path:
+            continue
+        if class_path not in trusted:
+            raise ConfigError(
+                f"checkpoint {path} names the {key} class {class_path}, which is neither a lit_nn task nor a "
+                f"registered datamodule, so lit_nn does not import it on the file's word; if you trust it, name it "
+                f"yourself: --{key} {class_path} (or -c CONFIG)"
+            )
+        sections[key] = {"class_path": class_path, "init_args": dict(section.get("init_args") or {})}
+    return sections

@@ -1,0 +1,100 @@
+"""Registry names as class names jsonargparse understands: ``data: digits``, ``--data.help csv``.
+
+jsonargparse turns a ``class_path`` without dots into a class by looking through the imported
+subclasses of the expected base class, in one function (``resolve_class_path_by_name``) that
+every route goes through: the command line, config files at any depth (and the files they
+include), environment variables, ``--data.help NAME`` and ``--print_config``. lit_nn extends that
+one resolver: a datamodule's registry name resolves to the import path its plugin registered,
+without importing it, and a name that resolves to nothing is reported with the names that do.
+Config files are read by jsonargparse itself, from where they are, never copied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lit_nn.errors import UnknownNameError, suggest
+from lit_nn.registry import Registry, default_registry
+
+_ORIGINAL: dict[str, Callable[[Any, str], str]] = {}
+
+
+def model_names() -> list[str]:
+    """Class names the CLI accepts for ``--model``: the imported, concrete LightningModule subclasses.
+
+    Returns:
+        Sorted class names (the lit_nn tasks, and any other imported ones).
+    """
+    from lightning.pytorch import LightningModule
+
+    found, stack = set(), list(LightningModule.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack += cls.__subclasses__()
+        if not cls.__name__.startswith("_") and not getattr(cls, "__abstractmethods__", None):
+            found.add(cls.__name__)
+    return sorted(found)
+
+
+def _bases(cls: Any) -> tuple[type, ...]:  # noqa: ANN401 (a class or a tuple of them)
+    return tuple(c for c in (cls if isinstance(cls, tuple) else (cls,)) if isinstance(c, type))
+
+
+def resolve_class_path(cls: Any, name: str, registry: Registry | None = None) -> str:  # noqa: ANN401
+    """Resolve a class name as jsonargparse does, with the registry's datamodule names first.
+
+    Args:
+        cls: The base class (or classes) the value must be a subclass of.
+        name: What the user wrote as the class.
+        registry: The registry (default: the process-wide one).
+
+    Returns:
+        The import path jsonargparse should import.
+
+    Raises:
+        UnknownNameError: For a datamodule or model name that is neither registered nor an
+            imported class, listing the names that are.
+    """
+    from lightning.pytorch import LightningDataModule, LightningModule
+
+    original = _ORIGINAL["resolve_class_path_by_name"]
+    if not isinstance(name, str) or "." in name:
+        return original(cls, name)
+    bases = _bases(cls)
+    if any(issubclass(c, LightningDataModule) for c in bases):
+        registry = registry or default_registry()
+        if name in registry.names("datamodules"):
+            return registry.entry("datamodules", name).target
+        resolved = original(cls, name)
+        if "." not in resolved:
+            available = registry.names("datamodules")
+            raise UnknownNameError(
+                f"Unknown datamodule {name!r}.{suggest(name, available)} Available datamodules: "
+                f"{', '.join(available)}; `lit-nn plugins --kind datamodules` lists them with their providers. "
+                "A class of your own needs its full import path (my_package.module.MyDataModule)"
+            )
+        return resolved
+    resolved = original(cls, name)
+    if "." not in resolved and any(issubclass(c, LightningModule) for c in bases):
+        names = model_names()
+        raise UnknownNameError(
+            f"Unknown model {name!r}.{suggest(name, names)} Available: {', '.join(names)}; a class of your own "
+            "needs its full import path (my_package.module.MyModel)"
+        )
+    return resolved
+
+
+def install() -> None:
+    """Make jsonargparse resolve registry names (idempotent; the resolver is jsonargparse's own otherwise).
+
+    jsonargparse offers no public hook for this; the function replaced is the single place where
+    it resolves a class name (``jsonargparse._typehints.resolve_class_path_by_name``, looked up by
+    its callers at call time). pyproject.toml bounds jsonargparse to the minor version tested, and
+    tests/test_class_names.py checks every route.
+    """
+    from jsonargparse import _typehints
+
+    if "resolve_class_path_by_name" not in _ORIGINAL:
+        _ORIGINAL["resolve_class_path_by_name"] = _typehints.resolve_class_path_by_name
+        _typehints.resolve_class_path_by_name = resolve_class_path
