@@ -81,11 +81,12 @@ def job_environment(cluster: SlurmCluster, tmp_path: Path, **extra: str) -> dict
 class Job:
     """A submitted ``train.sbatch`` job: its id, output file and run folder."""
 
-    def __init__(self, cluster: SlurmCluster, tmp_path: Path, env: dict[str, str]) -> None:
+    def __init__(self, cluster: SlurmCluster, tmp_path: Path, env: dict[str, str], chdir: Path | None = None) -> None:
         self.cluster = cluster
-        result = cluster.run("sbatch", "--parsable", str(SBATCH), *FIT_ARGS, base=env, cwd=tmp_path)
+        where = ["--chdir", str(chdir)] if chdir else []
+        result = cluster.run("sbatch", "--parsable", *where, str(SBATCH), *FIT_ARGS, base=env, cwd=tmp_path)
         self.id = result.stdout.strip().split(";")[0]
-        self.out = tmp_path / f"lit-nn-{self.id}.out"  # the script's --output, in the submit folder
+        self.out = (chdir or tmp_path) / f"lit-nn-{self.id}.out"  # the script's --output, in the job's folder
         self.run_dir = tmp_path / "runs" / "digits" / f"slurm-{self.id}"
 
     def output(self) -> str:
@@ -150,7 +151,11 @@ def test_the_cluster_is_real_and_idle_before_any_job(cluster):
 
 @pytest.mark.slow
 def test_sbatch_trains_on_two_tasks_and_tests_the_jobs_best_checkpoint(cluster, tmp_path):
-    job = Job(cluster, tmp_path, job_environment(cluster, tmp_path))
+    env = job_environment(cluster, tmp_path)
+    del env["CONFIG"]  # the script's default, the shipped digits config, from a folder without configs/
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    job = Job(cluster, tmp_path, env, chdir=elsewhere)
     try:
         state = job.wait_until_finished()
     finally:

@@ -60,22 +60,27 @@ def _drop_advert(record: logging.LogRecord) -> bool:
     return "litlogger" not in record.getMessage()  # Lightning's tip to install a cloud logger
 
 
-def run_lightning(argv: list[str]) -> None:
+def run_lightning(argv: list[str], own_process: bool = False) -> None:
     """Run a Lightning command through :class:`~lit_nn.cli.lightning.LitNNCLI`.
 
     Args:
         argv: Arguments after ``lit-nn``, starting with the command.
+        own_process: The command is the whole process (the ``lit-nn`` script), so what the
+            imports made may be frozen for good (:mod:`lit_nn.cli.heap`).
 
     Raises:
         ConfigError: If the arguments or config files do not parse, as one line.
     """
     from jsonargparse import ArgumentError
 
+    from lit_nn.cli.heap import freeze_imports
     from lit_nn.cli.lightning import LitNNCLI
     from lit_nn.cli.messages import condense
     from lit_nn.cli.run_folders import RUN_DIR_ENV, SESSION_ENV
     from lit_nn.errors import ConfigError
 
+    if own_process:
+        freeze_imports()
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     warnings.filterwarnings("ignore", message=r".*configure_optimizers` will be overridden")  # asked for
     # Lightning's hint on any machine with SLURM installed, even when no job runs lit-nn
@@ -100,7 +105,7 @@ def main(args: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if args is None else args)
     with user_errors():
         if argv and argv[0] in LIGHTNING_COMMANDS:
-            run_lightning(argv)
+            run_lightning(argv, own_process=args is None)
             return
         namespace = build_parser().parse_args(argv)
         status = namespace.handler(namespace)

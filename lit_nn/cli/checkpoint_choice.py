@@ -10,15 +10,17 @@ naming both sides.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from lit_nn.callbacks.interrupt import INTERRUPTED_KEY
 from lit_nn.callbacks.run_record import RECORD_KEY
 from lit_nn.cli.run_folders import MARKER, RunError
-from lit_nn.errors import ConfigError
+from lit_nn.errors import ConfigError, LitNNWarning
 
 IDENTITY_KEYS = ("task", "backbone", "backbone_kwargs", "activation", "data")
 SIZE_KEYS = ("num_classes", "num_targets", "input_shape")
@@ -285,3 +287,47 @@ def rebuild_sections(path: str, checkpoint: Mapping[str, Any], trusted: set[str]
             )
         sections[key] = {"class_path": class_path, "init_args": dict(section.get("init_args") or {})}
     return sections
+
+
+class MidEpochResumeWarning(LitNNWarning):
+    """Training resumes from a checkpoint written in the middle of an epoch."""
+
+
+def warn_if_mid_epoch(path: str, checkpoint: dict[str, Any]) -> None:
+    """Say plainly when a resume will not repeat the uninterrupted run exactly.
+
+    Args:
+        path: The checkpoint file.
+        checkpoint: Its contents.
+    """
+    stop = checkpoint.get(INTERRUPTED_KEY)
+    if not isinstance(stop, dict) or stop.get("batches_done", 0) in (0, stop.get("batches_per_epoch")):
+        return
+    warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended")
+    warnings.warn(
+        f"{path} was saved on {stop['signal']} in the middle of epoch {stop['epoch']} "
+        f"(after {stop['batches_done']} of {stop['batches_per_epoch']} batches). Training carries on from there, but "
+        "the rest of that epoch does not see exactly the batches an uninterrupted run would, so results are close, "
+        "not bit-identical; resume from an end-of-epoch checkpoint when exact repeats matter",
+        MidEpochResumeWarning,
+        stacklevel=2,
+    )
+
+
+def option_value(args: list[str], flag_name: str) -> str | None:
+    """The value given to an option on the command line (read only; the arguments are not changed).
+
+    Args:
+        args: Command-line arguments.
+        flag_name: For example ``"--ckpt_path"``.
+
+    Returns:
+        The last value given, or ``None``.
+    """
+    value = None
+    for i, arg in enumerate(args):
+        if arg == flag_name and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(flag_name + "="):
+            value = arg.split("=", 1)[1]
+    return value

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 from jsonargparse import ArgumentError, Namespace
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -21,13 +20,14 @@ import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
 from lit_nn.callbacks.activation_stats import ActivationStatistics
 from lit_nn.callbacks.dispatch import skip_unused_batch_hooks
 from lit_nn.callbacks.finite_loss import StopOnNonFiniteLoss
-from lit_nn.callbacks.interrupt import INTERRUPTED_KEY, SaveOnInterrupt, SlurmRequeue
+from lit_nn.callbacks.interrupt import SaveOnInterrupt, SlurmRequeue
 from lit_nn.callbacks.plots import PredictionPlots
 from lit_nn.callbacks.predictions import CSVPredictionWriter
 from lit_nn.callbacks.progress import ThrottledProgressBar
 from lit_nn.callbacks.random_state import RandomState
 from lit_nn.callbacks.run_record import RecordRun
 from lit_nn.callbacks.schedule import ReplanSchedule
+from lit_nn.checkpoint_io import GatedCheckpointIO
 from lit_nn.checkpoints import load_checkpoint
 from lit_nn.cli import class_names, yaml_loader
 from lit_nn.cli.checkpoint_choice import (
@@ -35,111 +35,27 @@ from lit_nn.cli.checkpoint_choice import (
     check_fits,
     find_checkpoint,
     identity,
+    option_value,
     rebuild_sections,
     trusted_class_paths,
+    warn_if_mid_epoch,
 )
+from lit_nn.cli.errors import notice
+from lit_nn.cli.fit_defaults import settle_budget
+from lit_nn.cli.loggers import point_loggers
 from lit_nn.cli.messages import condense, lightning_message
-from lit_nn.cli.run_config import RunConfigSaver, plain_config
-from lit_nn.cli.run_folders import (
-    RUN_DIR_ENV,
-    SESSION_ENV,
-    RunError,
-    RunOptions,
-    create_run_dir,
-    discard_unused,
-    join_run_dir,
-    launched_run_name,
-    process_rank,
-    reserve_session,
-    run_dir_of,
-    run_info,
-    timestamp,
-)
+from lit_nn.cli.run_config import RunConfigSaver, absolute_paths, optimizer_record, plain_config
+from lit_nn.cli.run_folders import RunError, RunOptions, discard_unused, make_run_dir, plan_run_dir, timestamp
 from lit_nn.cli.shipped_configs import ConfigFileOrName
 from lit_nn.cli.wandb_runs import finish as finish_wandb
-from lit_nn.cli.wandb_runs import wandb_environment, wandb_mode
 from lit_nn.data.fitted import applying
 from lit_nn.env import flag
-from lit_nn.errors import ConfigError, LitNNWarning
+from lit_nn.errors import ConfigError
 from lit_nn.registry import default_registry
 
-KNOWN_LOGGERS = ("CSVLogger", "WandbLogger", "TensorBoardLogger")
 EVALUATION_COMMANDS = ("validate", "test", "predict")
-DEFAULT_MAX_EPOCHS = 100
-DEFAULT_PATIENCE = 10
 DEFAULT_ENV = "LIT_NN_DEFAULT_ENV"
 """Set to 1 to read options from environment variables (``PL_FIT__TRAINER__MAX_EPOCHS=3``)."""
-PATH_KEYS = ("path", "root", "file", "dir", "folder")
-
-
-class MidEpochResumeWarning(LitNNWarning):
-    """Training resumes from a checkpoint written in the middle of an epoch."""
-
-
-def notice(message: str) -> None:
-    """Say in one line what the command chose (rank zero only; on stderr, beside Lightning's own notes).
-
-    Args:
-        message: The line, without the ``lit-nn:`` prefix.
-    """
-    if process_rank(os.environ) == 0:
-        print(f"lit-nn: {message}", file=sys.stderr, flush=True)
-
-
-def warn_if_mid_epoch(path: str, checkpoint: dict[str, Any]) -> None:
-    """Say plainly when a resume will not repeat the uninterrupted run exactly.
-
-    Args:
-        path: The checkpoint file.
-        checkpoint: Its contents.
-    """
-    stop = checkpoint.get(INTERRUPTED_KEY)
-    if not isinstance(stop, dict) or stop.get("batches_done", 0) in (0, stop.get("batches_per_epoch")):
-        return
-    warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended")
-    warnings.warn(
-        f"{path} was saved on {stop['signal']} in the middle of epoch {stop['epoch']} "
-        f"(after {stop['batches_done']} of {stop['batches_per_epoch']} batches). Training carries on from there, but "
-        "the rest of that epoch does not see exactly the batches an uninterrupted run would, so results are close, "
-        "not bit-identical; resume from an end-of-epoch checkpoint when exact repeats matter",
-        MidEpochResumeWarning,
-        stacklevel=2,
-    )
-
-
-def option_value(args: list[str], flag_name: str) -> str | None:
-    """The value given to an option on the command line (read only; the arguments are not changed).
-
-    Args:
-        args: Command-line arguments.
-        flag_name: For example ``"--ckpt_path"``.
-
-    Returns:
-        The last value given, or ``None``.
-    """
-    value = None
-    for i, arg in enumerate(args):
-        if arg == flag_name and i + 1 < len(args):
-            value = args[i + 1]
-        elif arg.startswith(flag_name + "="):
-            value = arg.split("=", 1)[1]
-    return value
-
-
-def absolute_paths(init_args: Any) -> None:  # noqa: ANN401 (a Namespace)
-    """Make relative data paths absolute, so a run's record works from any folder.
-
-    Args:
-        init_args: The datamodule's arguments; values of path-like names (``path``, ``root``,
-            ``*_dir`` …) that name an existing file or folder are replaced.
-    """
-    if init_args is None:
-        return
-    for key in list(vars(init_args)):
-        value = init_args[key]
-        pathlike = key in PATH_KEYS or key.endswith(tuple(f"_{k}" for k in PATH_KEYS))
-        if pathlike and isinstance(value, str) and value and not os.path.isabs(value) and os.path.exists(value):
-            init_args[key] = os.path.abspath(value)
 
 
 class LitNNCLI(LightningCLI):
@@ -370,20 +286,23 @@ class LitNNCLI(LightningCLI):
             ConfigError: When ``fit`` would train for no epoch or no step.
         """
         config = self.config[self.subcommand]
-        if self.subcommand == "fit":
-            self._settle_budget(config)
+        if self.subcommand == "fit" and (said := settle_budget(config)):
+            notice(said)
         absolute_paths(config.get("data", Namespace()).get("init_args"))
         self.trains = identity(config.get("model"), config.get("data"))
         user_dirpath = config.checkpoint.dirpath
-        planned, create = self._plan_run_dir(config)
+        planned, how = plan_run_dir(self.experiment_dir(config), config.run.name, config.get("ckpt_path"))
         self.session = f"{self.subcommand}-{timestamp()}"
         self._point_at(config, planned, user_dirpath)
         if config.get("print_config"):
             shown = plain_config(self._parser(self.subcommand), config)
-            note = " (made when the command runs)" if create else ""
+            note = " (made when the command runs)" if how == "new" else ""
             sys.stdout.write(yaml.safe_dump(shown, sort_keys=False) + f"# run folder: {planned}{note}\n")
             raise SystemExit(0)
-        self._point_at(config, self._make_run_dir(config, planned, create), user_dirpath)
+        self.created_run = how == "new"  # the command makes the folder, and may remove it again on failure
+        run_dir, self.session = make_run_dir(planned, how, config.run.name, self.subcommand, self.trains)
+        self.save_config_kwargs = {"run_dir": run_dir, "session": self.session}
+        self._point_at(config, run_dir, user_dirpath)
         self.record = {"data": plain_config(self._parser(self.subcommand), config).get("data"), "trains": self.trains}
 
     def _point_at(self, config: Namespace, run_dir: Path, user_dirpath: str | None) -> None:
@@ -391,93 +310,7 @@ class LitNNCLI(LightningCLI):
         self.run_dir = run_dir
         config.trainer.default_root_dir = str(run_dir)
         config.checkpoint.dirpath = user_dirpath or str(run_dir / "checkpoints")
-        config.trainer.logger = self._loggers(config.trainer.logger)
-
-    def _settle_budget(self, config: Namespace) -> None:
-        """Refuse a fit of no epoch; give a fit without any limit lit_nn's defaults, said in one line."""
-        trainer = config.trainer
-        for key in ("max_epochs", "max_steps"):
-            if trainer.get(key) == 0:
-                raise ConfigError(f"trainer.{key} is 0, so fit would train nothing; give 1 or more (-1: no limit)")
-        unlimited = trainer.get("max_epochs") is None and trainer.get("max_steps") in (None, -1)
-        if not unlimited or trainer.get("max_time") is not None or trainer.get("fast_dev_run"):
-            return
-        trainer.max_epochs = DEFAULT_MAX_EPOCHS
-        callbacks = trainer.get("callbacks") or []
-        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
-        stops = any(str(getattr(c, "class_path", "")).endswith("EarlyStopping") for c in callbacks)
-        said = f"no max_epochs given: training for at most {DEFAULT_MAX_EPOCHS} epochs"
-        if not stops:
-            monitor = config.checkpoint.monitor or "val/loss"
-            early = Namespace(
-                class_path="lightning.pytorch.callbacks.EarlyStopping",
-                init_args=Namespace(monitor=monitor, patience=DEFAULT_PATIENCE, mode=config.checkpoint.mode),
-            )
-            trainer.callbacks = [*callbacks, early]
-            said += f", stopping early once {monitor} has not improved for {DEFAULT_PATIENCE} epochs"
-        notice(said + " (set --trainer.max_epochs, or add your own EarlyStopping, to choose)")
-
-    def _plan_run_dir(self, config: Namespace) -> tuple[Path, bool]:
-        """Where this command's outputs go, and whether the command makes a new folder there."""
-        ckpt = config.get("ckpt_path")
-        inherited = os.environ.get(RUN_DIR_ENV)
-        launched = launched_run_name(os.environ)
-        if inherited:
-            return Path(inherited), False
-        if ckpt and run_dir_of(Path(ckpt)) is not None:
-            return run_dir_of(Path(ckpt)), False  # type: ignore[return-value]
-        if launched is not None:
-            return self.experiment_dir(config) / (config.run.name or launched), False
-        return self.experiment_dir(config) / (config.run.name or timestamp()), True
-
-    def _make_run_dir(self, config: Namespace, planned: Path, create: bool) -> Path:
-        """Make (or join) the run folder and reserve this command's output name in it.
-
-        Returns:
-            The run folder (a new one may carry a ``-2`` suffix when another run took the name).
-        """
-        inherited, ckpt = os.environ.get(RUN_DIR_ENV), config.get("ckpt_path")
-        launched = launched_run_name(os.environ)
-        self.created_run = create  # the command made the folder, and may remove it again on failure
-        if create:
-            run_dir = create_run_dir(self.experiment_dir(config), config.run.name, self.trains)
-        elif launched is not None and not inherited and not (ckpt and run_dir_of(Path(ckpt)) is not None):
-            run_dir = join_run_dir(planned.parent, planned.name, process_rank(os.environ), self.trains)
-        else:
-            run_dir = planned
-        session = os.environ.get(SESSION_ENV) if inherited else None
-        if session is None:
-            rank = process_rank(os.environ) if launched else 0
-            session = reserve_session(run_dir, self.subcommand) if rank == 0 else f"{self.subcommand}-{timestamp()}"
-        os.environ[RUN_DIR_ENV], os.environ[SESSION_ENV] = str(run_dir), session  # DDP children reuse both
-        self.session = session
-        self.save_config_kwargs = {"run_dir": run_dir, "session": session}
-        return run_dir
-
-    def _loggers(self, logger: Any) -> Any:  # noqa: ANN401 (a logger config, list, or bool)
-        """Point every logger at the run folder; W&B goes online, offline, or gives way to CSV."""
-        if logger is False:
-            return False
-        csv_logger = Namespace(class_path="lightning.pytorch.loggers.CSVLogger", init_args=Namespace())
-        items = logger if isinstance(logger, list) else [csv_logger if logger in (None, True) else logger]
-        for index, item in enumerate(items):
-            if not isinstance(item, Namespace) or item.class_path.rsplit(".", 1)[-1] not in KNOWN_LOGGERS:
-                continue
-            item.init_args = item.get("init_args") or Namespace()
-            if item.class_path.endswith("WandbLogger"):
-                mode = wandb_mode(os.environ)
-                if mode == "disabled":  # WANDB_MODE=disabled: metrics still land somewhere readable
-                    item = items[index] = Namespace(class_path=csv_logger.class_path, init_args=Namespace())
-                else:
-                    rank = process_rank(os.environ)
-                    item.init_args.offline = mode == "offline"
-                    item.init_args.name = f"{self.run_dir.parent.name}/{self.run_dir.name}"
-                    item.init_args.id = run_info(self.run_dir).get("wandb_id") if rank == 0 else None
-                    os.environ.update(wandb_environment(os.environ))
-            item.init_args.save_dir = str(self.run_dir)
-            if item.class_path.endswith(("CSVLogger", "TensorBoardLogger")):
-                item.init_args.name, item.init_args.version = "logs", self.session
-        return items if isinstance(logger, list) else items[0]
+        config.trainer.logger = point_loggers(config.trainer.logger, run_dir, self.session)
 
     # instantiating ----------------------------------------------------------------------------
 
@@ -550,20 +383,7 @@ class LitNNCLI(LightningCLI):
             if isinstance(schedule, Namespace) and not isinstance(optimizer, Namespace):
                 raise ConfigError("--lr_scheduler needs --optimizer as well for a model of your own")
             return
-        ran: dict[str, Any] = {}
-        if isinstance(optimizer, Namespace):
-            init = {k: v for k, v in vars(optimizer.get("init_args") or Namespace()).items() if k != "params"}
-            ran["optimizer"] = optimizer.class_path
-            ran["lr"] = float(init.pop("lr", hparams.get("lr")))
-            ran["weight_decay"] = float(init.pop("weight_decay", 0.0) or 0.0)
-            ran.update(optimizer_kwargs=init, scheduler="none", scheduler_kwargs=None)
-        if isinstance(schedule, Namespace):
-            kwargs = {k: v for k, v in vars(schedule.get("init_args") or Namespace()).items() if k != "optimizer"}
-            class_path = schedule.class_path
-            if class_path.endswith("ReduceLROnPlateau"):  # Lightning's own, which also takes the monitor
-                class_path = "torch.optim.lr_scheduler.ReduceLROnPlateau"
-                kwargs.pop("monitor", None)
-            ran.update(scheduler=class_path, scheduler_kwargs=kwargs)
+        ran = optimizer_record(optimizer, schedule, hparams.get("lr"))
         hparams.update(ran)
         getattr(self.model, "_hparams_initial", {}).update(ran)  # what loggers write (hparams.yaml)
 
@@ -576,6 +396,8 @@ class LitNNCLI(LightningCLI):
         to lit_nn's, which redraws a few times a second.
         """
         trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default: lit_nn's gate instead
+            trainer.strategy.checkpoint_io = GatedCheckpointIO()
         configured = self.config_init[self.subcommand]["trainer"].get("callbacks") or []
         configured = configured if isinstance(configured, list) else [configured]
         bar = trainer.progress_bar_callback

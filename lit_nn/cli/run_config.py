@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from lit_nn import __version__
 from lit_nn.registry import default_registry
 
 NOT_RECORDED = ("print_config", "untrained")
+PATH_KEYS = ("path", "root", "file", "dir", "folder")
 """Options that say what a command does with the config, not what the run is."""
 
 
@@ -78,3 +80,48 @@ class RunConfigSaver(SaveConfigCallback):
         path.write_text(yaml.safe_dump(resolved, sort_keys=False))
         for logger in trainer.loggers:
             logger.log_hyperparams({"lit_nn_config": resolved, "versions": versions(), "run_folder": str(self.run_dir)})
+
+
+def absolute_paths(init_args: Any) -> None:  # noqa: ANN401 (a Namespace)
+    """Make relative data paths absolute, so a run's record works from any folder.
+
+    Args:
+        init_args: The datamodule's arguments; values of path-like names (``path``, ``root``,
+            ``*_dir`` …) that name an existing file or folder are replaced.
+    """
+    if init_args is None:
+        return
+    for key in list(vars(init_args)):
+        value = init_args[key]
+        pathlike = key in PATH_KEYS or key.endswith(tuple(f"_{k}" for k in PATH_KEYS))
+        if pathlike and isinstance(value, str) and value and not os.path.isabs(value) and os.path.exists(value):
+            init_args[key] = os.path.abspath(value)
+
+
+def optimizer_record(optimizer: Namespace | None, schedule: Namespace | None, lr: float | None) -> dict[str, Any]:
+    """The task hyperparameters that say what Lightning's ``--optimizer`` / ``--lr_scheduler`` ran.
+
+    Args:
+        optimizer: The parsed ``optimizer`` section, or ``None``.
+        schedule: The parsed ``lr_scheduler`` section, or ``None``.
+        lr: The task's learning rate (kept when the optimiser does not set one).
+
+    Returns:
+        ``optimizer``, ``lr``, ``weight_decay``, ``optimizer_kwargs``, ``scheduler`` and
+        ``scheduler_kwargs`` as the tasks take them (only those that changed).
+    """
+    ran: dict[str, Any] = {}
+    if isinstance(optimizer, Namespace):
+        init = {k: v for k, v in vars(optimizer.get("init_args") or Namespace()).items() if k != "params"}
+        ran["optimizer"] = optimizer.class_path
+        ran["lr"] = float(init.pop("lr", lr))
+        ran["weight_decay"] = float(init.pop("weight_decay", 0.0) or 0.0)
+        ran.update(optimizer_kwargs=init, scheduler="none", scheduler_kwargs=None)
+    if isinstance(schedule, Namespace):
+        kwargs = {k: v for k, v in vars(schedule.get("init_args") or Namespace()).items() if k != "optimizer"}
+        class_path = schedule.class_path
+        if class_path.endswith("ReduceLROnPlateau"):  # Lightning's own, which also takes the monitor
+            class_path = "torch.optim.lr_scheduler.ReduceLROnPlateau"
+            kwargs.pop("monitor", None)
+        ran.update(scheduler=class_path, scheduler_kwargs=kwargs)
+    return ran

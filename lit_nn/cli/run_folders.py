@@ -250,3 +250,61 @@ def run_dir_of(checkpoint: Path) -> Path | None:
     """
     folder = checkpoint.resolve().parent
     return next((run for run in (folder.parent, folder) if (run / MARKER).is_file()), None)
+
+
+def plan_run_dir(experiment_dir: Path, name: str | None, ckpt_path: str | None) -> tuple[Path, str]:
+    """Where a command's outputs go, and how the command comes by that folder.
+
+    A DDP child uses the folder its parent chose; a command on a run's checkpoint uses that run;
+    the processes of a SLURM or torchrun job share one named after the job; anything else gets a
+    new folder named after the time (or ``--run.name``).
+
+    Args:
+        experiment_dir: The experiment's folder.
+        name: ``--run.name``.
+        ckpt_path: The checkpoint the command uses.
+
+    Returns:
+        ``(folder, how)``: ``how`` is ``"new"``, ``"join"`` (a launched job's shared folder) or
+        ``"use"`` (an existing one); nothing is made yet.
+    """
+    inherited = os.environ.get(RUN_DIR_ENV)
+    launched = launched_run_name(os.environ)
+    if inherited:
+        return Path(inherited), "use"
+    owner = run_dir_of(Path(ckpt_path)) if ckpt_path else None
+    if owner is not None:
+        return owner, "use"
+    if launched is not None:
+        return experiment_dir / (name or launched), "join"
+    return experiment_dir / (name or timestamp()), "new"
+
+
+def make_run_dir(planned: Path, how: str, name: str | None, command: str, identity: Mapping[str, Any] | None
+                 ) -> tuple[Path, str]:  # fmt: skip
+    """Make (or join) the planned run folder and reserve this command's output name in it.
+
+    Args:
+        planned: From :func:`plan_run_dir`.
+        how: From :func:`plan_run_dir`.
+        name: ``--run.name`` (a new folder named by time takes ``-2`` when the second is taken).
+        command: ``fit``, ``test`` …
+        identity: What the run trains, for a new folder's ``run.json``.
+
+    Returns:
+        ``(run folder, session name)``, also set in the environment for DDP children.
+    """
+    inherited = os.environ.get(RUN_DIR_ENV)
+    launched = launched_run_name(os.environ)
+    if how == "new":
+        run_dir = create_run_dir(planned.parent, name, identity)
+    elif how == "join":
+        run_dir = join_run_dir(planned.parent, planned.name, process_rank(os.environ), identity)
+    else:
+        run_dir = planned
+    session = os.environ.get(SESSION_ENV) if inherited else None
+    if session is None:
+        rank = process_rank(os.environ) if launched else 0
+        session = reserve_session(run_dir, command) if rank == 0 else f"{command}-{timestamp()}"
+    os.environ[RUN_DIR_ENV], os.environ[SESSION_ENV] = str(run_dir), session  # DDP children reuse both
+    return run_dir, session

@@ -8,14 +8,12 @@ editable install and an installed wheel all see one set of files.
 from __future__ import annotations
 
 import importlib.resources
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from jsonargparse import ActionConfigFile
 
-from lit_nn.cli.run_folders import process_rank
+from lit_nn.cli.errors import notice
 from lit_nn.errors import ConfigError, suggest
 
 PACKAGE = "lit_nn.configs"
@@ -86,8 +84,7 @@ def config_file(value: str) -> str:
         return str(shipped[name])
     if name.removeprefix("configs/") in shipped:  # the repository's path, typed outside a checkout
         name = name.removeprefix("configs/")
-        if process_rank(os.environ) == 0:
-            print(f"lit-nn: {value} is not here; using the shipped config {name} ({shipped[name]})", file=sys.stderr)
+        notice(f"{value} is not here; using the shipped config {name} ({shipped[name]})")
         return str(shipped[name])
     looks_like_a_file = value.endswith((".yaml", ".yml", ".json")) or ("/" in value and "\n" not in value)
     if looks_like_a_file or (value.isidentifier() and not value.startswith("{")):
