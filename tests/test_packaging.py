@@ -3,6 +3,7 @@ from an empty folder with it installed."""
 
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 import sys
@@ -62,8 +63,21 @@ def test_the_readme_tour_runs_unchanged_from_an_empty_folder(installed_wheel, tm
     assert (
         str(installed_wheel) in subprocess.run(imported, env=env, cwd=tmp_path, capture_output=True, text=True).stdout
     )
+    printed = {}
     for command in commands:
         result = subprocess.run([str(script), *command[1:]], env=env, cwd=tmp_path, capture_output=True, text=True)
         assert result.returncode == 0, f"{' '.join(command)}\n{result.stderr[-3000:]}"
-    assert (tmp_path / "digits.csv").is_file()
+        printed.setdefault(tuple(command[1:3]), result)
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["breast_cancer", "csv", "digits"]
+
+    # what the tour's digits commands say agrees: the test accuracy, the checkpoint alone, the predictions
+    accuracy = float(re.search(r"test/acc\s+([\d.]+)", printed["test", "-c"].stdout).group(1))
+    best = re.search(r"Best checkpoint \(val/loss\): (\S+)", printed["fit", "-c"].stdout).group(1)
+    alone = subprocess.run([str(script), "test", "--ckpt_path", best], env=env, cwd=tmp_path, capture_output=True,
+                           text=True)  # fmt: skip
+    assert alone.returncode == 0 and float(re.search(r"test/acc\s+([\d.]+)", alone.stdout).group(1)) == accuracy
+    rows = list(csv.DictReader((tmp_path / "digits.csv").open()))
+    assert len(rows) == 360  # the digits test split: 20 % of 1,797
+    assert list(rows[0]) == ["id", "target", "label", *[f"p_{d}" for d in range(10)]]
+    assert all(abs(sum(float(r[f"p_{d}"]) for d in range(10)) - 1) < 1e-4 for r in rows)
+    assert abs(sum(r["label"] == r["target"] for r in rows) / len(rows) - accuracy) < 1e-6

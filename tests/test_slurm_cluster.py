@@ -218,7 +218,9 @@ def test_a_signalled_job_saves_requeues_and_resumes_in_the_same_run_and_wandb_ru
     finally:
         job.cancel()
     output = job.output()
-    assert (state["JobState"], state["ExitCode"], state["Restarts"]) == ("COMPLETED", "0:0", "1"), output[-4000:]
+    assert (state["JobState"], state["ExitCode"], state["Restarts"]) == ("COMPLETED", "0:0", "1"), (
+        output[-4000:] + "\n" + cluster.logs()[-4000:]
+    )
 
     # The first run stopped mid-training; the requeued one (same job, output appended) resumed from
     # the hpc checkpoint and did the optimiser steps left, no more and no fewer.
