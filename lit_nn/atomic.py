@@ -24,6 +24,9 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
         The temporary file, open for binary writing.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.partial"):  # left by a writer that was killed
+        with contextlib.suppress(OSError):
+            stale.unlink()
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
     try:
         with temporary.open("xb") as handle:
@@ -43,3 +46,18 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
             os.fsync(folder)
         finally:
             os.close(folder)
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write a text file atomically (see :func:`atomic_write`).
+
+    Args:
+        path: The file.
+        text: Its content (UTF-8).
+
+    Returns:
+        ``path``.
+    """
+    with atomic_write(path) as handle:
+        handle.write(text.encode("utf-8"))
+    return path

@@ -17,11 +17,13 @@ import torch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from lit_nn.atomic import atomic_write  # noqa: E402
+
 
 def _save(figure: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with atomic_write(path) as handle:  # a half-written PNG never replaces a whole one
+        figure.savefig(handle, dpi=100, format="png")
     plt.close(figure)
     return path
 

@@ -3,17 +3,19 @@ and nothing lost (an earlier run's files are byte for byte what they were)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
 
 from lit_nn.data.shapes import make_shapes_folder
 from tests.conftest import ROOT
 from tests.helpers.cli import fit, run
 from tests.helpers.data import write_csv
+from tests.helpers.files import snapshot
 
 DIGITS = ["fit", "-c", str(ROOT / "configs/digits.yaml"), "--trainer.max_epochs", "1"]
 DOGS = str(ROOT / "configs/dogs_vs_cats.yaml")
@@ -39,12 +41,6 @@ class BadLabels(LightningDataModule):
 '''
 
 
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` with the hash of its bytes."""
-    files = [p for p in folder.rglob("*") if p.is_file()]
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-
-
 @pytest.fixture(scope="module")
 def earlier_run(tmp_path_factory) -> Path:
     """A run root holding one finished run, which no bad command may touch."""
@@ -54,6 +50,29 @@ def earlier_run(tmp_path_factory) -> Path:
         fit("configs/digits.yaml", root, "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
             "--trainer.limit_val_batches", "1")  # fmt: skip
     return root
+
+
+BROKEN_DATAMODULE = '''
+from lightning.pytorch import LightningDataModule
+
+
+class Broken(LightningDataModule):
+    """Its constructor fails with a KeyError, as a buggy plugin's might."""
+
+    def __init__(self, table: dict | None = None):
+        super().__init__()
+        self.x = (table or {})["default"]
+'''
+
+
+def _write_checkpoints(tmp: Path, earlier_run: Path) -> None:
+    """Checkpoints derived from the earlier run's: without a weight, and with the weights only."""
+    (best,) = earlier_run.glob("digits/*/checkpoints/best-*.ckpt")
+    checkpoint = torch.load(best, weights_only=True)
+    lacking = {**checkpoint, "state_dict": dict(list(checkpoint["state_dict"].items())[1:])}
+    torch.save(lacking, tmp / "lacking.ckpt")
+    weights = {k: v for k, v in checkpoint.items() if k not in ("optimizer_states", "lr_schedulers", "loops")}
+    torch.save(weights, tmp / "weights_only.ckpt")
 
 
 def _write_inputs(tmp: Path) -> None:
@@ -68,6 +87,10 @@ def _write_inputs(tmp: Path) -> None:
     bad.write_bytes(bad.read_bytes()[:60])
     (tmp / "badlabels.py").write_text(BAD_LABELS)
     (tmp / "a_file").write_text("not a folder\n")
+    (tmp / "brokendm.py").write_text(BROKEN_DATAMODULE)
+    (tmp / "trainer_number.yaml").write_text("trainer: 5\n")
+    (tmp / "huge.yaml").write_text(yaml.safe_dump({"data": {"init_args": {"batch_size": "x" * 5_000_000}}}))
+    (tmp / "a_folder").mkdir()
 
 
 CASES = {
@@ -129,6 +152,33 @@ CASES = {
         ],
         r"label 7 is outside 0…2: the model has 3 classes",
     ),  # noqa: E501
+    "checkpoint without a weight the model has": (
+        ["test", "-c", str(ROOT / "configs/digits.yaml"), "--ckpt_path", "lacking.ckpt"],
+        r"checkpoint lacking\.ckpt does not hold this model's weights \(missing backbone\.\S+\): it holds "
+        r"MulticlassClassificationTask",
+    ),
+    "resuming from weights only": (
+        [*DIGITS, "--ckpt_path", "weights_only.ckpt"],
+        r"weights_only\.ckpt holds the model's weights only .* test or predict with it",
+    ),
+    "no training batches": ([*DIGITS, "--trainer.limit_train_batches", "0"], r"limit_train_batches is 0"),
+    "a number where a section belongs": (
+        [*DIGITS, "-c", "trainer_number.yaml"],
+        r"trainer: expected its settings as a mapping .*, got 5",
+    ),
+    "predictions into a folder": (
+        ["predict", "-c", str(ROOT / "configs/digits.yaml"), "--ckpt_path", "best", "--output", "a_folder"],
+        r"--output a_folder is a folder; give a file name",
+    ),
+    "predictions over a checkpoint": (
+        ["predict", "-c", str(ROOT / "configs/digits.yaml"), "--ckpt_path", "best", "--output", "{last}"],
+        r"--output \S+last\.ckpt exists and lit_nn does not write over files; .* --overwrite true",
+    ),
+    "a datamodule that raises while it is built": (
+        ["fit", "--model", "BinaryClassificationTask", "--data", "brokendm.Broken", "--trainer.max_epochs", "1"],
+        r"data: brokendm\.Broken raised KeyError: 'default' while it was built",
+    ),
+    "a five megabyte value": ([*DIGITS, "-c", "huge.yaml"], r"characters left out"),
     "run folder cannot be written": (
         [*DIGITS, "--run.root", "a_file/runs"],
         r"cannot create a run folder under a_file/runs/digits: Not a directory",
@@ -140,6 +190,9 @@ CASES = {
 def test_bad_input_is_one_line_exit_2_and_loses_nothing(case, earlier_run, tmp_path):
     args, message = CASES[case]
     _write_inputs(tmp_path)
+    _write_checkpoints(tmp_path, earlier_run)
+    (last,) = earlier_run.glob("digits/*/checkpoints/last.ckpt")
+    args = [arg.replace("{last}", str(last)) for arg in args]
     before = snapshot(earlier_run)
     if "--run.root" not in args:
         args = [*args, "--run.root", str(earlier_run)]
@@ -149,6 +202,7 @@ def test_bad_input_is_one_line_exit_2_and_loses_nothing(case, earlier_run, tmp_p
     assert len(errors) == 1, result.stderr[-3000:]
     assert errors[0] == result.stderr.rstrip().splitlines()[-1]  # the last word, not buried in a log
     assert re.search(message, errors[0]), errors[0]
+    assert len(errors[0]) < 1000, errors[0][:2000]  # readable: a huge value is cut, not repeated
     assert "Traceback" not in result.stderr + result.stdout
     assert {k: v for k, v in snapshot(earlier_run).items() if k in before} == before
 
@@ -171,5 +225,26 @@ def test_a_full_disk_is_one_line_and_spares_earlier_checkpoints(tmp_path):
         assert last.startswith("lit-nn: error: cannot write"), second.stderr[-3000:]
         assert "the disk is full (No space left on device)" in last
         assert {k: v for k, v in snapshot(root).items() if k in before} == before
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_while_wandb_writes_offline_is_one_line(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill up here: {mounted.stderr.decode().strip()}")
+    try:
+        (disk / "filler").write_bytes(b"\0" * (1000 * 1024))  # room for W&B's first files, not for its run
+        args = [*DIGITS, "--trainer.log_every_n_steps", "1", "--model.backbone_kwargs", "{channels: [4, 8]}",
+                "--plots.enabled", "false", "--checkpoint.save_top_k", "0", "--checkpoint.save_last", "false",
+                "--run.root", str(disk / "runs")]  # fmt: skip
+        result = run(args, cwd=tmp_path, WANDB_MODE="offline", WANDB_DIR=str(disk))
+        assert result.returncode == 2, result.stderr[-3000:]
+        errors = [line for line in result.stderr.splitlines() if line.startswith("lit-nn: error:")]
+        assert len(errors) == 1 and errors[0] == result.stderr.rstrip().splitlines()[-1], result.stderr[-3000:]
+        assert "the disk is full (No space left on device)" in errors[0]
+        assert "Traceback" not in result.stderr and "Logging error" not in result.stderr
     finally:
         subprocess.run(["umount", str(disk)], check=True)

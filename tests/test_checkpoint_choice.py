@@ -73,11 +73,11 @@ def test_no_matching_run_names_what_the_latest_one_trains(tmp_path):
 def test_a_checkpoint_that_does_not_fit_is_refused_naming_both_sides():
     checkpoint = {"hyper_parameters": {"_class_path": CNN["task"], "backbone": "cnn", "num_classes": 10},
                   "lit_nn": {"data": {"class_path": CNN["data"]}}}  # fmt: skip
-    check_fits("x.ckpt", checkpoint, CNN, {"num_classes": None}, NAMES)  # fits
+    check_fits("x.ckpt", checkpoint, CNN, {"num_classes": None})  # fits
     with pytest.raises(ConfigError, match=r"x\.ckpt does not fit .*backbone: this command 'mlp', the checkpoint 'cnn'"):
-        check_fits("x.ckpt", checkpoint, MLP, {}, NAMES)
+        check_fits("x.ckpt", checkpoint, MLP, {})
     with pytest.raises(ConfigError, match=r"num_classes: this command 3, the checkpoint 10"):
-        check_fits("x.ckpt", checkpoint, CNN, {"num_classes": 3}, NAMES)
+        check_fits("x.ckpt", checkpoint, CNN, {"num_classes": 3})
 
 
 def test_a_checkpoint_alone_imports_only_known_classes():

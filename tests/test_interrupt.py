@@ -50,3 +50,25 @@ def test_a_signal_saves_last_and_the_next_fit_carries_on(tmp_path, signum):
     assert final["epoch"] == 1
     assert final["global_step"] == 2 * stop["batches_per_epoch"]
     assert INTERRUPTED_KEY not in final
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.01, 0.2, 0.8])
+def test_ctrl_c_twice_still_saves_and_says_so(tmp_path, gap):
+    root = tmp_path / "runs"
+    log = tmp_path / "fit.log"
+    process = start([*ARGS, "--run.root", str(root)], log)
+    checkpoints = root / "breast_cancer" / "run" / "checkpoints"
+    deadline = time.monotonic() + 120
+    while not (checkpoints / "last.ckpt").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)  # the first epoch's checkpoint (written whole, then renamed into place)
+    first = load_checkpoint(checkpoints / "last.ckpt")["global_step"]
+    time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    time.sleep(gap)
+    process.send_signal(signal.SIGINT)  # a second Ctrl-C, while training stops or the checkpoint is written
+    process.wait(timeout=120)
+    output = log.read_text()
+    assert "lit-nn: Ctrl-C received: saved" in output, output[-3000:]
+    assert "Traceback" not in output
+    saved = load_checkpoint(checkpoints / "last.ckpt")
+    assert saved["global_step"] > first and saved[INTERRUPTED_KEY]["signal"] == "Ctrl-C"

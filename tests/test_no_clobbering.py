@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.helpers.cli import start
+from tests.helpers.cli import run, start
+from tests.helpers.files import snapshot
 
 ARGS = ["fit", "-c", "configs/digits.yaml", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3",
         "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false"]  # fmt: skip
@@ -23,3 +24,14 @@ def test_two_runs_started_together_get_their_own_folders(tmp_path):
         checkpoints = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
         assert checkpoints == ["best-epoch=000.ckpt", "last.ckpt"]
         assert (run_dir / "config.yaml").is_file()
+
+
+def test_a_fit_that_has_nothing_to_train_changes_nothing(tmp_path):
+    root = tmp_path / "runs"
+    first = run([*ARGS, "--run.root", str(root)])
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = snapshot(root)
+    again = run([*ARGS, "--run.root", str(root), "--ckpt_path", "last"])
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "nothing to train: the checkpoint has trained 1 epochs and max_epochs is 1" in again.stderr
+    assert snapshot(root) == before  # no plots redrawn, no log folder, no config written

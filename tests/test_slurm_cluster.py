@@ -212,8 +212,10 @@ def test_a_signalled_job_saves_requeues_and_resumes_in_the_same_run_and_wandb_ru
         if state["Reason"] == "BeginTime":
             # SLURM holds a requeued job back for cred_expire (120 s by default: EligibleTime is the
             # requeue time + 121 s), until the old job's credentials have expired. A real cluster
-            # waits; the test lets it start now.
-            cluster.run("scontrol", "update", f"JobId={job.id}", "StartTime=now")
+            # waits; the test lets it start in 3 s. Not now: slurmd refuses a credential made in the
+            # same second as the old one's revocation (it compares whole seconds), and the job then
+            # fails with "Job credential revoked" before it starts.
+            cluster.run("scontrol", "update", f"JobId={job.id}", "StartTime=now+3")
         state = job.wait_until_finished()
     finally:
         job.cancel()

@@ -34,20 +34,34 @@ class SaveOnInterrupt(Callback):
 
     def __init__(self) -> None:
         self.signal_name: str | None = None
+        self.ignored = 0
+        """Ctrl-C presses after the first, ignored while training stops and the checkpoint is saved."""
         self._saving = False
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        """Take over SIGUSR1 while fitting, unless SLURM's requeue handles it."""
-        main_thread = threading.current_thread() is threading.main_thread()  # where Python lets handlers be set
-        if stage == "fit" and main_thread and not SLURMEnvironment.detect() and hasattr(signal, "SIGUSR1"):
-            self._previous = signal.signal(signal.SIGUSR1, self._on_sigusr1)
+        """Take over Ctrl-C, and SIGUSR1 unless SLURM's requeue handles it, while fitting."""
+        if stage != "fit" or threading.current_thread() is not threading.main_thread():  # where handlers can be set
+            return
+        self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._on_sigint)
+        if not SLURMEnvironment.detect() and hasattr(signal, "SIGUSR1"):
+            self._previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, self._on_sigusr1)
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        """Give SIGUSR1 back."""
-        if self._previous is not None:
-            signal.signal(signal.SIGUSR1, self._previous)
-            self._previous = None
+        """Give the signals back."""
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous = {}
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        # The first Ctrl-C stops training as Python's own handler does. Any further one, however soon,
+        # is counted and ignored from this very moment: there is no window (as there is between Python
+        # raising KeyboardInterrupt and Lightning ignoring SIGINT) in which it could break the save.
+        if self.signal_name == "Ctrl-C":
+            self.ignored += 1
+            return
+        self.signal_name = "Ctrl-C"
+        raise KeyboardInterrupt
 
     def _on_sigusr1(self, signum: int, frame: FrameType | None) -> None:
         self.signal_name = "SIGUSR1"
@@ -72,9 +86,10 @@ class SaveOnInterrupt(Callback):
         finally:
             self._saving = False
         if trainer.is_global_zero:
+            again = f" (Ctrl-C pressed {self.ignored} more time(s) while saving: ignored)" if self.ignored else ""
             print(
                 f"\nlit-nn: {self.signal_name} received: saved {path} at epoch {trainer.current_epoch}, "
-                f"optimiser step {trainer.global_step}; carry on with the same command and --ckpt_path last",
+                f"optimiser step {trainer.global_step}{again}; carry on with the same command and --ckpt_path last",
                 file=sys.stderr,
                 flush=True,
             )

@@ -22,12 +22,14 @@ class PredictionPlots(Callback):
     Args:
         enabled: Draw anything at all (off: no prediction is kept).
         every_n_epochs: Also draw the validation plots every N epochs (0: only at the end).
+        subfolder: Where the PNGs go, under the trainer's ``default_root_dir``; ``lit-nn`` gives
+            each command its own (``plots/<command>-<time>``), so no command redraws another's.
     """
 
-    def __init__(self, enabled: bool = True, every_n_epochs: int = 0) -> None:
+    def __init__(self, enabled: bool = True, every_n_epochs: int = 0, subfolder: str = "plots") -> None:
         if every_n_epochs < 0:
             raise ValueError(f"every_n_epochs must be 0 or more, got {every_n_epochs}")
-        self.enabled, self.every_n_epochs = enabled, every_n_epochs
+        self.enabled, self.every_n_epochs, self.subfolder = enabled, every_n_epochs, subfolder
         self.history: list[dict[str, float]] = []
         self.outputs: dict[str, list[tuple[Tensor, Tensor]]] = {"val": [], "test": []}
         self.written: list[Path] = []
@@ -82,7 +84,7 @@ class PredictionPlots(Callback):
     # drawing ----------------------------------------------------------------------------------
 
     def _folder(self, trainer: Trainer) -> Path:
-        return Path(trainer.default_root_dir) / "plots"
+        return Path(trainer.default_root_dir) / self.subfolder
 
     def _gathered(self, pl_module: LightningModule, stage: str) -> tuple[Tensor, Tensor] | None:
         if not self.outputs[stage]:

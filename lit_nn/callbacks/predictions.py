@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
+
+from lit_nn.atomic import write_text
 
 
 class CSVPredictionWriter(BasePredictionWriter):
@@ -64,12 +67,11 @@ class CSVPredictionWriter(BasePredictionWriter):
         path = self.path
         if trainer.world_size > 1:
             path = path.with_name(f"{path.stem}.rank{trainer.global_rank}{path.suffix}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(self.rows[0]) if self.rows else ["id"])
-            writer.writeheader()
-            writer.writerows(self.rows)
-        self.written = path
+        table = io.StringIO(newline="")
+        writer = csv.DictWriter(table, fieldnames=list(self.rows[0]) if self.rows else ["id"])
+        writer.writeheader()
+        writer.writerows(self.rows)
+        self.written = write_text(path, table.getvalue())
 
 
 def _value(value: torch.Tensor, names: list[str] | None) -> Any:  # noqa: ANN401

@@ -86,6 +86,9 @@ def run_lightning(argv: list[str], own_process: bool = False) -> None:
     # Lightning's hint on any machine with SLURM installed, even when no job runs lit-nn
     warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system but is not used")
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_drop_advert)
+    # A log handler that cannot write (W&B's debug log on a full disk) prints a traceback per record,
+    # thousands of lines; logging's own switch keeps it quiet, and lit-nn says what failed, once.
+    logging.raiseExceptions = False
     with _environment_restored(RUN_DIR_ENV, SESSION_ENV):
         try:
             LitNNCLI(args=argv)
@@ -103,7 +106,7 @@ def main(args: Sequence[str] | None = None) -> None:
         SystemExit: With a non-zero status on any error, after one clear message.
     """
     argv = list(sys.argv[1:] if args is None else args)
-    with user_errors():
+    with user_errors(last_word=args is None):
         if argv and argv[0] in LIGHTNING_COMMANDS:
             run_lightning(argv, own_process=args is None)
             return

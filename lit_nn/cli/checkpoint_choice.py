@@ -199,9 +199,7 @@ def find_checkpoint(
     )
 
 
-def check_fits(
-    path: str, checkpoint: Mapping[str, Any], wanted: Mapping[str, Any], sizes: Mapping[str, Any], names: Mapping
-) -> None:
+def check_fits(path: str, checkpoint: Mapping[str, Any], wanted: Mapping[str, Any], sizes: Mapping[str, Any]) -> None:
     """Refuse a checkpoint whose model or data differs from the command's configuration.
 
     Args:
@@ -209,7 +207,6 @@ def check_fits(
         checkpoint: Its contents.
         wanted: The command's identity.
         sizes: ``num_classes`` / ``num_targets`` / ``input_shape`` the command sets explicitly.
-        names: Datamodule class path to registry name.
 
     Raises:
         ConfigError: Naming the checkpoint, both sides and what to do.
@@ -222,9 +219,8 @@ def check_fits(
         return
     sides = [f"{k}: this command {_side(k, wanted, sizes)}, the checkpoint {_side(k, found, hparams)}" for k in keys]
     raise ConfigError(
-        f"checkpoint {path} does not fit this command's configuration ({'; '.join(sides)}). The checkpoint holds "
-        f"{describe(found, names)}; give the config it was trained with, or give --ckpt_path FILE alone to rebuild "
-        "model and data from the checkpoint"
+        f"checkpoint {path} does not fit this command's configuration ({'; '.join(sides)}); give the config it was "
+        "trained with, or give --ckpt_path FILE alone to rebuild model and data from the checkpoint"
     )
 
 
@@ -251,20 +247,24 @@ def trusted_class_paths(registry_targets: Mapping[str, str]) -> set[str]:
     return {f"lit_nn.tasks.{name}" for name in tasks.__all__} | set(registry_targets)
 
 
-def rebuild_sections(path: str, checkpoint: Mapping[str, Any], trusted: set[str]) -> dict[str, Any]:
+def rebuild_sections(
+    path: str, checkpoint: Mapping[str, Any], trusted: set[str], strict: bool = True
+) -> dict[str, Any]:
     """The model and data sections a checkpoint given alone rebuilds, as a config would give them.
 
     Args:
         path: The checkpoint file, for messages.
         checkpoint: Its contents.
         trusted: Class paths that may be imported on the checkpoint's word alone
-            (:func:`trusted_class_paths`).
+            (:func:`trusted_class_paths`), at the top of a section or anywhere inside its arguments.
+        strict: Refuse a section naming any other class; otherwise leave that section out.
 
     Returns:
         ``{"model": {...}, "data": {...}}``, each present when the checkpoint records it.
 
     Raises:
-        ConfigError: When the checkpoint names a class outside ``trusted``: it is not imported.
+        ConfigError: When ``strict`` and the checkpoint names a class outside ``trusted``: it is
+            not imported.
     """
     record = checkpoint.get(RECORD_KEY) or {}
     hparams = dict(checkpoint.get("hyper_parameters") or {})
@@ -279,9 +279,13 @@ def rebuild_sections(path: str, checkpoint: Mapping[str, Any], trusted: set[str]
         class_path = section.get("class_path")
         if not class_path:
             continue
-        if class_path not in trusted:
+        named = [class_path, *nested_class_paths(section.get("init_args"))]
+        strange = next((name for name in named if name not in trusted), None)
+        if strange is not None:
+            if not strict:
+                continue
             raise ConfigError(
-                f"checkpoint {path} names the {key} class {class_path}, which is neither a lit_nn task nor a "
+                f"checkpoint {path} names the {key} class {strange}, which is neither a lit_nn task nor a "
                 f"registered datamodule, so lit_nn does not import it on the file's word; if you trust it, name it "
                 f"yourself: --{key} {class_path} (or -c CONFIG)"
             )
@@ -331,3 +335,77 @@ def option_value(args: list[str], flag_name: str) -> str | None:
         elif arg.startswith(flag_name + "="):
             value = arg.split("=", 1)[1]
     return value
+
+
+def check_resumable(path: str, checkpoint: Mapping[str, Any]) -> None:
+    """Refuse to resume a fit from a checkpoint that holds the weights only.
+
+    Args:
+        path: The checkpoint file.
+        checkpoint: Its contents.
+
+    Raises:
+        ConfigError: When it has no optimiser state.
+    """
+    if "optimizer_states" not in checkpoint or "loops" not in checkpoint:
+        raise ConfigError(
+            f"checkpoint {path} holds the model's weights only (it was saved with save_weights_only), not the "
+            "optimiser and loop state a resumed fit needs: test or predict with it, or resume from last.ckpt"
+        )
+
+
+def check_weights(path: str, checkpoint: Mapping[str, Any], model: Any) -> None:  # noqa: ANN401 (a LightningModule)
+    """Refuse a checkpoint whose weights do not fit the model, before Lightning loads them.
+
+    Args:
+        path: The checkpoint file.
+        checkpoint: Its contents.
+        model: The model built for the command.
+
+    Raises:
+        ConfigError: Naming missing and unexpected weights and shapes that differ, and what to do.
+    """
+    if not getattr(model, "strict_loading", True):
+        return
+    expected = model.state_dict()
+    found = checkpoint.get("state_dict") or {}
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    shapes = [
+        f"{k} is {list(found[k].shape)} there and {list(expected[k].shape)} here"
+        for k in expected
+        if k in found and hasattr(found[k], "shape") and tuple(found[k].shape) != tuple(expected[k].shape)
+    ]
+    problems = [f"{label} {_few(keys)}" for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
+    problems += shapes[:3] + ([f"{len(shapes) - 3} more shapes differ"] if len(shapes) > 3 else [])
+    if problems:
+        raise ConfigError(
+            f"checkpoint {path} does not hold this model's weights ({'; '.join(problems)}): it holds "
+            f"{describe(checkpoint_identity(checkpoint))}; give the config it was trained with, or --ckpt_path FILE "
+            "alone to rebuild the model it holds"
+        )
+
+
+def _few(keys: list[str]) -> str:
+    return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
+def nested_class_paths(value: Any) -> list[str]:  # noqa: ANN401 (hyperparameters: any plain value)
+    """Every ``class_path`` named anywhere inside a checkpoint's hyperparameters.
+
+    Args:
+        value: The hyperparameters (dicts, lists, scalars).
+
+    Returns:
+        The class paths, in the order found.
+    """
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if isinstance(item.get("class_path"), str):
+                found.append(item["class_path"])
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return found

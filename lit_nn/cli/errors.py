@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import os
@@ -9,8 +10,9 @@ import signal
 import sys
 import warnings
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
+from lit_nn.cli.messages import one_line
 from lit_nn.cli.run_folders import process_rank
 from lit_nn.env import TRUE
 from lit_nn.errors import LitNNError, LitNNWarning
@@ -29,12 +31,17 @@ def debugging() -> bool:
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
+def user_errors(last_word: bool = False) -> Iterator[None]:
     """Turn errors into one ``lit-nn: error: …`` line and a non-zero exit.
 
-    A :class:`~lit_nn.errors.LitNNError` (bad input the user can fix) or a full disk exits with
-    status 2, any other exception with status 1, a stop on SIGTERM with 143 (128 + 15, as a process
-    killed by it). With ``LIT_NN_DEBUG=1`` the exception propagates unchanged.
+    A :class:`~lit_nn.errors.LitNNError` (bad input the user can fix), a full disk or a file
+    that cannot be read or written exits with status 2, any other exception with status 1, a stop
+    on SIGTERM with 143 (128 + 15, as a process killed by it). With ``LIT_NN_DEBUG=1`` the
+    exception propagates unchanged.
+
+    Args:
+        last_word: The command is the whole process: print the line when the process exits, after
+            whatever libraries print on their way out (W&B's closing lines), so it stays the last.
 
     Yields:
         Nothing.
@@ -44,6 +51,18 @@ def user_errors() -> Iterator[None]:
     """
     show = warnings.showwarning
     warnings.showwarning = _show_warning
+    said: list[str] = []
+    if last_word:
+        atexit.register(lambda: said and print(said[0], file=sys.stderr, flush=True))  # registered first, runs last
+
+    def say(message: str, status: int) -> NoReturn:
+        line = f"lit-nn: error: {one_line(message)}"
+        if last_word:
+            said.append(line)
+        else:
+            print(line, file=sys.stderr)
+        raise SystemExit(status) from None
+
     try:
         yield
     except BrokenPipeError:  # the reader went away (`lit-nn plugins | head`): stop quietly
@@ -56,19 +75,15 @@ def user_errors() -> Iterator[None]:
     except LitNNError as exc:
         if debugging():
             raise
-        print(f"lit-nn: error: {worker_message(str(exc))}", file=sys.stderr)
-        raise SystemExit(2) from None
+        say(worker_message(str(exc)), 2)
     except Exception as exc:
         if debugging():
             raise
         if isinstance(exc, OSError) and exc.errno in WRITE_ERRORS:
-            print(f"lit-nn: error: {write_error(exc)}", file=sys.stderr)
-            raise SystemExit(2) from None
-        print(
-            f"lit-nn: error: {type(exc).__name__}: {exc}\n(set {DEBUG_ENV}=1 to see the traceback)",
-            file=sys.stderr,
-        )
-        raise SystemExit(1) from None
+            say(write_error(exc), 2)
+        if isinstance(exc, OSError) and exc.filename:  # a file the user named or lit_nn writes: theirs to fix
+            say(f"{exc.filename}: {exc.strerror or exc}", 2)
+        say(f"{worker_message(f'{type(exc).__name__}: {exc}')} (set {DEBUG_ENV}=1 for the traceback)", 1)
     finally:
         warnings.showwarning = show
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 import yaml
-from jsonargparse import ArgumentError, Namespace
+from jsonargparse import ArgumentError, Namespace, set_parsing_settings
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
@@ -17,6 +17,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
+from lit_nn.atomic import write_text
 from lit_nn.callbacks.activation_stats import ActivationStatistics
 from lit_nn.callbacks.dispatch import skip_unused_batch_hooks
 from lit_nn.callbacks.finite_loss import StopOnNonFiniteLoss
@@ -33,18 +34,28 @@ from lit_nn.cli import class_names, yaml_loader
 from lit_nn.cli.checkpoint_choice import (
     SIZE_KEYS,
     check_fits,
+    check_resumable,
+    check_weights,
     find_checkpoint,
     identity,
+    nested_class_paths,
     option_value,
     rebuild_sections,
     trusted_class_paths,
     warn_if_mid_epoch,
 )
 from lit_nn.cli.errors import notice
-from lit_nn.cli.fit_defaults import settle_budget
+from lit_nn.cli.fit_defaults import nothing_to_train, settle_budget
 from lit_nn.cli.loggers import point_loggers
-from lit_nn.cli.messages import condense, lightning_message
-from lit_nn.cli.run_config import RunConfigSaver, absolute_paths, optimizer_record, plain_config
+from lit_nn.cli.messages import condense, lightning_message, root_cause
+from lit_nn.cli.run_config import (
+    RunConfigSaver,
+    absolute_paths,
+    check_output,
+    check_sections,
+    optimizer_record,
+    plain_config,
+)
 from lit_nn.cli.run_folders import RunError, RunOptions, discard_unused, make_run_dir, plan_run_dir, timestamp
 from lit_nn.cli.shipped_configs import ConfigFileOrName
 from lit_nn.cli.wandb_runs import finish as finish_wandb
@@ -70,6 +81,9 @@ class LitNNCLI(LightningCLI):
         self.loaded_checkpoint: dict[str, Any] | None = None
         class_names.install()
         yaml_loader.register()
+        # a value of an untyped argument that looks like {class_path: …} stays a dict; jsonargparse would
+        # otherwise import and build any class it names (its own advice, and its default from v5)
+        set_parsing_settings(instantiate_subclass_spec_in_any=False)
         super().__init__(
             args=args,
             save_config_callback=RunConfigSaver,
@@ -146,6 +160,7 @@ class LitNNCLI(LightningCLI):
         )
         if self.command == "predict":
             parser.add_argument("--output", type=str | None, default=None, help="CSV file for the predictions")
+            parser.add_argument("--overwrite", type=bool, default=False, help="Replace --output if it exists")
         if self.command in EVALUATION_COMMANDS:
             parser.add_argument(
                 "--untrained",
@@ -181,7 +196,7 @@ class LitNNCLI(LightningCLI):
         subparser = getattr(self, "_subcommand_parsers", {}).get(self.command)
         given = option_value(list(args or []), "--ckpt_path")
         if subparser is not None and given not in (None, "best", "last"):
-            sections = self._sections_of(given, load_checkpoint(given))
+            sections = self._sections_of(given, load_checkpoint(given), strict=False)
             if sections:
                 subparser.set_defaults(sections)
         try:
@@ -194,6 +209,7 @@ class LitNNCLI(LightningCLI):
         if command is None:
             return
         config = self.config[command]
+        check_sections(config)
         self._choose_checkpoint(command, config)
         if config.get("model") is None and self.loaded_checkpoint is not None:
             sections = self._sections_of(config.ckpt_path, self.loaded_checkpoint)
@@ -211,10 +227,12 @@ class LitNNCLI(LightningCLI):
                 "of this configuration), last, or a checkpoint FILE; or --untrained true to evaluate the model as "
                 "built, on purpose"
             )
+        if command == "predict":
+            check_output(config.get("output"), config.get("overwrite"))
 
-    def _sections_of(self, path: str, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    def _sections_of(self, path: str, checkpoint: dict[str, Any], strict: bool = True) -> dict[str, Any]:
         names = {e.target: e.name for e in default_registry().entries("datamodules")}
-        return rebuild_sections(path, checkpoint, trusted_class_paths(names))
+        return rebuild_sections(path, checkpoint, trusted_class_paths(names), strict)
 
     def _choose_checkpoint(self, command: str, config: Namespace) -> None:
         """Turn ``best``/``last`` into a file of a matching run; read the checkpoint; check it fits."""
@@ -236,8 +254,9 @@ class LitNNCLI(LightningCLI):
         if config.get("model") is not None:
             init = config.model.get("init_args") or Namespace()
             sizes = {key: init.get(key) for key in SIZE_KEYS}
-            check_fits(config.ckpt_path, self.loaded_checkpoint, wanted, sizes, names)
+            check_fits(config.ckpt_path, self.loaded_checkpoint, wanted, sizes)
         if command == "fit":
+            check_resumable(config.ckpt_path, self.loaded_checkpoint)
             warn_if_mid_epoch(config.ckpt_path, self.loaded_checkpoint)
 
     def _parse_ckpt_path(self) -> None:
@@ -249,6 +268,16 @@ class LitNNCLI(LightningCLI):
         if not hparams:
             return
         class_path = hparams.pop("_class_path", None)
+        names = {e.target: e.name for e in default_registry().entries("datamodules")}
+        named = self.config[self.config.subcommand].get("model") or Namespace()
+        allowed = trusted_class_paths(names) | {named.get("class_path")}
+        for nested in nested_class_paths(hparams):
+            if nested not in allowed:  # a value naming a class is imported by jsonargparse: not on a file's word
+                raise ConfigError(
+                    f"checkpoint {self.config[self.config.subcommand].ckpt_path} names the class {nested} in its "
+                    "hyperparameters; lit_nn imports no class a file names, unless it is a lit_nn task, a registered "
+                    "datamodule or the command's own model"
+                )
         model = {"class_path": class_path, "dict_kwargs": hparams} if class_path else hparams
         self.config = self.parser.parse_object({self.config.subcommand: {"model": model}}, self.config)
 
@@ -288,6 +317,11 @@ class LitNNCLI(LightningCLI):
         config = self.config[self.subcommand]
         if self.subcommand == "fit" and (said := settle_budget(config)):
             notice(said)
+        if self.subcommand == "fit" and self.loaded_checkpoint is not None:
+            idle = nothing_to_train(self.loaded_checkpoint, config.trainer)
+            if idle:  # a fit that trains nothing changes nothing: no session, no plots redrawn
+                notice(f"{config.ckpt_path}: {idle}")
+                raise SystemExit(0)
         absolute_paths(config.get("data", Namespace()).get("init_args"))
         self.trains = identity(config.get("model"), config.get("data"))
         user_dirpath = config.checkpoint.dirpath
@@ -306,10 +340,11 @@ class LitNNCLI(LightningCLI):
         self.record = {"data": plain_config(self._parser(self.subcommand), config).get("data"), "trains": self.trains}
 
     def _point_at(self, config: Namespace, run_dir: Path, user_dirpath: str | None) -> None:
-        """Send the trainer's files, the checkpoints (unless the user chose a folder) and the logs to ``run_dir``."""
+        """Send the trainer's files, the checkpoints (unless the user chose a folder), plots and logs to ``run_dir``."""
         self.run_dir = run_dir
         config.trainer.default_root_dir = str(run_dir)
         config.checkpoint.dirpath = user_dirpath or str(run_dir / "checkpoints")
+        config.plots.subfolder = f"plots/{self.session}"
         config.trainer.logger = point_loggers(config.trainer.logger, run_dir, self.session)
 
     # instantiating ----------------------------------------------------------------------------
@@ -329,6 +364,8 @@ class LitNNCLI(LightningCLI):
                 self.config_init = self.parser.instantiate(self.config, instantiators=self._instantiators())
                 self.datamodule = self._get(self.config_init, "data")
                 self.model = self._get(self.config_init, "model")
+                if self.loaded_checkpoint is not None:
+                    check_weights(self.config[self.subcommand].ckpt_path, self.loaded_checkpoint, self.model)
                 self._add_configure_optimizers_method_to_model(self.subcommand)
                 self.trainer = self.instantiate_trainer()
             except MisconfigurationException as exc:
@@ -336,7 +373,11 @@ class LitNNCLI(LightningCLI):
             except ValueError as exc:
                 if "Does not validate against any of the Union subtypes" not in str(exc):
                     raise
-                raise ConfigError(condense(str(exc))) from None
+                cause = root_cause(exc)
+                raised = None if cause is exc or isinstance(cause, (ValueError, ArgumentError)) else cause
+                config = self.config[self.subcommand]
+                classes = {k: config[k].class_path for k in ("model", "data") if isinstance(config.get(k), Namespace)}
+                raise ConfigError(condense(str(exc), raised=raised, classes=classes)) from None
         except BaseException:
             discard_unused(self.run_dir, self.session, whole_run=self.created_run)
             raise
@@ -447,7 +488,7 @@ class LitNNCLI(LightningCLI):
             torch.distributed.all_gather_object(per_rank, metrics)
         if self.trainer.is_global_zero:
             path = self.run_dir / f"{self.session}-metrics.json"
-            path.write_text(json.dumps({"metrics": metrics, "per_rank": per_rank}, indent=2) + "\n")
+            write_text(path, json.dumps({"metrics": metrics, "per_rank": per_rank}, indent=2) + "\n")
         for line in finish_wandb(self.trainer):
             print(line)
 

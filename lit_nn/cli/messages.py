@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from lit_nn.errors import suggest
+from lit_nn.errors import LitNNError, suggest
 
 _NOISE = (
     "Does not validate against any of the Union subtypes",
@@ -40,12 +40,37 @@ def _parameters(class_path: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def condense(message: str, options: Sequence[str] = ()) -> str:
+def root_cause(exc: BaseException) -> BaseException:
+    """The exception an error report wraps: its cause, or what it was raised while handling.
+
+    Args:
+        exc: The error caught.
+
+    Returns:
+        The innermost one (``exc`` itself when it wraps none).
+    """
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        exc = inner
+        seen.add(id(exc))
+    return exc
+
+
+def condense(
+    message: str,
+    options: Sequence[str] = (),
+    raised: BaseException | None = None,
+    classes: Mapping[str, str] | None = None,
+) -> str:
     """Reduce a jsonargparse error report to its most specific line.
 
     Args:
         message: ``str()`` of the error jsonargparse raised while parsing or instantiating.
         options: The parser's option strings, to suggest one for an unrecognised argument.
+        raised: The exception a class raised while it was built, when that is what the report
+            wraps and it is not one of lit_nn's (whose messages say what to do already); ``None``
+            when the report is about the value itself.
+        classes: Section (``model``, ``data``) to the class path it names, to name the class.
 
     Returns:
         ``"<key>: <problem>"`` with a did-you-mean hint where one helps, on one line.
@@ -87,9 +112,34 @@ def condense(message: str, options: Sequence[str] = ()) -> str:
             f"{class_path.group(1).rsplit('.', 1)[-1]} has no argument {wrong!r}.{suggest(wrong, options)} "
             f"It accepts: {', '.join(options)}"
         )
+    if raised is not None and not isinstance(raised, LitNNError):
+        name = class_path.group(1) if class_path else (classes or {}).get(key, "the class")
+        problem = (
+            f"{name} raised {type(raised).__name__}: {raised} while it was built; that is its own error "
+            "(check the arguments it was given, or its code)"
+        )
     problem = problem.replace("<class '", "").replace("'>", "")
     text = f"{key}: {problem}" if key else problem
     return " ".join(text.split())
+
+
+def one_line(text: str, limit: int = 900) -> str:
+    """Fold a message onto one line and cut it to a readable length.
+
+    Args:
+        text: The message (possibly many lines, possibly quoting a huge value).
+        limit: The longest line kept; a longer one keeps its start and its end (where the
+            advice usually is) and says how much was left out.
+
+    Returns:
+        The line.
+    """
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    tail = limit // 4
+    left_out = len(line) - limit
+    return f"{line[: limit - tail]} … ({left_out} characters left out) … {line[-tail:]}"
 
 
 _LIGHTNING = {

@@ -14,9 +14,11 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningArgumentParser, SaveConfigCallback
 
 from lit_nn import __version__
+from lit_nn.atomic import write_text
+from lit_nn.errors import ConfigError
 from lit_nn.registry import default_registry
 
-NOT_RECORDED = ("print_config", "untrained")
+NOT_RECORDED = ("print_config", "untrained", "overwrite")
 PATH_KEYS = ("path", "root", "file", "dir", "folder")
 """Options that say what a command does with the config, not what the run is."""
 
@@ -77,7 +79,7 @@ class RunConfigSaver(SaveConfigCallback):
         first = self.run_dir / "config.yaml"
         path = first if stage == "fit" and not first.exists() else self.run_dir / f"{self.session}.yaml"
         resolved = plain_config(self.parser, self.config)
-        path.write_text(yaml.safe_dump(resolved, sort_keys=False))
+        write_text(path, yaml.safe_dump(resolved, sort_keys=False))
         for logger in trainer.loggers:
             logger.log_hyperparams({"lit_nn_config": resolved, "versions": versions(), "run_folder": str(self.run_dir)})
 
@@ -125,3 +127,43 @@ def optimizer_record(optimizer: Namespace | None, schedule: Namespace | None, lr
             kwargs.pop("monitor", None)
         ran.update(scheduler=class_path, scheduler_kwargs=kwargs)
     return ran
+
+
+def check_sections(config: Namespace) -> None:
+    """Refuse a section given as something other than a mapping (``trainer: 5`` in a YAML file).
+
+    Args:
+        config: The subcommand's parsed configuration.
+
+    Raises:
+        ConfigError: Naming the section and what it holds.
+    """
+    for key in ("trainer", "checkpoint", "run", "plots", "activation_stats"):
+        value = config.get(key)
+        if value is not None and not isinstance(value, Namespace):
+            raise ConfigError(
+                f"{key}: expected its settings as a mapping (for example `{key}:` then indented `name: value` lines), "
+                f"got {value!r}"
+            )
+
+
+def check_output(output: str | None, overwrite: bool) -> None:
+    """Refuse a predictions file that would replace anything, unless replacing it is asked for.
+
+    Args:
+        output: ``--output``.
+        overwrite: ``--overwrite``.
+
+    Raises:
+        ConfigError: For a folder, or an existing file without ``--overwrite true``.
+    """
+    if output is None:
+        return
+    path = Path(output)
+    if path.is_dir():
+        raise ConfigError(f"--output {output} is a folder; give a file name for the predictions, e.g. {path}/preds.csv")
+    if path.exists() and not overwrite:
+        raise ConfigError(
+            f"--output {output} exists and lit_nn does not write over files; give another name, or --overwrite true "
+            "to replace it"
+        )

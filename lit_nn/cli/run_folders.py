@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lit_nn import __version__
+from lit_nn.atomic import write_text
 from lit_nn.errors import LitNNError
 
 MARKER = "run.json"
@@ -115,7 +116,7 @@ def create_run_dir(experiment_dir: Path, name: str | None, identity: Mapping[str
                         "or resume it with --ckpt_path last"
                     ) from None
                 continue
-            (candidate / MARKER).write_text(_marker(candidate.name, identity))
+            write_text(candidate / MARKER, _marker(candidate.name, identity))
             return candidate
     except OSError as exc:
         raise RunError(f"cannot create a run folder under {experiment_dir}: {exc.strerror or exc}") from exc
@@ -183,7 +184,7 @@ def join_run_dir(experiment_dir: Path, name: str, rank: int, identity: Mapping[s
     try:
         run.mkdir(parents=True, exist_ok=True)
         if rank == 0 and not (run / MARKER).exists():
-            (run / MARKER).write_text(_marker(name, identity))
+            write_text(run / MARKER, _marker(name, identity))
     except OSError as exc:
         raise RunError(f"cannot create the run folder {run}: {exc.strerror or exc}") from exc
     return run

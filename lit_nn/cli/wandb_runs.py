@@ -70,7 +70,11 @@ def finish(trainer: Trainer) -> list[str]:
             ]
         else:
             lines.append(f"W&B run {run.id}: {run.url}")
-        run.finish()
+        try:
+            run.finish()
+        except OSError as exc:  # its own files (a full disk): say which folder
+            exc.filename = exc.filename or str(Path(run.settings.sync_dir))
+            raise
     return lines
 
 
