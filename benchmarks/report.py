@@ -258,11 +258,40 @@ Found with cProfile and A/B runs of `benchmarks/overhead.py` (details in the com
 """
 
 
+def threads(result: Result) -> str:
+    """The thread-count section.
+
+    Args:
+        result: ``benchmarks/threads.py``'s figures.
+
+    Returns:
+        Markdown.
+    """
+    fits = result["fits"]
+    rows = [(name, f"{f['median_s']:.1f}", f["threads"]) for name, f in fits.items()]
+    return "\n".join(
+        [
+            "## Threads under load",
+            "",
+            f"Wall time of `lit-nn fit -c digits` for {result['epochs']} epochs (a fresh process, imports",
+            "included), alone and beside one busy loop per CPU; torch's default of one thread per core",
+            "against lit_nn's choice (`lit_nn/callbacks/threads.py`: one thread for a step under 200",
+            "MFLOP, else the process's share of the CPUs that other work leaves free; `LIT_NN_THREADS`",
+            "or `OMP_NUM_THREADS` override it).",
+            "",
+            table(("case", "seconds", "threads"), rows),
+            "",
+            provenance(result),
+        ]
+    )
+
+
 SECTIONS: dict[str, Callable[[Result], str]] = {
     "overhead": overhead,
     "image_pipeline": image_pipeline,
     "time_to_accuracy": time_to_accuracy,
     "startup": startup,
+    "threads": threads,
 }
 
 

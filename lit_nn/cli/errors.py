@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any, NoReturn, TextIO
 
 from lit_nn.cli.messages import one_line
-from lit_nn.cli.run_folders import process_rank
 from lit_nn.env import TRUE
 from lit_nn.errors import LitNNError, LitNNWarning
 
@@ -147,13 +146,3 @@ def _show_warning(
         print(f"lit-nn: warning: {message}", file=file or sys.stderr)
     else:
         _default_showwarning(message, category, filename, lineno, file, line)
-
-
-def notice(message: str) -> None:
-    """Say in one line what the command chose (rank zero only; on stderr, beside Lightning's own notes).
-
-    Args:
-        message: The line, without the ``lit-nn:`` prefix.
-    """
-    if process_rank(os.environ) == 0:
-        print(f"lit-nn: {message}", file=sys.stderr, flush=True)

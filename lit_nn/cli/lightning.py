@@ -28,6 +28,7 @@ from lit_nn.callbacks.progress import ThrottledProgressBar
 from lit_nn.callbacks.random_state import RandomState
 from lit_nn.callbacks.run_record import RecordRun
 from lit_nn.callbacks.schedule import ReplanSchedule
+from lit_nn.callbacks.threads import ChooseThreads
 from lit_nn.checkpoint_io import GatedCheckpointIO
 from lit_nn.checkpoints import load_checkpoint
 from lit_nn.cli import class_names, yaml_loader
@@ -44,7 +45,6 @@ from lit_nn.cli.checkpoint_choice import (
     trusted_class_paths,
     warn_if_mid_epoch,
 )
-from lit_nn.cli.errors import notice
 from lit_nn.cli.fit_defaults import nothing_to_train, settle_budget
 from lit_nn.cli.loggers import point_loggers
 from lit_nn.cli.messages import condense, lightning_message, root_cause
@@ -59,6 +59,7 @@ from lit_nn.cli.run_config import (
 from lit_nn.cli.run_folders import RunError, RunOptions, discard_unused, make_run_dir, plan_run_dir, timestamp
 from lit_nn.cli.shipped_configs import ConfigFileOrName
 from lit_nn.cli.wandb_runs import finish as finish_wandb
+from lit_nn.console import notice
 from lit_nn.data.fitted import applying
 from lit_nn.env import flag
 from lit_nn.errors import ConfigError
@@ -433,8 +434,9 @@ class LitNNCLI(LightningCLI):
 
         Lightning calls every hook of every callback at every step, so callbacks with nothing to
         do (activation statistics off, plots off, SLURM requeue outside SLURM) are left out, the
-        empty batch hooks of the others are skipped, and Lightning's default progress bar gives way
-        to lit_nn's, which redraws a few times a second.
+        empty batch hooks of the others are skipped, Lightning's default progress bar gives way
+        to lit_nn's, which redraws a few times a second, and torch's thread count is chosen for the
+        process (:class:`~lit_nn.callbacks.threads.ChooseThreads`).
         """
         trainer = super().instantiate_trainer(**kwargs)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default: lit_nn's gate instead
@@ -450,6 +452,7 @@ class LitNNCLI(LightningCLI):
             if not (isinstance(c, ActivationStatistics) and not c.every_n_steps)
             and not (isinstance(c, PredictionPlots) and not c.enabled)
         ]
+        trainer.callbacks.append(ChooseThreads())
         if self.subcommand == "fit":
             safety = [RandomState(), SaveOnInterrupt(), *([SlurmRequeue()] if SlurmRequeue.applies_to(trainer) else [])]
             trainer.callbacks.extend([*safety, StopOnNonFiniteLoss(), RecordRun(self.record), ReplanSchedule()])

@@ -24,6 +24,7 @@ from typing import Any
 
 from lit_nn import __version__
 from lit_nn.atomic import write_text
+from lit_nn.console import process_rank
 from lit_nn.errors import LitNNError
 
 MARKER = "run.json"
@@ -151,18 +152,6 @@ def launched_run_name(environ: Mapping[str, str]) -> str | None:
             )
         return f"torchrun-{run_id}"
     return None
-
-
-def process_rank(environ: Mapping[str, str]) -> int:
-    """The global rank a launcher gave this process (0 when none did).
-
-    Args:
-        environ: The process environment.
-
-    Returns:
-        ``RANK`` (torchrun), else ``SLURM_PROCID``, else 0.
-    """
-    return int(environ.get("RANK", environ.get("SLURM_PROCID", "0")))
 
 
 def join_run_dir(experiment_dir: Path, name: str, rank: int, identity: Mapping[str, Any] | None = None) -> Path:

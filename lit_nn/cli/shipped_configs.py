@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonargparse import ActionConfigFile
 
-from lit_nn.cli.errors import notice
+from lit_nn.console import notice
 from lit_nn.errors import ConfigError, suggest
 
 PACKAGE = "lit_nn.configs"
