@@ -11,13 +11,14 @@ TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"", "0", "false", "no", "off"})
 
 
-def flag(key: str, environ: Mapping[str, str] | None = None, error: type[LitNNError] = ConfigError) -> bool:
+def flag(key: str, environ: Mapping[str, str] | None = None, error: type[LitNNError] | None = ConfigError) -> bool:
     """Read a yes/no environment variable; unset is no.
 
     Args:
         key: The variable.
         environ: The environment (default: ``os.environ``).
-        error: The error to raise for a value that is neither.
+        error: The error to raise for a value that is neither; ``None`` reads such a value as no
+            (for a setting that must not itself end in an error, such as ``LIT_NN_DEBUG``).
 
     Returns:
         Whether it is set to a true value (``1``, ``true``, ``yes``, ``on``, any case).
@@ -29,6 +30,6 @@ def flag(key: str, environ: Mapping[str, str] | None = None, error: type[LitNNEr
     value = environ.get(key, "").strip().lower()
     if value in TRUE:
         return True
-    if value in FALSE:
+    if value in FALSE or error is None:
         return False
     raise error(f"{key}={environ[key]!r} is not a yes/no value; set it to 1 or 0")

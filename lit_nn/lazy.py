@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -21,8 +20,8 @@ class LazyTargetError(ImportError):
 class LazyFactory:
     """A factory named by ``"module:attribute"``, imported on first use.
 
-    Calling it calls the target (with any arguments bound here first); :func:`inspect.signature`
-    sees the target's signature, less the bound arguments.
+    A value, not a callable: the registry's :attr:`~lit_nn.registry.Entry.factory` imports it
+    (:meth:`resolve`) and checks it the first time the name is used.
 
     Args:
         target: ``"package.module:attribute"`` (the attribute may be dotted, ``Class.method``).
@@ -76,15 +75,6 @@ class LazyFactory:
             return functools.partial(self.obj, *self.args, **self.kwargs)
         return self.obj
 
-    @property
-    def __signature__(self) -> inspect.Signature:
-        """The signature a caller sees (the target's, less bound arguments)."""
-        return inspect.signature(self.resolve())
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Call the target."""
-        return self.resolve()(*args, **kwargs)
-
     def __repr__(self) -> str:
         bound = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
         return f"lazy({', '.join([repr(self.target), *bound])})"
@@ -107,15 +97,3 @@ def lazy(target: str, /, *args: Any, **kwargs: Any) -> LazyFactory:
         ...     return {"pinball": lazy("my_plugin.losses:PinballLoss")}
     """
     return LazyFactory(target, *args, **kwargs)
-
-
-def resolve(factory: Any) -> Any:
-    """Import a lazy factory's target; return anything else unchanged.
-
-    Args:
-        factory: What a hook registered.
-
-    Returns:
-        The factory object.
-    """
-    return factory.resolve() if isinstance(factory, LazyFactory) else factory

@@ -28,7 +28,7 @@ from lit_nn.errors import (
 )
 from lit_nn.hookspecs import PROJECT_NAME
 from lit_nn.lazy import LazyFactory
-from lit_nn.registry import KINDS, SINGULAR, Entry, PluginInfo, Registry, factory_problem, hook_name
+from lit_nn.registry_model import KINDS, SINGULAR, Entry, PluginInfo, Registry, factory_problem, hook_name
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 """Registered names: lower case letters, digits and underscores, starting with a letter."""

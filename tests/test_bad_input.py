@@ -207,6 +207,15 @@ def test_bad_input_is_one_line_exit_2_and_loses_nothing(case, earlier_run, tmp_p
     assert {k: v for k, v in snapshot(earlier_run).items() if k in before} == before
 
 
+def test_a_bad_thread_count_is_one_line_before_anything_is_written(tmp_path):
+    result = run([*DIGITS, "--run.root", str(tmp_path / "runs")], cwd=tmp_path, LIT_NN_THREADS="two")
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.rstrip().splitlines()[-1] == (
+        "lit-nn: error: LIT_NN_THREADS='two' is not a thread count; set it to a whole number, 1 or more"
+    )
+    assert not list(tmp_path.glob("runs/*/*/checkpoints"))
+
+
 def test_a_full_disk_is_one_line_and_spares_earlier_checkpoints(tmp_path):
     disk = tmp_path / "disk"
     disk.mkdir()

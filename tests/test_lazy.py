@@ -12,7 +12,7 @@ import pytest
 
 import lit_nn
 from lit_nn.errors import PluginLoadError
-from lit_nn.lazy import LazyFactory, LazyTargetError, lazy, resolve
+from lit_nn.lazy import LazyFactory, LazyTargetError, lazy
 from lit_nn.registry import build_registry
 
 HEAVY = ("torch", "lightning", "torchvision", "torchmetrics")
@@ -66,20 +66,19 @@ def plugin_with(**hooks):
 
 def test_a_lazy_factory_imports_its_target_only_when_used(lazy_module):
     factory = lazy(f"{lazy_module}:cube")
-    assert lazy_module not in sys.modules
-    assert list(inspect.signature(factory).parameters) == ["scale"]
-    assert lazy_module in sys.modules
-    module = factory(scale=2.0)
-    assert module.scale == 2.0
-    assert resolve(factory) is sys.modules[lazy_module].cube
-    assert resolve(len) is len
+    assert repr(factory) == f"lazy('{lazy_module}:cube')" and lazy_module not in sys.modules
+    target = factory.resolve()
+    assert lazy_module in sys.modules and target is sys.modules[lazy_module].cube
+    assert list(inspect.signature(target).parameters) == ["scale"]
+    assert target(scale=2.0).scale == 2.0
 
 
 def test_bound_arguments_come_first_and_leave_the_signature(lazy_module):
     factory = lazy(f"{lazy_module}:widen", width=5)
-    assert "width" in inspect.signature(factory).parameters  # partial keeps it, with the new default
-    assert inspect.signature(factory).parameters["width"].default == 5
-    net = factory(input_shape=(3,), output_size=2, activation=lambda: __import__("torch").nn.ReLU(), dropout=0.0)
+    target = factory.resolve()
+    assert "width" in inspect.signature(target).parameters  # partial keeps it, with the new default
+    assert inspect.signature(target).parameters["width"].default == 5
+    net = target(input_shape=(3,), output_size=2, activation=lambda: __import__("torch").nn.ReLU(), dropout=0.0)
     assert net[1].out_features == 5
     assert repr(factory) == f"lazy('{lazy_module}:widen', width=5)"
 
@@ -93,7 +92,7 @@ def test_a_malformed_target_is_refused_at_once(target):
 def test_a_missing_target_says_what_could_not_be_imported():
     factory = LazyFactory("lit_nn.models.activations:no_such_thing")
     with pytest.raises(LazyTargetError, match=r"cannot import 'lit_nn.models.activations:no_such_thing'.*Attribute"):
-        factory()
+        factory.resolve()
 
 
 def test_the_registry_lists_lazy_names_and_imports_on_first_use(lazy_module):

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from lit_nn.cli.wandb_runs import has_credentials, wandb_mode
+from lit_nn.wandb_runs import has_credentials, wandb_mode
 from tests.helpers.cli import fit, run
 from tests.helpers.wandb_files import read_offline_run
 

@@ -16,7 +16,7 @@ from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from lit_nn.cli.wandb_runs import finish as finish_wandb
+from lit_nn.wandb_runs import finish as finish_wandb
 
 INTERRUPTED_KEY = "lit_nn_interrupted"
 """Checkpoint key recording which signal stopped the run, and where in the epoch."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import TQDMProgressBar
+from torch import Tensor
 
 
 class ThrottledProgressBar(TQDMProgressBar):
@@ -16,9 +18,9 @@ class ThrottledProgressBar(TQDMProgressBar):
     Lightning's bar redraws after every batch (twice for a training batch), which costs about as
     much as a small model's step; tqdm itself redraws at most ten times a second. This bar draws
     the same things: the first and last batch of every epoch and evaluation, the others once
-    ``interval`` has passed since the previous drawing. Whether a training batch is drawn is
-    decided before its step (:attr:`redraw_due`), so the task can log the loss the bar will show
-    (lit_nn's tasks do when the last logged ``train/loss`` is older than ``interval``).
+    ``interval`` has passed since the previous drawing. Beside the logged metrics it shows the
+    drawn step's own loss (from the training step's output) as ``train/loss``, so the model need
+    not log it every step for the bar.
 
     Args:
         interval: Least time between two drawings, in seconds (0: every ``refresh_rate`` batches).
@@ -91,7 +93,11 @@ class ThrottledProgressBar(TQDMProgressBar):
         self._drawn = time.monotonic()
         if not bar.disable:
             bar.n = batch_idx + 1
-            bar.set_postfix(self.get_metrics(trainer, pl_module))  # draws
+            metrics = self.get_metrics(trainer, pl_module)
+            loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
+            if isinstance(loss, Tensor):  # Lightning divided it by the accumulation count
+                metrics["train/loss"] = loss.item() * trainer.accumulate_grad_batches
+            bar.set_postfix(metrics)  # draws
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         """Take the bars off the screen, so the error message that follows starts its own line."""

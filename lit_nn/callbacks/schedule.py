@@ -17,9 +17,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR
 
 from lit_nn.errors import ConfigError
-
-PLANNED = "lit_nn_planned"
-"""Attribute set on a scheduler the task planned over the run's steps (kept in its state_dict)."""
+from lit_nn.tasks.optimizers import PLANNED
 
 
 def replan_one_cycle(scheduler: OneCycleLR, total_steps: int) -> None:

@@ -101,6 +101,26 @@ def busy_elsewhere(window: float = 0.15) -> float:
     return max(0.0, share * len(cpus) - mine)
 
 
+def given_threads(environ: Mapping[str, str]) -> int | None:
+    """The thread count the user set in ``LIT_NN_THREADS``.
+
+    Args:
+        environ: The environment.
+
+    Returns:
+        The count, or ``None`` when unset.
+
+    Raises:
+        ConfigError: If it is not a positive whole number.
+    """
+    given = environ.get(THREADS_ENV, "").strip()
+    if not given:
+        return None
+    if not given.isdigit() or int(given) < 1:
+        raise ConfigError(f"{THREADS_ENV}={given!r} is not a thread count; set it to a whole number, 1 or more")
+    return int(given)
+
+
 @dataclass(frozen=True)
 class ThreadPlan:
     """The thread count chosen and why.
@@ -142,11 +162,9 @@ def plan_threads(
         ConfigError: If ``LIT_NN_THREADS`` is not a positive whole number.
     """
     environ = os.environ if environ is None else environ
-    given = environ.get(THREADS_ENV, "").strip()
-    if given:
-        if not given.isdigit() or int(given) < 1:
-            raise ConfigError(f"{THREADS_ENV}={given!r} is not a thread count; set it to a whole number, 1 or more")
-        return ThreadPlan(int(given), f"{THREADS_ENV}={given}")
+    given = given_threads(environ)
+    if given is not None:
+        return ThreadPlan(given, f"{THREADS_ENV}={given}")
     if environ.get("OMP_NUM_THREADS", "").strip():
         return ThreadPlan(current, f"OMP_NUM_THREADS={environ['OMP_NUM_THREADS'].strip()}")
     peers = max(peers, 1)
@@ -201,6 +219,7 @@ class ChooseThreads(Callback):
     """
 
     def __init__(self) -> None:
+        given_threads(os.environ)  # a bad setting fails before the run starts
         self._previous: int | None = None
         self.plan: ThreadPlan | None = None
 

@@ -91,7 +91,7 @@ def install() -> None:
     jsonargparse offers no public hook for this; the function replaced is the single place where
     it resolves a class name (``jsonargparse._typehints.resolve_class_path_by_name``, looked up by
     its callers at call time). pyproject.toml bounds jsonargparse to the minor version tested, and
-    tests/test_class_names.py checks every route.
+    tests/cli/test_class_names.py checks every route.
     """
     from jsonargparse import _typehints
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, NoReturn, TextIO
 
 from lit_nn.cli.messages import one_line
-from lit_nn.env import TRUE
+from lit_nn.env import flag
 from lit_nn.errors import LitNNError, LitNNWarning
 
 DEBUG_ENV = "LIT_NN_DEBUG"
@@ -26,7 +26,7 @@ def debugging() -> bool:
         True when ``LIT_NN_DEBUG`` is set to a true value (any other value counts as no: the
         setting that asks for tracebacks must not itself end in an error).
     """
-    return os.environ.get(DEBUG_ENV, "").strip().lower() in TRUE
+    return flag(DEBUG_ENV, error=None)
 
 
 @contextlib.contextmanager

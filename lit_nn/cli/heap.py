@@ -4,7 +4,7 @@ Importing torch, Lightning, torchmetrics and their dependencies leaves a few hun
 long-lived objects (modules, functions, classes) that Python's cyclic garbage collector walks on
 every full collection during the run, and once more when the interpreter exits. Moving them to
 the permanent generation (:func:`gc.freeze`) skips that work; nothing they refer to is freed
-later anyway. It saves about 1.5 s of exit and 1-3 s of a short digits fit (docs/performance.md).
+later anyway. What it saves: docs/performance.md.
 """
 
 from __future__ import annotations

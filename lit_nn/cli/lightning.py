@@ -19,9 +19,10 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
 from lit_nn.atomic import write_text
 from lit_nn.callbacks.activation_stats import ActivationStatistics
-from lit_nn.callbacks.dispatch import skip_unused_batch_hooks
+from lit_nn.callbacks.batch_hooks import skip_unused_batch_hooks
 from lit_nn.callbacks.finite_loss import StopOnNonFiniteLoss
 from lit_nn.callbacks.interrupt import SaveOnInterrupt, SlurmRequeue
+from lit_nn.callbacks.nvml import SkipFutileNvmlCheck
 from lit_nn.callbacks.plots import PredictionPlots
 from lit_nn.callbacks.predictions import CSVPredictionWriter
 from lit_nn.callbacks.progress import ThrottledProgressBar
@@ -58,12 +59,12 @@ from lit_nn.cli.run_config import (
 )
 from lit_nn.cli.run_folders import RunError, RunOptions, discard_unused, make_run_dir, plan_run_dir, timestamp
 from lit_nn.cli.shipped_configs import ConfigFileOrName
-from lit_nn.cli.wandb_runs import finish as finish_wandb
 from lit_nn.console import notice
 from lit_nn.data.fitted import applying
 from lit_nn.env import flag
 from lit_nn.errors import ConfigError
 from lit_nn.registry import default_registry
+from lit_nn.wandb_runs import finish as finish_wandb
 
 EVALUATION_COMMANDS = ("validate", "test", "predict")
 DEFAULT_ENV = "LIT_NN_DEFAULT_ENV"
@@ -96,7 +97,7 @@ class LitNNCLI(LightningCLI):
         """Lightning's commands, narrowed to the one being run.
 
         The ``lit-nn`` front end has already chosen the command, so only its parser is built:
-        building all four costs about 0.4 s of start-up (docs/performance.md).
+        building all four costs start-up time (docs/performance.md).
 
         Returns:
             Command to the ``Trainer`` method arguments the parser skips.
@@ -435,8 +436,8 @@ class LitNNCLI(LightningCLI):
         Lightning calls every hook of every callback at every step, so callbacks with nothing to
         do (activation statistics off, plots off, SLURM requeue outside SLURM) are left out, the
         empty batch hooks of the others are skipped, Lightning's default progress bar gives way
-        to lit_nn's, which redraws a few times a second, and torch's thread count is chosen for the
-        process (:class:`~lit_nn.callbacks.threads.ChooseThreads`).
+        to lit_nn's, which redraws a few times a second, torch's thread count is chosen for the
+        process (:class:`~lit_nn.callbacks.threads.ChooseThreads`) and its futile NVML probe dropped.
         """
         trainer = super().instantiate_trainer(**kwargs)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default: lit_nn's gate instead
@@ -452,7 +453,7 @@ class LitNNCLI(LightningCLI):
             if not (isinstance(c, ActivationStatistics) and not c.every_n_steps)
             and not (isinstance(c, PredictionPlots) and not c.enabled)
         ]
-        trainer.callbacks.append(ChooseThreads())
+        trainer.callbacks.extend([ChooseThreads(), SkipFutileNvmlCheck()])
         if self.subcommand == "fit":
             safety = [RandomState(), SaveOnInterrupt(), *([SlurmRequeue()] if SlurmRequeue.applies_to(trainer) else [])]
             trainer.callbacks.extend([*safety, StopOnNonFiniteLoss(), RecordRun(self.record), ReplanSchedule()])

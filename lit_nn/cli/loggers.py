@@ -9,8 +9,8 @@ from typing import Any
 from jsonargparse import Namespace
 
 from lit_nn.cli.run_folders import run_info
-from lit_nn.cli.wandb_runs import wandb_environment, wandb_mode
 from lit_nn.console import process_rank
+from lit_nn.wandb_runs import wandb_environment, wandb_mode
 
 KNOWN_LOGGERS = ("CSVLogger", "WandbLogger", "TensorBoardLogger")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Mapping, Sequence
 
+from lit_nn import signatures
 from lit_nn.errors import LitNNError, suggest
 
 _NOISE = (
@@ -28,16 +28,7 @@ def _parameters(class_path: str) -> list[str]:
         cls = getattr(__import__(module, fromlist=[name]), name)
     except (ImportError, AttributeError):
         return []
-    names: list[str] = []
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        params = inspect.signature(init).parameters.values()
-        names += [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
-        if not any(p.kind is p.VAR_KEYWORD for p in params):
-            break
-    return list(dict.fromkeys(names))
+    return signatures.init_keywords(cls)
 
 
 def root_cause(exc: BaseException) -> BaseException:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import inspect
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from lit_nn import signatures
 from lit_nn.cli.scaffold import new_plugin
 from lit_nn.cli.table import format_table
 from lit_nn.errors import InvalidArgumentsError
@@ -91,17 +90,9 @@ def plot_kind(registry: Registry, kind: str, file: str) -> str:
         )
     from lit_nn import plotting
 
-    drawable = {e.name: e.factory for e in registry.entries("activations") if not _required(e.factory)}
+    drawable = {e.name: e.factory for e in registry.entries("activations") if not signatures.required(e.factory)}
     path = plotting.activations(drawable, Path(file))
     return f"Wrote {path}: {', '.join(drawable)}"
-
-
-def _required(factory: Callable[..., Any]) -> list[str]:
-    try:
-        params = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return []
-    return [p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
 def list_plugins(registry: Registry) -> str:
@@ -149,7 +140,7 @@ def list_kind(registry: Registry, kind: str) -> str:
         A table of name, plugin, distribution, version and accepted arguments.
     """
     rows = [
-        (e.name, e.plugin.name, e.plugin.distribution or "-", e.plugin.version or "-", signature_text(e.factory))
+        (e.name, e.plugin.name, e.plugin.distribution or "-", e.plugin.version or "-", signatures.text(e.factory))
         for e in registry.entries(kind)
     ]
     text = format_table(("NAME", "PLUGIN", "DISTRIBUTION", "VERSION", "ARGUMENTS"), rows)
@@ -157,25 +148,3 @@ def list_kind(registry: Registry, kind: str) -> str:
     if failed:
         text += f"\n\n{failed} plugin(s) failed to load; run `lit-nn plugins` to see why."
     return text
-
-
-def signature_text(factory: Callable[..., Any]) -> str:
-    """Show a factory's keyword arguments and their defaults.
-
-    Args:
-        factory: A function or class.
-
-    Returns:
-        For example ``"delta=1.0, reduction='mean'"``; ``"-"`` when it takes none.
-    """
-    try:
-        params: Sequence[inspect.Parameter] = list(inspect.signature(factory).parameters.values())
-    except (TypeError, ValueError):
-        return "?"
-    parts = []
-    for p in params:
-        if p.kind is p.VAR_KEYWORD:
-            parts.append(f"**{p.name}")
-        elif p.kind is not p.VAR_POSITIONAL:
-            parts.append(p.name if p.default is p.empty else f"{p.name}={p.default!r}")
-    return ", ".join(parts) or "-"

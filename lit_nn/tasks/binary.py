@@ -12,6 +12,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Sco
 
 from lit_nn.errors import InvalidArgumentsError
 from lit_nn.tasks.base import BaseTask
+from lit_nn.tasks.labels import check_labels
 
 
 class BinaryClassificationTask(BaseTask):
@@ -62,16 +63,13 @@ class BinaryClassificationTask(BaseTask):
 
     def check_batch(self, batch: Sequence[Tensor]) -> None:
         """Labels must be 0 or 1."""
-        self.check_labels(batch[1], 2)
+        check_labels(batch[1], 2)
 
-    def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> tuple[Tensor, Tensor]:
-        """Loss on logits; metrics (and the returned predictions) on probabilities."""
+    def model_step(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """Loss on logits; the metrics take probabilities."""
         x, y = batch
         logits = self(x).squeeze(-1)
-        loss = self.criterion(logits, y)
-        probability = torch.sigmoid(logits.detach())
-        self.update_metrics(metrics, probability, y)
-        return loss, probability
+        return self.criterion(logits, y), torch.sigmoid(logits.detach()), y
 
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """The label at the threshold and the probability of class 1.

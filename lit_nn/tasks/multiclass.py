@@ -12,6 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from lit_nn.errors import InvalidArgumentsError
 from lit_nn.tasks.base import BaseTask
+from lit_nn.tasks.labels import check_labels
 
 
 class TopKAccuracy(MulticlassAccuracy):
@@ -89,15 +90,13 @@ class MulticlassClassificationTask(BaseTask):
 
     def check_batch(self, batch: Sequence[Tensor]) -> None:
         """Labels must be class indices."""
-        self.check_labels(batch[1], self.hparams.num_classes)
+        check_labels(batch[1], self.hparams.num_classes)
 
-    def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> tuple[Tensor, Tensor]:
-        """Loss and metrics on logits (returned as the predictions)."""
+    def model_step(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """Loss on logits; the metrics take the logits."""
         x, y = batch
         logits = self(x)
-        loss = self.criterion(logits, y)
-        self.update_metrics(metrics, logits.detach(), y)
-        return loss, logits.detach()
+        return self.criterion(logits, y), logits.detach(), y
 
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """The most likely label and every class's probability.

@@ -16,8 +16,10 @@ from typing import Any
 
 import torch
 
-from lit_nn.callbacks.schedule import PLANNED
 from lit_nn.errors import InvalidArgumentsError
+
+PLANNED = "lit_nn_planned"
+"""Attribute set on a scheduler the task planned over the run's steps (kept in its state_dict)."""
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -55,16 +57,22 @@ def torch_class(path: str, package: str, base: type, what: str) -> type:
     return found
 
 
-def check_choice(optimizer: str, scheduler: str) -> None:
-    """Refuse an optimiser or schedule the task cannot build, before anything is built.
+def check_choice(optimizer: str, scheduler: str, lr: float = 1e-3, weight_decay: float = 0.0) -> None:
+    """Refuse an optimiser, schedule or rate the task cannot use, before anything is built.
 
     Args:
         optimizer: A short name or a ``torch.optim`` class path.
         scheduler: A short name or a ``torch.optim.lr_scheduler`` class path.
+        lr: The learning rate (positive).
+        weight_decay: The L2 penalty (0 or more).
 
     Raises:
-        InvalidArgumentsError: Saying which names are accepted.
+        InvalidArgumentsError: Saying which names or values are accepted.
     """
+    if not lr > 0:
+        raise InvalidArgumentsError(f"lr must be positive, got {lr}")
+    if not weight_decay >= 0:
+        raise InvalidArgumentsError(f"weight_decay must be 0 or more, got {weight_decay}")
     if optimizer not in OPTIMIZERS and not optimizer.startswith("torch.optim."):
         raise InvalidArgumentsError(
             f"optimizer must be one of {', '.join(OPTIMIZERS)} (or a torch.optim class path), got {optimizer!r}"

@@ -26,7 +26,7 @@ class RegressionTask(BaseTask):
     """
 
     default_loss = "mse"
-    headline = "r2"
+    progress_metric = "r2"
     size_argument = "num_targets"
 
     def __init__(self, num_targets: int = 1, **kwargs: Any) -> None:
@@ -80,8 +80,8 @@ class RegressionTask(BaseTask):
         """
         return self(x) * self.target_std + self.target_mean
 
-    def step(self, batch: Sequence[Tensor], metrics: MetricCollection) -> tuple[Tensor, Tensor]:
-        """Loss on standardised targets; metrics (and returned predictions) in the targets' units."""
+    def model_step(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """Loss on standardised targets; predictions and targets in the targets' units."""
         x, y = batch
         y = y.reshape(len(y), -1).to(self.target_mean.dtype)
         out = self(x)
@@ -89,8 +89,7 @@ class RegressionTask(BaseTask):
         prediction = out.detach() * self.target_std + self.target_mean
         if self.hparams.num_targets == 1:
             prediction, y = prediction.squeeze(1), y.squeeze(1)
-        self.update_metrics(metrics, prediction, y)
-        return loss, prediction
+        return loss, prediction, y
 
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """Predicted values.

@@ -19,7 +19,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from lit_nn.callbacks.dispatch import skip_unused_batch_hooks
+from lit_nn.callbacks.batch_hooks import skip_unused_batch_hooks
 from lit_nn.callbacks.finite_loss import StopOnNonFiniteLoss
 from lit_nn.callbacks.progress import ThrottledProgressBar
 from lit_nn.callbacks.random_state import RandomState

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from lit_nn.cli import main
-from lit_nn.cli.plugins import signature_text
 from lit_nn.errors import DuplicateNameError
+from lit_nn.signatures import text as signature_text
 from tests.conftest import plugin_pythonpath
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lightning.pytorch import Callback
 
-from lit_nn.callbacks.dispatch import skip_unused_batch_hooks
+from lit_nn.callbacks.batch_hooks import skip_unused_batch_hooks
 from lit_nn.callbacks.finite_loss import StopOnNonFiniteLoss
 
 

@@ -34,13 +34,13 @@ def make_pytest(args: str) -> subprocess.CompletedProcess:
 
 
 def test_no_tests_collected_is_reported_and_not_a_pass():
-    result = make_pytest("--noconftest -p no:cacheprovider tests/test_errors.py -k no_test_is_called_like_this")
+    result = make_pytest("--noconftest -p no:cacheprovider tests/cli/test_errors.py -k no_test_is_called_like_this")
     assert result.returncode != 0, result.stdout + result.stderr
     assert "Error 5" in result.stderr  # make passes pytest's own status on in its message
     assert "pytest collected no tests (exit 5): nothing ran, so nothing passed or failed" in result.stderr
 
 
 def test_a_selection_that_passes_exits_0():
-    result = make_pytest("--noconftest -p no:cacheprovider tests/test_errors.py")
+    result = make_pytest("--noconftest -p no:cacheprovider tests/cli/test_errors.py")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "passed" in result.stdout

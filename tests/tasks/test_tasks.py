@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from lit_nn.errors import InvalidArgumentsError, UnknownNameError
 from lit_nn.registry import build_registry
 from lit_nn.tasks import BinaryClassificationTask, MulticlassClassificationTask, RegressionTask
-from lit_nn.tasks.base import LabelError
+from lit_nn.tasks.labels import LabelError
 from tests.helpers.training import EpochLosses, task_for, trainer
 
 REGISTRY = build_registry()
@@ -53,7 +53,7 @@ def test_loss_falls_and_metrics_are_logged_per_stage(kind):
 
 def test_top5_only_with_more_than_five_classes():
     model = MulticlassClassificationTask(input_shape=[4], num_classes=5)
-    assert set(model.val_metrics) == {"val/acc", "val/f1_macro"}
+    assert set(model.val_stage.metrics) == {"val/acc", "val/f1_macro"}
 
 
 def test_default_losses():
@@ -232,9 +232,9 @@ def test_metrics_of_the_same_kind_keep_separate_states():
     """
     model = MulticlassClassificationTask(input_shape=[4], num_classes=7)
     logits = torch.tensor([[0.0, 5.0, 4.0, 3.0, 2.0, 1.0, -1.0]] * 4)
-    model.val_metrics.update(logits, torch.tensor([1, 1, 1, 1]))  # all right, top-1 and top-5 alike
-    model.val_metrics.update(logits, torch.tensor([2, 3, 4, 6]))  # top-1 all wrong, top-5 right thrice
-    values = model.val_metrics.compute()
+    model.val_stage.metrics.update(logits, torch.tensor([1, 1, 1, 1]))  # all right, top-1 and top-5 alike
+    model.val_stage.metrics.update(logits, torch.tensor([2, 3, 4, 6]))  # top-1 all wrong, top-5 right thrice
+    values = model.val_stage.metrics.compute()
     assert values["val/acc"].item() == pytest.approx(4 / 8) and values["val/top5_acc"].item() == pytest.approx(7 / 8)
 
 
