@@ -375,6 +375,9 @@ def main(argv: list[str] | None = None) -> None:
     clock = CLOCKS[args.clock]
     if args.threads:
         torch.set_num_threads(args.threads)
+    # Every variant computes on the same threads: lit-nn's own choice (ChooseThreads) is measured
+    # in benchmarks/threads.py, not here.
+    os.environ["LIT_NN_THREADS"] = str(torch.get_num_threads())
     warnings.filterwarnings("ignore")  # Lightning's advice on num_workers and the like
     runs = args.runs or (1 if args.quick else 5)
     epochs = {64: 1, 256: 1} if args.quick else {64: 3, 256: 6}

@@ -37,7 +37,8 @@ def one_error(result, status: int = 2) -> str:
 
 
 def notices(result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith("lit-nn: ") and "error:" not in line]
+    lines = result.stderr.splitlines()  # the thread count is said by every command: not counted here
+    return [x for x in lines if x.startswith("lit-nn: ") and "error:" not in x and "torch computes on" not in x]
 
 
 def checkpoints(root: Path, experiment: str, which: str = "best-*") -> list[Path]:
