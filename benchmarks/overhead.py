@@ -48,8 +48,6 @@ from torch import Tensor, nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lit_nn.cli.names import resolve_names  # noqa: E402
-
 from benchmarks.common import write_result  # noqa: E402
 from lit_nn.cli.lightning import LitNNCLI  # noqa: E402
 from lit_nn.cli.run_folders import RUN_DIR_ENV, SESSION_ENV  # noqa: E402
@@ -250,7 +248,7 @@ def run_lit_nn(batch_size: int, epochs: int, state: dict[str, Tensor]) -> dict[s
     """``lit-nn fit`` through :class:`~lit_nn.cli.lightning.LitNNCLI`, in this process."""
     as_imported(lightning=True)
     with tempfile.TemporaryDirectory(prefix="lit-nn-overhead-") as tmp:
-        argv = resolve_names(cli_args(batch_size, epochs, Path(tmp) / "runs"), default_registry(), Path(tmp))
+        argv = cli_args(batch_size, epochs, Path(tmp) / "runs")  # registry names resolve inside the parser
         try:
             with quiet():
                 cli = TimedCLI(args=argv)
@@ -324,7 +322,7 @@ def nvml_probe_us() -> dict[str, Any]:
     """What one optimiser step's accelerator check costs with and without Lightning's NVML setting."""
     import timeit
 
-    from lit_nn.tasks.nvml import _nvml_missing
+    from lit_nn.callbacks.nvml import _nvml_missing
 
     optimizer = torch.optim.Adam([nn.Parameter(torch.zeros(1))])
     check = optimizer._accelerator_graph_capture_health_check  # what every Adam.step() calls first
