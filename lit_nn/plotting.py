@@ -141,10 +141,11 @@ def regression(
 
 
 def curves(history: Sequence[Mapping[str, float]], path: Path) -> Path:
-    """Loss curves (train and validation) and validation metric curves per epoch.
+    """Loss curves (train and validation), then each validation metric on an axis of its own.
 
     Args:
-        history: One mapping per epoch with ``epoch`` and logged values.
+        history: One mapping per epoch with ``epoch`` and logged values (every epoch of the run,
+            a resumed one's earlier epochs included).
         path: PNG file to write.
 
     Returns:
@@ -152,20 +153,24 @@ def curves(history: Sequence[Mapping[str, float]], path: Path) -> Path:
     """
     epochs = [row["epoch"] for row in history]
     metrics = sorted({k for row in history for k in row if k.startswith("val/") and k != "val/loss"})
-    figure, (losses, others) = plt.subplots(1, 2, figsize=(10, 4))
+    columns = min(3, 1 + len(metrics))
+    rows = -(-(1 + len(metrics)) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    axes = list(grid.flat)
+    losses = axes[0]
     for key, label in (("train/loss_epoch", "train"), ("val/loss", "validation")):
         values = [row.get(key) for row in history]
         if any(v is not None for v in values):
             losses.plot(epochs, [float("nan") if v is None else v for v in values], marker="o", label=label)
-    for axes in (losses, others):
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     losses.set(xlabel="epoch", ylabel="loss", title="loss")
     losses.legend()
-    for key in metrics:
-        others.plot(epochs, [row.get(key, float("nan")) for row in history], marker="o", label=key)
-    others.set(xlabel="epoch", title="validation metrics")
-    if metrics:
-        others.legend()
+    for ax, key in zip(axes[1:], metrics, strict=False):
+        ax.plot(epochs, [row.get(key, float("nan")) for row in history], marker="o", color="tab:green")
+        ax.set(xlabel="epoch", title=f"validation {key.removeprefix('val/')}")
+    for ax in axes[: 1 + len(metrics)]:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes[1 + len(metrics) :]:
+        ax.axis("off")
     return _save(figure, path)
 
 
@@ -194,4 +199,94 @@ def activations(factories: Mapping[str, Callable[[], torch.nn.Module]], path: Pa
     for axes in list(grid.flat)[len(factories) :]:
         axes.axis("off")
     grid.flat[0].legend(loc="upper left")
+    return _save(figure, path)
+
+
+def activation_statistics(history: Sequence[Mapping[str, float]], layers: Sequence[str], path: Path) -> Path:
+    """Layers by measured steps: dead units, saturated outputs and the gradient reaching each layer.
+
+    Args:
+        history: One mapping per measured step with ``step`` and ``stats/<layer>/…`` values.
+        layers: Layer names, first applied first (the top row).
+        path: PNG file to write.
+
+    Returns:
+        ``path``.
+    """
+    steps = [int(row["step"]) for row in history]
+    panels = [
+        ("dead_fraction", "dead units (never positive on a batch)", "share", (0.0, 1.0), "Reds"),
+        ("saturated_fraction", "saturated outputs (slope near zero)", "share", (0.0, 1.0), "Oranges"),
+        ("grad_norm", "gradient reaching the layer", "log10 norm", None, "viridis"),
+    ]
+    figure, axes = plt.subplots(1, 3, figsize=(15, 1.6 + 0.45 * len(layers)), squeeze=False)
+    for ax, (stat, title, unit, limits, cmap) in zip(axes[0], panels, strict=True):
+        grid = torch.tensor(
+            [[row.get(f"stats/{layer}/{stat}", float("nan")) for row in history] for layer in layers],
+            dtype=torch.float64,
+        )
+        if stat == "grad_norm":
+            grid = grid.clamp_min(1e-30).log10()
+        if torch.isnan(grid).all():
+            why = "not measured\n(ReLU-like activations only)" if stat == "dead_fraction" else "not measured"
+            ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
+            ax.set(title=title, xticks=[], yticks=[])
+            continue
+        vmin, vmax = (
+            limits
+            if limits is not None
+            else (float(grid.nan_to_num(nan=float("inf")).min()), float(grid.nan_to_num(nan=float("-inf")).max()))
+        )
+        image = ax.imshow(grid.numpy(), aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        figure.colorbar(image, ax=ax, label=unit)
+        every = max(1, len(steps) // 6)
+        ticks = list(range(0, len(steps), every))
+        if len(steps) - 1 - ticks[-1] >= every / 2:  # the last step too, unless it would crowd its neighbour
+            ticks.append(len(steps) - 1)
+        ax.set(title=title, xlabel="training step", xticks=ticks, xticklabels=[steps[i] for i in ticks])
+        ax.set_yticks(range(len(layers)), layers)
+    figure.suptitle("activation statistics: first layer at the top")
+    return _save(figure, path)
+
+
+def comparison(
+    setting: str, runs: Sequence[tuple[str, Sequence[Mapping[str, float]]]], metric: str, path: Path
+) -> Path:
+    """Runs that differ in one setting: learning curves overlaid, final values side by side.
+
+    Args:
+        setting: The setting compared (``model.activation``).
+        runs: Each value with its per-epoch history (``epoch``, ``train/loss_epoch``, ``val/…``).
+        metric: The validation metric drawn beside the loss.
+        path: PNG file to write.
+
+    Returns:
+        ``path``.
+    """
+    figure, (loss_ax, metric_ax, final_ax) = plt.subplots(1, 3, figsize=(15, 4.2))
+    colours = plt.get_cmap("tab10")
+    finals = []
+    for i, (value, history) in enumerate(runs):
+        epochs = [row["epoch"] for row in history]
+        colour = colours(i % 10)
+        train = [row.get("train/loss_epoch", float("nan")) for row in history]
+        loss_ax.plot(epochs, [row.get("val/loss", float("nan")) for row in history], marker="o", color=colour,
+                     label=f"{value} (validation)")  # fmt: skip
+        loss_ax.plot(epochs, train, linestyle="--", color=colour, alpha=0.6)
+        values = [row.get(metric, float("nan")) for row in history]
+        metric_ax.plot(epochs, values, marker="o", color=colour, label=value)
+        finals.append(values[-1] if values else float("nan"))
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="loss (solid: validation, dashed: train)")
+    loss_ax.legend(fontsize="small")
+    metric_ax.set(xlabel="epoch", title=f"validation {metric.removeprefix('val/')}")
+    metric_ax.legend(fontsize="small")
+    for ax in (loss_ax, metric_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    labels = [value for value, _ in runs]
+    bars = final_ax.bar(labels, finals, color=[colours(i % 10) for i in range(len(runs))])
+    final_ax.bar_label(bars, fmt="%.3f")
+    final_ax.set(title=f"final validation {metric.removeprefix('val/')}", xlabel=setting)
+    if metric in ("val/acc", "val/f1_macro", "val/auroc"):
+        final_ax.set_ylim(0, 1.05)
+    figure.suptitle(f"{setting}: {', '.join(labels)}")
     return _save(figure, path)

@@ -28,7 +28,8 @@ def test_offline_run_without_credentials_holds_config_versions_metrics_and_plots
     root = tmp_path / "runs"
     result = run(["fit", "-c", "configs/breast_cancer.yaml", "--trainer.max_epochs", "3", "--trainer.strategy", "ddp",
                   "--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.enable_progress_bar", "false",
-                  "--run.root", str(root)], environ=offline_env(tmp_path))  # fmt: skip
+                  "--activation_stats.every_n_steps", "2", "--run.root", str(root)],
+                 environ=offline_env(tmp_path))  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = [p.parent for p in root.glob("breast_cancer/*/run.json")]
     (log,) = wandb_runs(run_dir)  # only rank 0 created a run
@@ -44,7 +45,9 @@ def test_offline_run_without_credentials_holds_config_versions_metrics_and_plots
     epochs = [row for row in saved.history if "val/loss" in row]
     assert len(epochs) == 3 and all({"val/acc", "val/auroc", "epoch"} <= set(row) for row in epochs)
     assert any("train/loss_epoch" in row for row in saved.history)
-    assert {"plots/val-confusion_matrix", "plots/val-roc", "plots/curves"} <= {k for row in saved.history for k in row}
+    logged = {k for row in saved.history for k in row}
+    assert {"plots/val-confusion_matrix", "plots/val-roc", "plots/curves", "plots/activation_stats"} <= logged
+    assert {"stats/hidden1.tanh/grad_norm", "stats/hidden1.tanh/saturated_fraction"} <= logged
     assert list(log.parent.glob("files/media/images/plots/*.png"))
 
 

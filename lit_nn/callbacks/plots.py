@@ -66,6 +66,18 @@ class PredictionPlots(Callback):
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
             self._draw(trainer, pl_module, "val", suffix=f"-epoch{trainer.current_epoch:03d}")
 
+    def state_dict(self) -> dict[str, Any]:
+        """The epochs' losses and metrics so far, kept in checkpoints so a resumed run's curves show every epoch."""
+        return {"history": [dict(row) for row in self.history]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Take back the history of the run being resumed.
+
+        Args:
+            state_dict: From :meth:`state_dict`.
+        """
+        self.history = [{k: float(v) for k, v in row.items()} for row in state_dict.get("history", [])]
+
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Draw the last validation epoch's plots and the curves."""
         if not self.enabled:

@@ -9,14 +9,19 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from lit_nn import __version__
 from lit_nn.cli import configs, plugins
 from lit_nn.cli.errors import user_errors
 
+if TYPE_CHECKING:
+    from lit_nn.cli.lightning import LitNNCLI
+
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 COMMAND_HELP = {
     "fit": "train a model (lit-nn fit -c digits)",
+    "compare": "train over several values of one setting, drawn in one figure (--model.activation relu,tanh)",
     "validate": "evaluate on the validation split",
     "test": "evaluate on the test split (--ckpt_path best|last|FILE)",
     "predict": "write predictions to CSV (--output FILE)",
@@ -60,13 +65,16 @@ def _drop_advert(record: logging.LogRecord) -> bool:
     return "litlogger" not in record.getMessage()  # Lightning's tip to install a cloud logger
 
 
-def run_lightning(argv: list[str], own_process: bool = False) -> None:
+def run_lightning(argv: list[str], own_process: bool = False) -> LitNNCLI:
     """Run a Lightning command through :class:`~lit_nn.cli.lightning.LitNNCLI`.
 
     Args:
         argv: Arguments after ``lit-nn``, starting with the command.
         own_process: The command is the whole process (the ``lit-nn`` script), so what the
             imports made may be frozen for good (:mod:`lit_nn.cli.heap`).
+
+    Returns:
+        The CLI object, after its command ran (its ``trainer``, ``model``, ``run_dir``).
 
     Raises:
         ConfigError: If the arguments or config files do not parse, as one line.
@@ -91,7 +99,7 @@ def run_lightning(argv: list[str], own_process: bool = False) -> None:
     logging.raiseExceptions = False
     with _environment_restored(RUN_DIR_ENV, SESSION_ENV):
         try:
-            LitNNCLI(args=argv)
+            return LitNNCLI(args=argv)
         except ArgumentError as exc:  # raised outside parse_arguments (config files, links)
             raise ConfigError(condense(str(exc))) from None
 
@@ -110,7 +118,12 @@ def main(args: Sequence[str] | None = None) -> None:
         if argv and argv[0] in LIGHTNING_COMMANDS:
             run_lightning(argv, own_process=args is None)
             return
-        namespace = build_parser().parse_args(argv)
-        status = namespace.handler(namespace)
+        if argv and argv[0] == "compare":
+            from lit_nn.cli import compare
+
+            status = compare.run(argv[1:])
+        else:
+            namespace = build_parser().parse_args(argv)
+            status = namespace.handler(namespace)
     if status:
         raise SystemExit(status)

@@ -346,7 +346,7 @@ class LitNNCLI(LightningCLI):
         self.run_dir = run_dir
         config.trainer.default_root_dir = str(run_dir)
         config.checkpoint.dirpath = user_dirpath or str(run_dir / "checkpoints")
-        config.plots.subfolder = f"plots/{self.session}"
+        config.plots.subfolder = config.activation_stats.subfolder = f"plots/{self.session}"
         config.trainer.logger = point_loggers(config.trainer.logger, run_dir, self.session)
 
     # instantiating ----------------------------------------------------------------------------

@@ -110,8 +110,13 @@ class BaseTask(LightningModule, ABC):
         """The task's metrics, without prefix; cloned once per stage."""
 
     def configure_models(self) -> None:
-        """Build the backbone by name, handing it the activation by name."""
-        self.backbone = build_backbone(self.hparams, self.output_size)
+        """Build the backbone by name, handing it the activation by name.
+
+        :attr:`activation_layers` then maps each activation the registry built (its module name
+        under ``backbone.``) to a readable name such as ``hidden1.relu``.
+        """
+        self.backbone, names = build_backbone(self.hparams, self.output_size)
+        self.activation_layers = {f"backbone.{name}": label for name, label in names.items()}
 
     def configure_losses(self) -> None:
         """Build the loss by name (the task's default when none is given)."""

@@ -67,3 +67,36 @@ def test_curves_handle_missing_values(tmp_path):
         {"epoch": 1.0, "val/loss": 0.5, "train/loss_epoch": 0.7},
     ]
     check_png(curves(history, tmp_path / "curves.png"))
+
+
+def test_regression_curves_give_each_metric_its_own_axis(tmp_path, monkeypatch):
+    from lit_nn import plotting
+
+    seen = []
+    save = plotting._save
+    monkeypatch.setattr(plotting, "_save", lambda figure, path: seen.append([a.get_title() for a in figure.axes])
+                        or save(figure, path))  # fmt: skip
+    history = [{"epoch": float(e), "train/loss_epoch": 1.0 / (e + 1), "val/loss": 1.2 / (e + 1), "val/mse": 40.0 - e,
+                "val/rmse": 6.0, "val/mae": 5.0, "val/r2": 0.1 * e} for e in range(4)]  # fmt: skip
+    check_png(curves(history, tmp_path / "curves.png"))
+    titles = [t for t in seen[0] if t]
+    assert titles == ["loss", "validation mae", "validation mse", "validation r2", "validation rmse"]
+
+
+def test_a_resumed_run_draws_every_epoch(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    data = REGISTRY.create("datamodules", "regression", num_samples=120, num_features=4, nonlinear=False)
+
+    def fit(epochs, ckpt=None):
+        plots = PredictionPlots(subfolder="plots")
+        saving = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+        run = trainer(max_epochs=epochs, limit_train_batches=2, default_root_dir=tmp_path, enable_checkpointing=True,
+                      callbacks=[plots, saving])  # fmt: skip
+        run.fit(task_for(data), data, ckpt_path=ckpt)
+        return plots
+
+    fit(2)
+    resumed = fit(4, ckpt=str(tmp_path / "ckpt" / "last.ckpt"))
+    assert [row["epoch"] for row in resumed.history] == [0.0, 1.0, 2.0, 3.0]
+    check_png(tmp_path / "plots" / "curves.png")

@@ -1,0 +1,181 @@
+"""``lit-nn compare``: one config trained over several values of one setting, in one figure and table.
+
+    lit-nn compare -c deep_mlp --model.activation sigmoid,tanh,relu,leaky_relu
+
+Every value is an ordinary ``lit-nn fit`` run (its own run folder, checkpoints and logs); a value
+whose run fails is reported with its one-line reason and the others go on. The figure and a CSV
+of the final metrics go to ``<runs>/<experiment>/compare-<time>/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lit_nn.atomic import write_text
+from lit_nn.cli.messages import one_line
+from lit_nn.cli.table import format_table
+from lit_nn.errors import ConfigError, LitNNError
+
+USAGE = """usage: lit-nn compare [-c CONFIG ...] --KEY V1,V2[,...] [other lit-nn fit options]
+
+Train one configuration once per value of one setting and draw the runs in one figure: learning
+curves overlaid and final metrics side by side, with a table in the console. The setting is the one
+option given several comma-separated values, for example:
+
+  lit-nn compare -c deep_mlp --model.activation sigmoid,tanh,relu,leaky_relu
+  lit-nn compare -c digits --model.lr 0.001,0.01,0.1 --trainer.max_epochs 5
+
+Every other option is passed to each `lit-nn fit` unchanged."""
+
+
+@dataclass
+class Outcome:
+    """One value's run.
+
+    Attributes:
+        value: The setting's value.
+        run_dir: Its run folder (``None`` when it failed before having one).
+        history: Per-epoch losses and validation metrics.
+        final: The last epoch's values.
+        error: The one-line reason it failed, if it did.
+    """
+
+    value: str
+    run_dir: Path | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+    final: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+
+def split_varied(argv: Sequence[str]) -> tuple[str, list[str], list[str]]:
+    """Find the one option given several comma-separated values.
+
+    Args:
+        argv: The arguments after ``compare``.
+
+    Returns:
+        The option's key (``model.activation``), its values, and the other arguments.
+
+    Raises:
+        ConfigError: Unless exactly one option has several values.
+    """
+    found: list[tuple[int, int, str, list[str]]] = []
+    i = 0
+    while i < len(argv):
+        arg, width = argv[i], 1
+        if arg.startswith("--") and len(arg) > 2:
+            key, eq, value = arg[2:].partition("=")
+            if not eq and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+                value, width = argv[i + 1], 2
+            plain = value and not value.lstrip().startswith(("[", "{", "("))
+            if plain and "," in value:
+                found.append((i, width, key, [v.strip() for v in value.split(",") if v.strip()]))
+        i += width
+    if len(found) != 1:
+        given = ", ".join(f"--{key}" for _, _, key, _ in found) or "none"
+        raise ConfigError(
+            f"compare needs exactly one option with several comma-separated values (given: {given}); for example "
+            "lit-nn compare -c deep_mlp --model.activation sigmoid,tanh,relu,leaky_relu"
+        )
+    start, width, key, values = found[0]
+    if len(values) < 2:
+        raise ConfigError(f"--{key} needs at least two values to compare, got {values}")
+    return key, values, [*argv[:start], *argv[start + width :]]
+
+
+def fit_one(value: str, key: str, rest: Sequence[str]) -> Outcome:
+    """Train for one value, in this process.
+
+    Args:
+        value: The setting's value.
+        key: The setting.
+        rest: The other ``fit`` arguments.
+
+    Returns:
+        What happened, failures included.
+    """
+    from lit_nn.callbacks.plots import PredictionPlots
+    from lit_nn.cli import run_lightning
+
+    outcome = Outcome(value)
+    try:
+        cli = run_lightning(["fit", *rest, f"--{key}={value}"])
+    except LitNNError as exc:
+        outcome.error = one_line(str(exc))
+        return outcome
+    outcome.run_dir = getattr(cli, "run_dir", None)
+    plots = [c for c in cli.trainer.callbacks if isinstance(c, PredictionPlots)]
+    outcome.history = list(plots[0].history) if plots else []
+    metrics = cli.trainer.callback_metrics
+    outcome.final = {k: float(v) for k, v in metrics.items() if k.startswith("val/") or k == "train/loss_epoch"}
+    return outcome
+
+
+def report(key: str, outcomes: Sequence[Outcome], folder: Path, metric: str) -> list[str]:
+    """Write the figure and the CSV, and say what each run reached.
+
+    Args:
+        key: The setting compared.
+        outcomes: One per value.
+        folder: Where the figure and the table go.
+        metric: The validation metric to draw beside the loss (``val/acc`` …).
+
+    Returns:
+        The lines to print: the table, then where the files are.
+    """
+    from lit_nn import plotting
+
+    columns = sorted({k for o in outcomes for k in o.final})
+    rows = [[o.value, str(len(o.history)), *(f"{o.final[c]:.4f}" if c in o.final else "-" for c in columns),
+             o.error or str(o.run_dir)] for o in outcomes]  # fmt: skip
+    header = [key, "epochs", *columns, "run (or why it failed)"]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([header, *rows])
+    write_text(folder / "compare.csv", buffer.getvalue())
+    drawn = [(o.value, o.history) for o in outcomes if o.history]
+    lines = [format_table(header, rows)]
+    if drawn:
+        path = plotting.comparison(key, drawn, metric, folder / "compare.png")
+        lines.append(f"\nFigure: {path}")
+    lines.append(f"Table: {folder / 'compare.csv'}")
+    return lines
+
+
+def run(argv: Sequence[str]) -> int:
+    """``lit-nn compare ARGS``.
+
+    Args:
+        argv: The arguments after ``compare``.
+
+    Returns:
+        0 when every value trained, 1 when some failed (they are in the table).
+
+    Raises:
+        ConfigError: On a malformed command, or when every value failed.
+    """
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    key, values, rest = split_varied(argv)
+    outcomes = [fit_one(value, key, rest) for value in values]
+    done = [o for o in outcomes if o.run_dir is not None]
+    if not done:
+        raise ConfigError(f"every value of --{key} failed; the first: {outcomes[0].error}")
+    metric = _headline(done)
+    folder = done[0].run_dir.parent / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    print("\n".join(report(key, outcomes, folder, metric)))
+    return 1 if len(done) < len(outcomes) else 0
+
+
+def _headline(outcomes: Sequence[Any]) -> str:
+    keys = {k for o in outcomes for row in o.history for k in row}
+    for metric in ("val/acc", "val/r2"):
+        if metric in keys:
+            return metric
+    return "val/loss"
