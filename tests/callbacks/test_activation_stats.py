@@ -154,3 +154,10 @@ def test_the_real_command_measures_a_plugin_activation_and_draws_it(tmp_path):
         assert 0 <= float(row["stats/hidden2.snake/saturated_fraction"]) <= 1
     (figure,) = run_dir.glob("plots/fit-*/activation_stats.png")
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_saturation_is_warned_about_only_where_the_slope_fades_to_zero():
+    stats = ActivationStatistics(every_n_steps=1)
+    names = ("sigmoid", "tanh", "gelu", "leaky_relu", "relu")
+    fades = {name: stats._kind(REGISTRY.create("activations", name))[2] for name in names}
+    assert fades == {"sigmoid": True, "tanh": True, "gelu": True, "leaky_relu": False, "relu": True}
