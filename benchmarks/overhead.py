@@ -1,11 +1,13 @@
 """Per-step overhead of lit_nn and of Lightning against a hand-written PyTorch loop.
 
-Three ways to train the same MLP (64-256-256-10, lit_nn's ``mlp`` backbone, seeded init) with
+Four ways to train the same MLP (64-256-256-10, lit_nn's ``mlp`` backbone, seeded init) with
 Adam on the same data in the same order (lit_nn's ``multiclass`` datamodule: 20,000 training
 samples, its epoch-seeded sampler), for the same number of epochs, each validating once per epoch:
 
 - ``hand``: a hand-written loop over the datamodule's own loaders;
 - ``barebones``: ``Trainer(barebones=True)`` on a bare LightningModule (Lightning's own floor);
+- ``peer``: lightning-hydra-template's ``MNISTLitModule`` (torchmetrics updated and ``self.log``
+  called every step) under Lightning's default Trainer (its progress bar, a checkpoint, a CSV logger);
 - ``lit_nn``: the real ``MulticlassClassificationTask`` trained by ``lit-nn fit``'s own code path
   (:class:`~lit_nn.cli.lightning.LitNNCLI` with its default callbacks, CSV logger, checkpoints,
   progress bar and metrics; only the run root is a temporary folder).
@@ -60,7 +62,7 @@ LR = 1e-3
 HIDDEN = [256, 256]
 # 25,000 samples split 80/10/10: 20,000 to train on, 2,500 to validate on each epoch.
 DATA = {"num_samples": 25_000, "num_features": 64, "num_classes": 10, "val_fraction": 0.1, "test_fraction": 0.1}
-VARIANTS = ("hand", "barebones", "lit_nn")
+VARIANTS = ("hand", "barebones", "peer", "lit_nn")
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = CLOCKS["wall"]
 NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
@@ -195,6 +197,82 @@ class Bare(LightningModule):
         return torch.optim.Adam(self.parameters(), lr=LR)
 
 
+class PeerModule(LightningModule):
+    """lightning-hydra-template's ``MNISTLitModule``, the peer a user would pick instead of lit_nn.
+
+    As that template writes it: a ``model_step`` returning loss, predictions and targets; a
+    ``MeanMetric`` loss and an ``Accuracy`` per stage updated and logged through ``self.log``
+    every step; the best validation accuracy in a ``MaxMetric``.
+    """
+
+    def __init__(self, model: nn.Module, num_classes: int) -> None:
+        from torchmetrics import MaxMetric, MeanMetric
+        from torchmetrics.classification.accuracy import Accuracy
+
+        super().__init__()
+        self.model, self.criterion = model, nn.CrossEntropyLoss()
+        self.train_acc = Accuracy(task="multiclass", num_classes=num_classes)
+        self.val_acc = Accuracy(task="multiclass", num_classes=num_classes)
+        self.train_loss, self.val_loss, self.val_acc_best = MeanMetric(), MeanMetric(), MaxMetric()
+
+    def model_step(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """Loss, predicted labels and targets."""
+        x, y = batch
+        logits = self.model(x)
+        return self.criterion(logits, y), logits.argmax(dim=1), y
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """Update and log the loss and accuracy every step, as the template does."""
+        loss, preds, targets = self.model_step(batch)
+        self.train_loss(loss)
+        self.train_acc(preds, targets)
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        """The same for validation."""
+        loss, preds, targets = self.model_step(batch)
+        self.val_loss(loss)
+        self.val_acc(preds, targets)
+        self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        """Track and log the best validation accuracy."""
+        self.val_acc_best(self.val_acc.compute())
+        self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True, prog_bar=True)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam, as everywhere here."""
+        return torch.optim.Adam(self.parameters(), lr=LR)
+
+
+def run_peer(batch_size: int, epochs: int, state: dict[str, Tensor]) -> dict[str, float]:
+    """The template's module under Lightning's default Trainer: its progress bar, checkpoints, a CSV logger."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    as_imported(lightning=True)
+    data = datamodule(batch_size)
+    module = PeerModule(backbone(state), DATA["num_classes"])
+    with tempfile.TemporaryDirectory(prefix="lit-nn-peer-") as tmp, quiet():
+        checkpoint = ModelCheckpoint(dirpath=tmp, monitor="val/acc", mode="max", save_last=True)
+        trainer = Trainer(max_epochs=epochs, logger=CSVLogger(tmp), callbacks=[checkpoint], default_root_dir=tmp,
+                          enable_model_summary=False, num_sanity_val_steps=0)  # fmt: skip
+        loop = Timer()
+        trainer.fit_loop.run = loop.wrap(trainer.fit_loop.run)
+        started = clock()
+        trainer.fit(module, datamodule=data)
+        fit = clock() - started
+    return {
+        "loop_s": loop.seconds,
+        "fit_s": fit,
+        "steps": trainer.global_step,
+        "loss": training_loss(module.model, data),
+    }
+
+
 def run_barebones(batch_size: int, epochs: int, state: dict[str, Tensor]) -> dict[str, float]:
     """``Trainer(barebones=True)``: Lightning with logging, checkpoints, progress bar and summary off."""
     as_imported(lightning=True)
@@ -267,7 +345,7 @@ def run_lit_nn(batch_size: int, epochs: int, state: dict[str, Tensor]) -> dict[s
         }
 
 
-RUNNERS = {"hand": run_hand, "barebones": run_barebones, "lit_nn": run_lit_nn}
+RUNNERS = {"hand": run_hand, "barebones": run_barebones, "peer": run_peer, "lit_nn": run_lit_nn}
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -296,6 +374,8 @@ def summarise(results: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
         if "same_init" in runs[0]:
             out["variants"][variant]["same_init_as_hand"] = all(r["same_init"] for r in runs)
     out["lit_nn_over_barebones"] = round(medians["lit_nn"] / medians["barebones"], 3)
+    if "peer" in medians:
+        out["lit_nn_over_peer"] = round(medians["lit_nn"] / medians["peer"], 3)
     out["lit_nn_overhead_over_barebones_us_per_step"] = round(
         (medians["lit_nn"] - medians["barebones"]) / steps * 1e6, 1
     )

@@ -151,6 +151,8 @@ def overhead(result: Result) -> str:
                 )
             )
         rows.append((batch, "lit_nn / barebones", "", "", f"{figures['lit_nn_over_barebones']:.3f}", "", ""))
+        if "lit_nn_over_peer" in figures:
+            rows.append((batch, "lit_nn / peer", "", "", f"{figures['lit_nn_over_peer']:.3f}", "", ""))
     goals = [(name, goal["value"], verdict(goal["met"])) for name, goal in result["goals"].items()]
     probe = result.get("accelerator_check_per_step", {})
     return "\n".join(
@@ -160,7 +162,9 @@ def overhead(result: Result) -> str:
             f"{result['model']}, {result['train_samples']:,} synthetic samples, torch threads "
             f"{result['torch_threads']}, {result['clock']} clock, median of {result['runs']} alternated runs. "
             "`hand`: a hand-written PyTorch loop over the same DataLoader; `barebones`: "
-            "`Trainer(barebones=True)` on a bare LightningModule; `lit_nn`: `MulticlassClassificationTask` "
+            "`Trainer(barebones=True)` on a bare LightningModule; `peer`: lightning-hydra-template's "
+            "`MNISTLitModule` (torchmetrics and `self.log` every step) under Lightning's default Trainer "
+            "(progress bar, checkpoint, CSV logger); `lit_nn`: `MulticlassClassificationTask` "
             "built by `LitNNCLI` with the defaults of `lit-nn fit` (metrics, logging, checkpoints, progress "
             "bar, lit_nn's callbacks; CSV logger). Same initial weights, data order, optimiser and steps; "
             "time of the training epochs with validation and checkpoints.",
