@@ -54,17 +54,18 @@ def derivative(module: nn.Module, x: Tensor) -> Tensor:
     return grad
 
 
-def relu_like(module: nn.Module) -> bool:
+def relu_like(module: nn.Module, device: torch.device | None = None) -> bool:
     """Whether an activation is exactly zero for negative inputs (ReLU, ReLU6 …), so its units can die.
 
     Args:
         module: The activation.
+        device: Where its parameters live (default: the CPU).
 
     Returns:
         True when ``f(-3) == f(-1) == 0``.
     """
     with torch.no_grad():
-        return bool((module.forward(torch.tensor([-3.0, -1.0])) == 0).all())
+        return bool((module.forward(torch.tensor([-3.0, -1.0], device=device)) == 0).all())
 
 
 class ActivationStatistics(Callback):
@@ -150,9 +151,10 @@ class ActivationStatistics(Callback):
         """Whether units can die, the peak slope, and whether the slope fades to zero (sigmoid, tanh, GELU)."""
         key = id(module)
         if key not in self._kinds:
-            slope = derivative(module, PROBE).abs()
+            device = next((p.device for p in module.parameters()), torch.device("cpu"))  # PReLU on a GPU
+            slope = derivative(module, PROBE.to(device)).abs()
             peak = float(slope.max())
-            self._kinds[key] = (relu_like(module), peak, float(slope.min()) < 1e-3 * peak)
+            self._kinds[key] = (relu_like(module, device), peak, float(slope.min()) < 1e-3 * peak)
         return self._kinds[key]
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:  # noqa: ANN401

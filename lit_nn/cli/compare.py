@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from lit_nn.atomic import write_text
 from lit_nn.cli.messages import one_line
@@ -167,13 +166,14 @@ def run(argv: Sequence[str]) -> int:
     done = [o for o in outcomes if o.run_dir is not None]
     if not done:
         raise ConfigError(f"every value of --{key} failed; the first: {outcomes[0].error}")
-    metric = _headline(done)
+    metric = _drawn_metric(done)
     folder = done[0].run_dir.parent / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     print("\n".join(report(key, outcomes, folder, metric)))
     return 1 if len(done) < len(outcomes) else 0
 
 
-def _headline(outcomes: Sequence[Any]) -> str:
+def _drawn_metric(outcomes: Sequence[Outcome]) -> str:
+    """The validation metric drawn beside the loss: accuracy, else r2, else the loss alone."""
     keys = {k for o in outcomes for row in o.history for k in row}
     for metric in ("val/acc", "val/r2"):
         if metric in keys:
