@@ -260,17 +260,7 @@ def run_peer(batch_size: int, epochs: int, state: dict[str, Tensor]) -> dict[str
         checkpoint = ModelCheckpoint(dirpath=tmp, monitor="val/acc", mode="max", save_last=True)
         trainer = Trainer(max_epochs=epochs, logger=CSVLogger(tmp), callbacks=[checkpoint], default_root_dir=tmp,
                           enable_model_summary=False, num_sanity_val_steps=0)  # fmt: skip
-        loop = Timer()
-        trainer.fit_loop.run = loop.wrap(trainer.fit_loop.run)
-        started = clock()
-        trainer.fit(module, datamodule=data)
-        fit = clock() - started
-    return {
-        "loop_s": loop.seconds,
-        "fit_s": fit,
-        "steps": trainer.global_step,
-        "loss": training_loss(module.model, data),
-    }
+        return timed_fit(trainer, module, data)
 
 
 def run_barebones(batch_size: int, epochs: int, state: dict[str, Tensor]) -> dict[str, float]:
@@ -278,7 +268,11 @@ def run_barebones(batch_size: int, epochs: int, state: dict[str, Tensor]) -> dic
     as_imported(lightning=True)
     data = datamodule(batch_size)
     module = Bare(backbone(state))
-    trainer = Trainer(barebones=True, max_epochs=epochs)
+    return timed_fit(Trainer(barebones=True, max_epochs=epochs), module, data)
+
+
+def timed_fit(trainer: Trainer, module: LightningModule, data: SyntheticClassification) -> dict[str, float]:
+    """``trainer.fit``, its training loop and the whole call timed, and the trained model's loss."""
     loop = Timer()
     trainer.fit_loop.run = loop.wrap(trainer.fit_loop.run)
     started = clock()
