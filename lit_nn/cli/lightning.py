@@ -57,7 +57,15 @@ from lit_nn.cli.run_config import (
     optimizer_record,
     plain_config,
 )
-from lit_nn.cli.run_folders import RunError, RunOptions, discard_unused, make_run_dir, plan_run_dir, timestamp
+from lit_nn.cli.run_folders import (
+    RunError,
+    RunOptions,
+    discard_unused,
+    make_run_dir,
+    missing_folders,
+    plan_run_dir,
+    timestamp,
+)
 from lit_nn.cli.shipped_configs import ConfigFileOrName
 from lit_nn.console import notice
 from lit_nn.data.fitted import applying
@@ -336,6 +344,7 @@ class LitNNCLI(LightningCLI):
             sys.stdout.write(yaml.safe_dump(shown, sort_keys=False) + f"# run folder: {planned}{note}\n")
             raise SystemExit(0)
         self.created_run = how == "new"  # the command makes the folder, and may remove it again on failure
+        self.created_parents = missing_folders(planned.parent) if self.created_run else []
         run_dir, self.session = make_run_dir(planned, how, config.run.name, self.subcommand, self.trains)
         self.save_config_kwargs = {"run_dir": run_dir, "session": self.session}
         self._point_at(config, run_dir, user_dirpath)
@@ -381,7 +390,7 @@ class LitNNCLI(LightningCLI):
                 classes = {k: config[k].class_path for k in ("model", "data") if isinstance(config.get(k), Namespace)}
                 raise ConfigError(condense(str(exc), raised=raised, classes=classes)) from None
         except BaseException:
-            discard_unused(self.run_dir, self.session, whole_run=self.created_run)
+            discard_unused(self.run_dir, self.session, whole_run=self.created_run, parents=self.created_parents)
             raise
 
     def _instantiators(self) -> list[tuple[Any, type, bool]]:

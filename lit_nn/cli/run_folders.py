@@ -17,7 +17,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -210,7 +210,24 @@ def reserve_session(run_dir: Path, command: str) -> str:
     raise RunError(f"too many {command} sessions named {base} in {run_dir}")
 
 
-def discard_unused(run_dir: Path, session: str, whole_run: bool) -> None:
+def missing_folders(folder: Path) -> list[Path]:
+    """The folders that creating ``folder`` would create: it and its missing parents, deepest first.
+
+    Args:
+        folder: A folder that may not exist yet.
+
+    Returns:
+        The missing ones (empty when ``folder`` exists).
+    """
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    return missing
+
+
+def discard_unused(run_dir: Path, session: str, whole_run: bool, parents: Sequence[Path] = ()) -> None:
     """Remove what a command that failed before training created, when nothing was written into it.
 
     Args:
@@ -218,6 +235,8 @@ def discard_unused(run_dir: Path, session: str, whole_run: bool) -> None:
         session: The command's ``<command>-<time>`` name (its ``logs/<session>/`` folder).
         whole_run: The command created the run folder itself; remove it too when it holds
             nothing but its ``run.json``.
+        parents: Folders above it the command created (:func:`missing_folders`), deepest
+            first; each is removed if it is empty.
     """
     for empty in (run_dir / "logs" / session, run_dir / "logs"):
         with contextlib.suppress(OSError):
@@ -226,6 +245,9 @@ def discard_unused(run_dir: Path, session: str, whole_run: bool) -> None:
         if whole_run and sorted(p.name for p in run_dir.iterdir()) == [MARKER]:
             (run_dir / MARKER).unlink()
             run_dir.rmdir()
+    for folder in parents:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # empty ones only: another run may have started beside this one
 
 
 def run_dir_of(checkpoint: Path) -> Path | None:

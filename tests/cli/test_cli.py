@@ -183,4 +183,4 @@ def test_a_run_that_fails_before_training_leaves_no_empty_folder(tmp_path, capsy
         main(["fit", "-c", "configs/digits.yaml", "--data.batch_size", "0", "--run.root", str(tmp_path)])
     assert exit_info.value.code == 2
     assert "batch_size must be positive, got 0" in capsys.readouterr().err
-    assert list((tmp_path / "digits").iterdir()) == []  # created for the run, removed when nothing was written
+    assert list(tmp_path.iterdir()) == []  # digits/ and the run folder were made for the run: both removed

@@ -45,3 +45,14 @@ def test_compare_trains_each_value_and_draws_them_together(tmp_path):
     table = result.stdout
     assert "model.activation" in table and "no_such_activation" in table
     assert f"Figure: {folder.relative_to(tmp_path) / 'compare.png'}" in table
+
+
+def test_help_and_a_compare_where_every_value_fails(tmp_path, monkeypatch):
+    from lit_nn.cli import compare
+
+    shown = run(["compare", "--help"], cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: lit-nn compare")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"every value of --model.activation failed; the first: model: Unknown"):
+        compare.run(["-c", "deep_mlp", "--model.activation", "nope,nada"])
+    assert not (tmp_path / "runs").exists()
