@@ -9,6 +9,7 @@ activation are judged alike.
 from __future__ import annotations
 
 import math
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,7 @@ class ActivationStatistics(Callback):
         self._handles: list[RemovableHandle] = []
         self._inputs: dict[str, Tensor] = {}
         self._grads: dict[str, Tensor] = {}
-        self._kinds: dict[int, tuple[bool, float, bool]] = {}
+        self._kinds: weakref.WeakKeyDictionary[nn.Module, tuple[bool, float, bool]] = weakref.WeakKeyDictionary()
         self._warned: set[tuple[str, str]] = set()
         self._step = 0
 
@@ -149,7 +150,7 @@ class ActivationStatistics(Callback):
 
     def _kind(self, module: nn.Module) -> tuple[bool, float, bool]:
         """Whether units can die, the peak slope, and whether the slope fades to zero (sigmoid, tanh, GELU)."""
-        key = id(module)
+        key = module  # weakly held: an id() could come back for another module once this one is gone
         if key not in self._kinds:
             device = next((p.device for p in module.parameters()), torch.device("cpu"))  # PReLU on a GPU
             slope = derivative(module, PROBE.to(device)).abs()
