@@ -42,6 +42,7 @@ class Outcome:
         run_dir: Its run folder (``None`` when it failed before having one).
         history: Per-epoch losses and validation metrics.
         final: The last epoch's values.
+        metric: The validation metric the task shows beside the loss (its ``progress_metric``).
         error: The one-line reason it failed, if it did.
     """
 
@@ -49,6 +50,7 @@ class Outcome:
     run_dir: Path | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     final: dict[str, float] = field(default_factory=dict)
+    metric: str = "val/loss"
     error: str | None = None
 
 
@@ -113,6 +115,9 @@ def fit_one(value: str, key: str, rest: Sequence[str]) -> Outcome:
     outcome.history = list(plots[0].history) if plots else []
     metrics = cli.trainer.callback_metrics
     outcome.final = {k: float(v) for k, v in metrics.items() if k.startswith("val/") or k == "train/loss_epoch"}
+    shown = getattr(cli.model, "progress_metric", None)  # a model of the user's own may name none
+    if shown is not None and f"val/{shown}" in outcome.final:
+        outcome.metric = f"val/{shown}"
     return outcome
 
 
@@ -166,16 +171,7 @@ def run(argv: Sequence[str]) -> int:
     done = [o for o in outcomes if o.run_dir is not None]
     if not done:
         raise ConfigError(f"every value of --{key} failed; the first: {outcomes[0].error}")
-    metric = _drawn_metric(done)
+    metric = done[0].metric
     folder = done[0].run_dir.parent / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     print("\n".join(report(key, outcomes, folder, metric)))
     return 1 if len(done) < len(outcomes) else 0
-
-
-def _drawn_metric(outcomes: Sequence[Outcome]) -> str:
-    """The validation metric drawn beside the loss: accuracy, else r2, else the loss alone."""
-    keys = {k for o in outcomes for row in o.history for k in row}
-    for metric in ("val/acc", "val/r2"):
-        if metric in keys:
-            return metric
-    return "val/loss"
