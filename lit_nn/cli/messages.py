@@ -34,6 +34,9 @@ def _parameters(class_path: str) -> list[str]:
 def root_cause(exc: BaseException) -> BaseException:
     """The exception an error report wraps: its cause, or what it was raised while handling.
 
+    A ``raise ... from None`` ends the chain there: what it was raised while handling is left out
+    on purpose.
+
     Args:
         exc: The error caught.
 
@@ -41,10 +44,12 @@ def root_cause(exc: BaseException) -> BaseException:
         The innermost one (``exc`` itself when it wraps none).
     """
     seen = {id(exc)}
-    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+    while True:
+        inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if inner is None or id(inner) in seen:
+            return exc
         exc = inner
         seen.add(id(exc))
-    return exc
 
 
 def condense(

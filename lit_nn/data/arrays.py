@@ -217,7 +217,7 @@ class ArrayDataModule(SplitDataModule):
         y = y.long() if y is not None and self.task != "regression" else y
         if self.standardize:
             self.feature_stats = self._feature_stats(x[split.train])
-            x = (x - self.feature_stats[0]) / self.feature_stats[1]
+            x = x.sub(self.feature_stats[0]).div_(self.feature_stats[1])  # one copy, not two
             if self.fitted and "target_mean" in self.fitted:
                 self.target_stats = (torch.tensor(self.fitted["target_mean"]), torch.tensor(self.fitted["target_std"]))
             elif self.task == "regression" and y is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,17 +10,12 @@ import numpy as np
 
 from lit_nn.data.arrays import ArrayDataModule, TaskType
 from lit_nn.data.base import DataError
+from lit_nn.data.csv_read import Column, Kind, NotANumber, is_number, read_columns, read_header
 from lit_nn.errors import suggest
 
-MISSING = {"", "na", "nan", "n/a", "null", "none", "?"}
 MAX_AUTO_CLASSES = 20
-
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
+MAX_LEVELS = 1000
+"""The most distinct values a non-numeric feature column may have (each becomes a feature)."""
 
 
 class CSVDataModule(ArrayDataModule):
@@ -29,7 +23,9 @@ class CSVDataModule(ArrayDataModule):
 
     Numeric feature columns are standardised (on the training split); non-numeric ones, and
     those listed in ``categorical``, are one-hot encoded. A missing value (empty, ``NA``,
-    ``NaN``, ``null``, ``?``) in a used column is an error naming the column and row.
+    ``NaN``, ``null``, ``?``) in a used column is an error naming the column and row. The file is
+    read once, in blocks, by pyarrow's CSV reader (:mod:`lit_nn.data.csv_read`), so a file of
+    several GB needs about its own size in memory again for the features, not a copy of its text.
 
     Given to a trained model (``lit-nn test|predict --ckpt_path FILE --data.path NEW.csv``), the
     file is encoded exactly as the training file was (the same columns, category levels, scaling
@@ -60,7 +56,7 @@ class CSVDataModule(ArrayDataModule):
     ) -> None:
         super().__init__(**kwargs)
         self.path = Path(path).expanduser()
-        header, rows = self._read(delimiter)
+        header = read_header(self.path, delimiter)
         encoding = (self.fitted or {}).get("encoding")
         labelled = target in header or encoding is None
         if encoding is not None:
@@ -70,19 +66,14 @@ class CSVDataModule(ArrayDataModule):
         self._check_columns(header, [*([target] if labelled else []), *feature_columns, *(categorical or [])])
         if not feature_columns:
             raise DataError(f"{self.path}: no feature columns; list them in features")
-        used = [*feature_columns, *([target] if labelled else [])]
-        columns = {name: [row[header.index(name)] for row in rows] for name in used}
-        self._check_missing(columns)
-        self.encoding = encoding or self._learn_encoding(columns, feature_columns, target, categorical or [], task)
-        blocks, self.feature_names, scaled = [], [], []
-        for name in feature_columns:
-            block, names = self._encode(name, columns[name], self.encoding["columns"][name])
-            blocks.append(block)
-            self.feature_names += names
-            scaled += [self.encoding["columns"][name].get("levels") is None] * len(names)
-        self.scaled_features = np.array(scaled)
+        kinds = self._kinds(feature_columns, categorical or [], target if labelled else None, task, encoding)
+        try:
+            rows, columns = read_columns(self.path, header, kinds, delimiter, wide=[target])
+        except NotANumber as bad:
+            raise self._not_a_number(bad, target) from None
+        self.encoding = encoding or self._learn_encoding(columns, feature_columns, target, task)
+        features_array = self._features(rows, feature_columns, columns)
         self.class_names = self.encoding.get("class_names")
-        features_array = np.concatenate(blocks, axis=1)
         if not labelled:
             self.set_unlabelled(features_array)
         else:
@@ -101,23 +92,6 @@ class CSVDataModule(ArrayDataModule):
             state["encoding"] = {**self.encoding, "source": self.encoding.get("source") or str(self.path.resolve())}
         return state
 
-    def _read(self, delimiter: str) -> tuple[list[str], list[list[str]]]:
-        if not self.path.is_file():
-            raise DataError(f"CSV file {str(self.path)!r} does not exist; check the data path")
-        try:
-            with self.path.open(newline="", encoding="utf-8-sig") as handle:
-                lines = list(csv.reader(handle, delimiter=delimiter))
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise DataError(f"{self.path} is not a readable CSV text file: {exc}") from exc
-        if len(lines) < 2:
-            raise DataError(f"{self.path} needs a header line and at least one data row")
-        header = [h.strip() for h in lines[0]]
-        rows = [line for line in lines[1:] if any(cell.strip() for cell in line)]
-        for i, row in enumerate(rows):
-            if len(row) != len(header):
-                raise DataError(f"{self.path}: data row {i + 1} has {len(row)} fields, the header has {len(header)}")
-        return header, rows
-
     def _check_columns(self, header: Sequence[str], wanted: Sequence[str]) -> None:
         for name in wanted:
             if name not in header:
@@ -125,35 +99,59 @@ class CSVDataModule(ArrayDataModule):
                     f"{self.path} has no column {name!r}.{suggest(name, header)} Columns: {', '.join(header)}"
                 )
 
-    def _check_missing(self, columns: Mapping[str, list[str]]) -> None:
-        for name, values in columns.items():
-            for i, value in enumerate(values):
-                if value.strip().lower() in MISSING:
-                    raise DataError(
-                        f"{self.path}: column {name!r} has a missing value at data row {i + 1} (line {i + 2}); "
-                        "fill it in or drop the row"
-                    )
+    @staticmethod
+    def _kinds(
+        features: Sequence[str],
+        categorical: Sequence[str],
+        target: str | None,
+        task: TaskType | None,
+        encoding: Mapping[str, Any] | None,
+    ) -> dict[str, Kind]:
+        """How to read each used column: as the training file was encoded, or as this one looks."""
+        kinds: dict[str, Kind] = {}
+        for name in features:
+            if encoding is not None:
+                kinds[name] = "number" if encoding["columns"][name].get("levels") is None else "text"
+            else:
+                kinds[name] = "text" if name in categorical else "auto"
+        if target is not None:
+            fitted_task = encoding["task"] if encoding is not None else task
+            numeric = fitted_task == "regression" or bool(encoding and encoding.get("numeric_target"))
+            kinds[target] = "number" if numeric else "text" if encoding is not None else "auto"
+        return kinds
+
+    def _not_a_number(self, bad: NotANumber, target: str) -> DataError:
+        where = f"at data row {bad.row + 1} (line {bad.row + 2})"
+        if bad.column != target:
+            return DataError(
+                f"{self.path}: column {bad.column!r} holds {bad.value!r} {where}; "
+                "the model was trained on numbers in this column"
+            )
+        if self.fitted and self.fitted["task"] != "regression":
+            return self._unknown_class(target, bad.value, bad.row)
+        return DataError(
+            f"{self.path}: target column {target!r} holds {bad.value!r} {where}, not a number; a regression "
+            "target must be numeric (or set task to binary or multiclass)"
+        )
 
     def _learn_encoding(
-        self,
-        columns: Mapping[str, list[str]],
-        features: Sequence[str],
-        target: str,
-        categorical: Sequence[str],
-        task: TaskType | None,
+        self, columns: Mapping[str, Column], features: Sequence[str], target: str, task: TaskType | None
     ) -> dict[str, Any]:
         """How to encode each column, learned from this file: numeric, or the category levels."""
         encoded: dict[str, Any] = {}
         for name in features:
-            values = columns[name]
-            numeric = name not in categorical and all(_number(v) is not None for v in values)
-            encoded[name] = {} if numeric else {"levels": sorted({v.strip() for v in values})}
-        values = columns[target]
-        numbers = [_number(v) for v in values]
-        numeric = all(n is not None for n in numbers)
+            levels = columns[name].levels
+            if levels is not None and len(levels) > MAX_LEVELS:
+                raise DataError(
+                    f"{self.path}: column {name!r} has {len(levels)} distinct non-numeric values, too many to "
+                    f"one-hot encode (at most {MAX_LEVELS}); leave it out of features"
+                )
+            encoded[name] = {} if levels is None else {"levels": levels}
+        column = columns[target]
+        numbers = column.numbers
         if task is None:
-            integral = numeric and all(float(n).is_integer() for n in numbers)
-            classes = len(set(values)) if not numeric or integral else None
+            integral = numbers is not None and bool(np.all(np.mod(numbers, 1) == 0))
+            classes = len(column.levels) if numbers is None else len(np.unique(numbers)) if integral else None
             if classes is None or classes > MAX_AUTO_CLASSES:
                 task = "regression"
             else:
@@ -161,10 +159,10 @@ class CSVDataModule(ArrayDataModule):
         encoding: dict[str, Any] = {"features": list(features), "columns": encoded, "target": target, "task": task}
         if task == "regression":
             return encoding
-        keys = sorted({float(n) for n in numbers}) if numeric else sorted({v.strip() for v in values})
-        encoding["numeric_target"] = numeric
+        keys = np.unique(numbers).tolist() if numbers is not None else list(column.levels or [])
+        encoding["numeric_target"] = numbers is not None
         encoding["class_keys"] = [str(k) for k in keys]
-        encoding["class_names"] = [str(int(k)) if numeric and k.is_integer() else str(k) for k in keys]
+        encoding["class_names"] = [str(int(k)) if numbers is not None and k.is_integer() else str(k) for k in keys]
         if task == "binary" and len(keys) != 2:
             raise DataError(
                 f"{self.path}: target column {target!r} has {len(keys)} distinct values, binary needs 2; "
@@ -172,50 +170,71 @@ class CSVDataModule(ArrayDataModule):
             )
         return encoding
 
-    def _encode(self, name: str, values: list[str], how: Mapping[str, Any]) -> tuple[np.ndarray, list[str]]:
-        levels = how.get("levels")
-        if levels is None:
-            numbers = [_number(v) for v in values]
-            bad = next((i for i, n in enumerate(numbers) if n is None), None)
+    def _features(self, rows: int, names: Sequence[str], columns: Mapping[str, Column]) -> np.ndarray:
+        """The feature matrix: numbers as they are, categories one-hot (levels from :attr:`encoding`)."""
+        how = self.encoding["columns"]
+        width = sum(len(how[name]["levels"]) if "levels" in how[name] else 1 for name in names)
+        features = np.zeros((rows, width), dtype=np.float32)
+        self.feature_names, scaled, at = [], [], 0
+        for name in names:
+            levels = how[name].get("levels")
+            if levels is None:
+                columns[name].fill(features[:, at])
+                self.feature_names.append(name)
+                scaled.append(True)
+                at += 1
+                continue
+            codes, bad = self._recode(columns[name], levels)
             if bad is not None:
                 raise DataError(
-                    f"{self.path}: column {name!r} holds {values[bad]!r} at data row {bad + 1} (line {bad + 2}); "
-                    "the model was trained on numbers in this column"
+                    f"{self.path}: column {name!r} holds {columns[name].levels[columns[name].codes[bad]]!r} at data "
+                    f"row {bad + 1} (line {bad + 2}), a category the model was not trained on (it knows: "
+                    f"{', '.join(levels[:20])})"
                 )
-            return np.array(numbers, dtype=np.float64)[:, None], [name]
-        index = {level: i for i, level in enumerate(levels)}
-        positions = []
-        for i, value in enumerate(values):
-            if value.strip() not in index:
-                raise DataError(
-                    f"{self.path}: column {name!r} holds {value.strip()!r} at data row {i + 1} (line {i + 2}), a "
-                    f"category the model was not trained on (it knows: {', '.join(levels[:20])})"
-                )
-            positions.append(index[value.strip()])
-        one_hot = np.zeros((len(values), len(levels)))
-        one_hot[np.arange(len(values)), positions] = 1.0
-        return one_hot, [f"{name}={level}" for level in levels]
+            features[np.arange(rows), at + codes] = 1.0
+            self.feature_names += [f"{name}={level}" for level in levels]
+            scaled += [False] * len(levels)
+            at += len(levels)
+        self.scaled_features = np.array(scaled)
+        return features
 
-    def _labels(self, name: str, values: list[str]) -> np.ndarray:
-        numbers = [_number(v) for v in values]
+    @staticmethod
+    def _recode(column: Column, levels: Sequence[str]) -> tuple[np.ndarray, int | None]:
+        """Codes into ``levels`` (the training file's) of a column coded into this file's own levels.
+
+        Returns the codes and the first data row (from 0) whose value is not among ``levels``, or ``None``.
+        """
+        index = {level: i for i, level in enumerate(levels)}
+        mapping = np.array([index.get(level, -1) for level in column.levels or []], dtype=np.int64)
+        codes = mapping[column.codes] if len(mapping) else np.zeros(0, dtype=np.int64)
+        bad = np.flatnonzero(codes < 0)
+        return codes, int(bad[0]) if len(bad) else None
+
+    def _unknown_class(self, name: str, value: str, row: int) -> DataError:
+        encoding = getattr(self, "encoding", None) or (self.fitted or {}).get("encoding") or {}
+        return DataError(
+            f"{self.path}: target column {name!r} holds {value!r} at data row {row + 1} (line {row + 2}), "
+            f"a class the model was not trained on (its classes: {', '.join(encoding.get('class_names') or [])})"
+        )
+
+    def _labels(self, name: str, column: Column) -> np.ndarray:
+        levels, numbers = column.levels or [], column.numbers
         if self.encoding["task"] == "regression":
-            bad = next((i for i, n in enumerate(numbers) if n is None), None)
+            if numbers is not None:
+                return numbers
+            text = np.array([not is_number(level) for level in levels])
+            row = int(np.flatnonzero(text[column.codes])[0])
+            raise self._not_a_number(NotANumber(name, row, levels[column.codes[row]]), name)
+        if numbers is None:
+            labels, bad = self._recode(column, self.encoding["class_keys"])
             if bad is not None:
-                raise DataError(
-                    f"{self.path}: target column {name!r} holds {values[bad]!r} at data row {bad + 1} "
-                    f"(line {bad + 2}), not a number; a regression target must be numeric (or set task to binary "
-                    "or multiclass)"
-                )
-            return np.array(numbers, dtype=np.float64)
-        numeric = self.encoding.get("numeric_target", False)
-        index = {key: i for i, key in enumerate(self.encoding["class_keys"])}
-        labels = []
-        for i, value in enumerate(values):
-            key = str(float(value)) if numeric and _number(value) is not None else value.strip()
-            if key not in index:
-                raise DataError(
-                    f"{self.path}: target column {name!r} holds {value.strip()!r} at data row {i + 1} (line {i + 2}), "
-                    f"a class the model was not trained on (its classes: {', '.join(self.encoding['class_names'])})"
-                )
-            labels.append(index[key])
-        return np.array(labels, dtype=np.int64)
+                raise self._unknown_class(name, levels[column.codes[bad]], bad)
+            return labels
+        keys = np.array([float(k) for k in self.encoding["class_keys"]])
+        labels = np.searchsorted(keys, numbers)
+        found = (labels < len(keys)) & (keys[np.minimum(labels, len(keys) - 1)] == numbers)
+        if not found.all():
+            row = int(np.flatnonzero(~found)[0])
+            number = float(numbers[row])
+            raise self._unknown_class(name, str(int(number)) if number.is_integer() else str(number), row)
+        return labels.astype(np.int64)
