@@ -92,8 +92,9 @@ class ImageFolderDataModule(SplitDataModule):
     folder other than the training one is used whole: class subfolders named as the model's
     classes are labelled, and a folder of images without them is predicted for. Training images
     are resized, randomly cropped and flipped; evaluation images resized and centre-cropped; all
-    normalised. Batches are ``float32`` ``(N, 3, image_size, image_size)``
-    and ``int64`` labels; see :class:`ImageTransform` for where each step runs.
+    normalised. The loaders yield ``uint8`` ``(N, 3, image_size, image_size)`` images and ``int64``
+    labels; :meth:`on_after_batch_transfer` turns the images into normalised ``float32`` on the
+    device they were moved to. See :class:`ImageTransform` for where each step runs.
 
     Args:
         root: The image folder.
@@ -269,6 +270,23 @@ class ImageFolderDataModule(SplitDataModule):
         if self.trainer is not None:
             return self.trainer.strategy.root_device.type == "cuda"
         return torch.cuda.is_available()
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:  # noqa: ANN401 (a loader's batch)
+        """Normalise the ``uint8`` images of a batch on the device it was moved to (Lightning's hook).
+
+        Args:
+            batch: ``(images, labels)`` or images alone, as the loaders yield them.
+            dataloader_idx: Which loader (unused).
+
+        Returns:
+            The batch with ``float32`` normalised images; a batch already in floats as it is.
+        """
+        pair = isinstance(batch, (tuple, list))
+        images = batch[0] if pair else batch
+        if images.dtype != torch.uint8:
+            return batch
+        normalised = self.transform(train=False).normalise(images)
+        return (normalised, *batch[1:]) if pair else normalised
 
     def predict_split(self) -> str:
         """The test images if there are any, else the validation images.

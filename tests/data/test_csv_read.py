@@ -111,8 +111,11 @@ def test_a_trained_number_column_given_text(tmp_path):
     trained = CSVDataModule(str(write_csv(tmp_path / "t.csv", [[i, i % 2] for i in range(40)], ["x", "y"])), target="y")
     trained.setup()
     new = write_csv(tmp_path / "new.csv", [[1, 0], ["many", 1]], ["x", "y"])
-    with applying(trained.state_dict()), pytest.raises(
-        DataError, match="column 'x' holds 'many' at data row 2 \\(line 3\\); the model was trained on numbers"
+    with (
+        applying(trained.state_dict()),
+        pytest.raises(
+            DataError, match="column 'x' holds 'many' at data row 2 \\(line 3\\); the model was trained on numbers"
+        ),
     ):
         CSVDataModule(str(new), target="y")
 

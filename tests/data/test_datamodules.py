@@ -36,7 +36,7 @@ def test_sizes_are_known_right_after_construction(name, tmp_path):
 def test_batches_match_the_announced_shape(name, tmp_path):
     datamodule = make(name, tmp_path)
     datamodule.setup("fit")
-    x, y = next(iter(datamodule.train_dataloader()))
+    x, y = datamodule.on_after_batch_transfer(next(iter(datamodule.train_dataloader())), 0)  # what the model sees
     assert tuple(x.shape[1:]) == datamodule.input_shape and x.dtype == torch.float32
     assert len(y) == len(x)
     if hasattr(datamodule, "num_classes"):

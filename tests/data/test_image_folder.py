@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -120,8 +123,12 @@ def test_too_few_images_to_split(tmp_path):
 def test_batches_match_the_former_pillow_pipeline(tmp_path, suffix):
     root = make_shapes_folder(tmp_path, per_class=4, size=48, suffix=suffix)
     data = ImageFolderDataModule(str(root), image_size=32, num_workers=0, batch_size=8)
-    x, y = next(iter(data.val_dataloader()))
-    assert x.dtype == torch.float32 and x.is_contiguous() and y.dtype == torch.int64
+    raw, y = next(iter(data.val_dataloader()))
+    assert raw.dtype == torch.uint8 and y.dtype == torch.int64  # a quarter of float's bytes
+    assert raw.is_contiguous(memory_format=torch.channels_last)  # as decoded: no transposing copy
+    x, same_y = data.on_after_batch_transfer((raw, y), 0)  # on the device, in training
+    assert x.dtype == torch.float32 and x.is_contiguous() and same_y is y
+    assert data.on_after_batch_transfer((x, y), 0)[0] is x  # a float batch is left as it is
     reference = torch.stack([former_transform(data)(load_rgb(path, data.resize)) for path, _ in data.samples["val"]])
     levels = (x - reference) * torch.tensor(data.std).view(1, 3, 1, 1) * 255
     # torch's antialiased uint8 resize rounds a pixel differently from Pillow's now and then
@@ -179,12 +186,34 @@ def test_read_image_decodes_like_pillow(tmp_path):
     assert grey.shape == (3, 20, 30) and torch.equal(grey[0], grey[2])
 
 
-def test_pillow_decodes_everything_without_torchvision_decoders(tmp_path, monkeypatch):
+@pytest.fixture
+def fresh_decoder():
+    images.jpeg_decoder.cache_clear()
+    yield
+    images.jpeg_decoder.cache_clear()
+
+
+def test_jpegs_decode_with_torchcodec_and_say_when_they_cannot(tmp_path, monkeypatch, capsys, fresh_decoder):
     pixels = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(tmp_path / "a.jpg")
     fast = read_image(tmp_path / "a.jpg", 16)
-    monkeypatch.setattr(images, "decode_jpeg", None)  # as when torchvision drops its deprecated decoders
-    slow = read_image(tmp_path / "a.jpg", 16)
+    assert images.jpeg_decoder().func.__module__.startswith("torchcodec")  # the current API, not deprecated
+    assert capsys.readouterr().err == ""
+    decoded = {}
+    for blocked in (["torchcodec.decoders"], ["torchcodec.decoders", "torchvision.io"]):
+        images.jpeg_decoder.cache_clear()
+        for name in blocked:
+            monkeypatch.setitem(sys.modules, name, None)  # as when the package is not installed
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)  # torchvision's warning is said once, as a notice
+            decoded[len(blocked)] = [read_image(tmp_path / "a.jpg", 16) for _ in range(3)]
+        decoded[len(blocked)].append(capsys.readouterr().err.splitlines())
+    torchvision_said, pillow_said = decoded[1].pop(), decoded[2].pop()
+    assert len(torchvision_said) == 1 and "TorchCodec cannot be loaded (ModuleNotFoundError" in torchvision_said[0]
+    assert "JPEGs decode with torchvision's deprecated decode_jpeg; pip install torchcodec" in torchvision_said[0]
+    assert len(pillow_said) == 1 and "Pillow decodes every JPEG, more slowly; pip install torchcodec" in pillow_said[0]
+    assert all(torch.equal(image, fast) for image in decoded[1])  # the same libjpeg-turbo
+    slow = decoded[2][0]
     assert slow.shape == fast.shape == (3, 20, 30) and (slow.int() - fast.int()).abs().max() <= 2
 
 
