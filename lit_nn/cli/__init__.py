@@ -79,16 +79,16 @@ def run_lightning(argv: list[str], own_process: bool = False) -> LitNNCLI:
     Raises:
         ConfigError: If the arguments or config files do not parse, as one line.
     """
-    from jsonargparse import ArgumentError
+    from lit_nn.cli.heap import collector_off
 
-    from lit_nn.cli.heap import freeze_imports
-    from lit_nn.cli.lightning import LitNNCLI
-    from lit_nn.cli.messages import condense
-    from lit_nn.cli.run_folders import RUN_DIR_ENV, SESSION_ENV
-    from lit_nn.errors import ConfigError
+    with collector_off(freeze=own_process):
+        from jsonargparse import ArgumentError
 
-    if own_process:
-        freeze_imports()
+        from lit_nn.cli.lightning import LitNNCLI
+        from lit_nn.cli.messages import condense
+        from lit_nn.cli.run_folders import RUN_DIR_ENV, SESSION_ENV
+        from lit_nn.errors import ConfigError
+
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     warnings.filterwarnings("ignore", message=r".*configure_optimizers` will be overridden")  # asked for
     # Lightning's hint on any machine with SLURM installed, even when no job runs lit-nn

@@ -23,3 +23,25 @@ def test_imported_objects_are_frozen_and_new_garbage_is_still_collected():
     finally:
         gc.callbacks.pop()
         gc.unfreeze()
+
+
+def test_the_collector_is_off_inside_and_back_on_after_even_on_error():
+    from lit_nn.cli.heap import collector_off
+
+    assert gc.isenabled()
+    with collector_off(freeze=False):
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    try:
+        with collector_off(freeze=True):
+            raise KeyError("an import failed")
+    except KeyError:
+        pass
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # nothing frozen when the imports failed
+    gc.disable()
+    try:
+        with collector_off(freeze=False):
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
