@@ -30,6 +30,19 @@ def keep_batch(batch: Any) -> Any:  # noqa: ANN401 (whatever __getitems__ return
     return batch
 
 
+def all_finite(values: np.ndarray, rows_at_once: int = 1 << 16) -> bool:
+    """Whether every value is finite, checked a slice of rows at a time (no mask as large as the data).
+
+    Args:
+        values: ``(N, ...)`` numbers.
+        rows_at_once: Rows per slice.
+
+    Returns:
+        ``True`` when there is no NaN or infinity.
+    """
+    return all(np.isfinite(values[lo : lo + rows_at_once]).all() for lo in range(0, len(values), rows_at_once))
+
+
 class TensorBatchDataset(Dataset):
     """Features and targets indexed a whole batch at a time (``__getitems__``), not per sample.
 
@@ -119,7 +132,7 @@ class ArrayDataModule(SplitDataModule):
         """
         self.features = np.asarray(features, dtype=np.float32)
         self.task = task
-        if not np.isfinite(self.features).all():
+        if not all_finite(self.features):
             raise DataError(f"{type(self).__name__}: the features contain NaN or infinite values")
         self.input_shape = tuple(self.features.shape[1:])
         if task == "regression":
@@ -150,7 +163,7 @@ class ArrayDataModule(SplitDataModule):
         if not self.fitted:
             raise DataError(f"{type(self).__name__}: data without targets can only be predicted by a trained model")
         self.features = np.asarray(features, dtype=np.float32)
-        if not np.isfinite(self.features).all():
+        if not all_finite(self.features):
             raise DataError(f"{type(self).__name__}: the features contain NaN or infinite values")
         self.input_shape = tuple(self.features.shape[1:])
         self.task, self.labelled, self.whole, self.targets = self.fitted["task"], False, True, None

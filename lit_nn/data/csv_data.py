@@ -14,6 +14,7 @@ from lit_nn.data.csv_read import Column, Kind, NotANumber, is_number, read_colum
 from lit_nn.errors import suggest
 
 MAX_AUTO_CLASSES = 20
+ROWS_AT_ONCE = 1 << 16
 MAX_LEVELS = 1000
 """The most distinct values a non-numeric feature column may have (each becomes a feature)."""
 
@@ -173,28 +174,32 @@ class CSVDataModule(ArrayDataModule):
     def _features(self, rows: int, names: Sequence[str], columns: Mapping[str, Column]) -> np.ndarray:
         """The feature matrix: numbers as they are, categories one-hot (levels from :attr:`encoding`)."""
         how = self.encoding["columns"]
-        width = sum(len(how[name]["levels"]) if "levels" in how[name] else 1 for name in names)
-        features = np.zeros((rows, width), dtype=np.float32)
-        self.feature_names, scaled, at = [], [], 0
+        codes: dict[str, np.ndarray] = {}
         for name in names:
             levels = how[name].get("levels")
-            if levels is None:
-                columns[name].fill(features[:, at])
-                self.feature_names.append(name)
-                scaled.append(True)
-                at += 1
-                continue
-            codes, bad = self._recode(columns[name], levels)
-            if bad is not None:
-                raise DataError(
-                    f"{self.path}: column {name!r} holds {columns[name].levels[columns[name].codes[bad]]!r} at data "
-                    f"row {bad + 1} (line {bad + 2}), a category the model was not trained on (it knows: "
-                    f"{', '.join(levels[:20])})"
-                )
-            features[np.arange(rows), at + codes] = 1.0
-            self.feature_names += [f"{name}={level}" for level in levels]
-            scaled += [False] * len(levels)
-            at += len(levels)
+            if levels is not None:
+                codes[name], bad = self._recode(columns[name], levels)
+                if bad is not None:
+                    raise DataError(
+                        f"{self.path}: column {name!r} holds {columns[name].levels[columns[name].codes[bad]]!r} at "
+                        f"data row {bad + 1} (line {bad + 2}), a category the model was not trained on (it knows: "
+                        f"{', '.join(levels[:20])})"
+                    )
+        features = np.zeros((rows, sum(len(how[n]["levels"]) if n in codes else 1 for n in names)), np.float32)
+        for lo in range(0, rows, ROWS_AT_ONCE):  # a slice of rows at a time: no row index as long as the file
+            at, hi = 0, min(rows, lo + ROWS_AT_ONCE)
+            for name in names:
+                if name in codes:
+                    features[np.arange(lo, hi), at + codes[name][lo:hi]] = 1.0
+                    at += len(how[name]["levels"])
+                else:
+                    features[lo:hi, at] = columns[name].numbers[lo:hi]
+                    at += 1
+        self.feature_names, scaled = [], []
+        for name in names:
+            names_of = [f"{name}={level}" for level in how[name]["levels"]] if name in codes else [name]
+            self.feature_names += names_of
+            scaled += [name not in codes] * len(names_of)
         self.scaled_features = np.array(scaled)
         return features
 
@@ -205,8 +210,8 @@ class CSVDataModule(ArrayDataModule):
         Returns the codes and the first data row (from 0) whose value is not among ``levels``, or ``None``.
         """
         index = {level: i for i, level in enumerate(levels)}
-        mapping = np.array([index.get(level, -1) for level in column.levels or []], dtype=np.int64)
-        codes = mapping[column.codes] if len(mapping) else np.zeros(0, dtype=np.int64)
+        mapping = np.array([index.get(level, -1) for level in column.levels or []], dtype=np.int32)
+        codes = mapping[column.codes] if len(mapping) else np.zeros(0, dtype=np.int32)
         bad = np.flatnonzero(codes < 0)
         return codes, int(bad[0]) if len(bad) else None
 
@@ -229,7 +234,7 @@ class CSVDataModule(ArrayDataModule):
             labels, bad = self._recode(column, self.encoding["class_keys"])
             if bad is not None:
                 raise self._unknown_class(name, levels[column.codes[bad]], bad)
-            return labels
+            return labels.astype(np.int64)
         keys = np.array([float(k) for k in self.encoding["class_keys"]])
         labels = np.searchsorted(keys, numbers)
         found = (labels < len(keys)) & (keys[np.minimum(labels, len(keys) - 1)] == numbers)

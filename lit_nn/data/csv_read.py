@@ -30,27 +30,34 @@ BLOCK_BYTES = 4 << 20
 
 @dataclass
 class Column:
-    """One column of every data row: numbers, block by block, or ``codes`` into its sorted distinct ``levels``."""
+    """One column of every data row: ``numbers``, or ``codes`` into its sorted distinct ``levels``."""
 
-    blocks: list[np.ndarray] | None = None
+    numbers: np.ndarray | None = None
     levels: list[str] | None = None
     codes: np.ndarray | None = None
 
-    @property
-    def numbers(self) -> np.ndarray | None:
-        """The numbers in one array (a copy), or ``None`` for a text column."""
-        return None if self.blocks is None else np.concatenate(self.blocks)
 
-    def fill(self, out: np.ndarray) -> None:
-        """Write the numbers into ``out`` (one per row) without joining the blocks first.
+class _Growing:
+    """A numpy array filled block by block, sized ahead from the first block's rows per byte.
 
-        Args:
-            out: A view with one element per data row.
-        """
-        at = 0
-        for block in self.blocks or []:
-            out[at : at + len(block)] = block
-            at += len(block)
+    One allocation for the whole column (grown by half when the estimate falls short), so the
+    numbers never sit in pyarrow's buffers, which its allocator keeps after they are freed.
+    """
+
+    def __init__(self, dtype: type[np.floating], expected_rows: int) -> None:
+        self.values, self.size = np.empty(max(expected_rows, 1), dtype=dtype), 0
+
+    def append(self, block: np.ndarray) -> None:
+        end = self.size + len(block)
+        if end > len(self.values):
+            grown = np.empty(max(end, len(self.values) * 3 // 2), dtype=self.values.dtype)
+            grown[: self.size] = self.values[: self.size]
+            self.values = grown
+        self.values[self.size : end] = block
+        self.size = end
+
+    def array(self) -> np.ndarray:
+        return self.values[: self.size]
 
 
 @dataclass
@@ -115,7 +122,7 @@ def read_columns(
         NotANumber: On a value that is not a number in a ``"number"`` column.
     """
     blocks = _Blocks(path, header, delimiter, block_bytes)
-    numbers: dict[str, list[np.ndarray]] = {name: [] for name, kind in kinds.items() if kind != "text"}
+    numbers: dict[str, _Growing | None] = dict.fromkeys((name for name, kind in kinds.items() if kind != "text"))
     texts: dict[str, list[pa.DictionaryArray]] = {name: [] for name, kind in kinds.items() if kind == "text"}
     again: list[str] = []
     for offset, block in blocks.read():
@@ -123,6 +130,9 @@ def read_columns(
         for name in list(numbers):
             values = _numbers(block[name], np.float64 if name in wide else np.float32, locate=kinds[name] == "number")
             if isinstance(values, np.ndarray):
+                if numbers[name] is None:  # the first block: as many rows again for each block's bytes
+                    expected = int(len(values) * path.stat().st_size / block_bytes * 1.05) + len(values)
+                    numbers[name] = _Growing(values.dtype.type, expected)
                 numbers[name].append(values)
             elif values is not None:
                 problems.append((values[1].lower() not in MISSING, values[0], name, values[1]))
@@ -146,7 +156,7 @@ def read_columns(
                 texts[name].append(pc.dictionary_encode(block[name]))
     if not blocks.rows:
         raise DataError(f"{path} needs a header line and at least one data row")
-    columns = {name: Column(blocks=parts) for name, parts in numbers.items()}
+    columns = {name: Column(numbers=grown.array() if grown else np.zeros(0)) for name, grown in numbers.items()}
     columns.update({name: _coded(parts) for name, parts in texts.items()})
     return blocks.rows, columns
 
@@ -183,32 +193,35 @@ class _Blocks:
             return "error"
 
         self.rows = 0
-        try:
-            reader = pa_csv.open_csv(
-                self.path,
-                read_options=pa_csv.ReadOptions(use_threads=False, block_size=self.block_bytes),
-                parse_options=pa_csv.ParseOptions(delimiter=self.delimiter, invalid_row_handler=on_invalid),
-                convert_options=pa_csv.ConvertOptions(
-                    column_types=dict.fromkeys(self.raw, pa.string()),
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                    null_values=[],
-                ),
-            )
-            for batch in reader:
-                fields = batch.columns
-                blank = _all_blank(fields)
-                if blank is not None:
-                    fields = [field.filter(pc.invert(blank)) for field in fields]
-                block = {name: fields[i] for i, name in reversed(list(enumerate(self.header)))}
-                yield self.rows, block
-                self.rows += len(fields[0]) if fields else 0
-        except pa.ArrowInvalid as exc:
-            if invalid:
-                line, actual, expected = invalid[0]
-                where = f"data row {line - 1}" if line is not None else "a data row"
-                raise DataError(f"{self.path}: {where} has {actual} fields, the header has {expected}") from None
-            raise DataError(f"{self.path} is not a readable CSV text file: {exc}") from None
+        # A Python file, not the path: given a path, pyarrow reads the whole file ahead of the
+        # parser (measured: as many bytes as the file before the first block came back).
+        with self.path.open("rb") as handle:
+            try:
+                reader = pa_csv.open_csv(
+                    handle,
+                    read_options=pa_csv.ReadOptions(use_threads=False, block_size=self.block_bytes),
+                    parse_options=pa_csv.ParseOptions(delimiter=self.delimiter, invalid_row_handler=on_invalid),
+                    convert_options=pa_csv.ConvertOptions(
+                        column_types=dict.fromkeys(self.raw, pa.string()),
+                        strings_can_be_null=False,
+                        quoted_strings_can_be_null=False,
+                        null_values=[],
+                    ),
+                )
+                for batch in reader:
+                    fields = batch.columns
+                    blank = _all_blank(fields)
+                    if blank is not None:
+                        fields = [field.filter(pc.invert(blank)) for field in fields]
+                    block = {name: fields[i] for i, name in reversed(list(enumerate(self.header)))}
+                    yield self.rows, block
+                    self.rows += len(fields[0]) if fields else 0
+            except pa.ArrowInvalid as exc:
+                if invalid:
+                    line, actual, expected = invalid[0]
+                    where = f"data row {line - 1}" if line is not None else "a data row"
+                    raise DataError(f"{self.path}: {where} has {actual} fields, the header has {expected}") from None
+                raise DataError(f"{self.path} is not a readable CSV text file: {exc}") from None
 
 
 def _raw_header(path: Path, delimiter: str) -> list[str]:

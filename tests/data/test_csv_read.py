@@ -126,3 +126,12 @@ def test_a_one_character_delimiter(tmp_path):
     assert CSVDataModule(str(path), target="y", delimiter=";").num_classes == 2
     with pytest.raises(DataError, match="delimiter must be one character, got ';;'"):
         CSVDataModule(str(path), target="y", delimiter=";;")
+
+
+def test_all_finite_looks_at_every_slice():
+    from lit_nn.data.arrays import all_finite
+
+    values = np.zeros((1000, 3), np.float32)
+    assert all_finite(values, rows_at_once=64)
+    values[999, 2] = np.inf
+    assert not all_finite(values, rows_at_once=64)
