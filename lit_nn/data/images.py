@@ -44,7 +44,10 @@ def jpeg_decoder() -> JpegDecoder | None:
     except ImportError:  # pragma: no cover - torchvision is a dependency
         notice(f"{reason}: Pillow decodes every JPEG, more slowly; pip install torchcodec")
         return None
-    notice(f"{reason}: JPEGs decode with torchvision's deprecated decode_jpeg; pip install torchcodec")
+    notice(
+        f"{reason}: JPEGs decode with torchvision's decode_jpeg (deprecated since torchvision 0.29); "
+        "pip install torchcodec"
+    )
 
     def decode(data: Tensor) -> Tensor:
         with warnings.catch_warnings():
