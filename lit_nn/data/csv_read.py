@@ -88,7 +88,7 @@ def read_header(path: Path, delimiter: str) -> list[str]:
         raise DataError(f"CSV file {str(path)!r} does not exist; check the data path")
     try:
         header = _raw_header(path, delimiter)
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path} is not a readable CSV text file: {exc}") from exc
     if not header:
         raise DataError(f"{path} needs a header line and at least one data row")
@@ -130,7 +130,7 @@ def read_columns(
         for name in list(numbers):
             values = _numbers(block[name], np.float64 if name in wide else np.float32, locate=kinds[name] == "number")
             if isinstance(values, np.ndarray):
-                if numbers[name] is None:  # the first block: as many rows again for each block's bytes
+                if numbers[name] is None:  # sized from the first block's rows per byte, and 5 % more
                     expected = int(len(values) * path.stat().st_size / block_bytes * 1.05) + len(values)
                     numbers[name] = _Growing(values.dtype.type, expected)
                 numbers[name].append(values)
