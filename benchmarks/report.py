@@ -320,16 +320,18 @@ Found with cProfile and A/B runs of `benchmarks/overhead.py` (details in the com
   15 s): below the floor measured in the same run. `import lightning.pytorch` alone takes longer
   than both first goals on this machine, because Lightning's version checks import all of
   torchmetrics, which imports torchvision, torch._dynamo (which Lightning imports anyway),
-  scipy.signal and matplotlib if they are installed (about 1.4 s of it here). lit-nn's own
-  commands stay under that floor (the collector is off while they import, and what the imports
-  made is frozen, so the exit skips a full collection); the first step adds parsing the config,
-  starting the W&B run (about 1 s) and building data and model. Hiding scipy and matplotlib from
+  scipy.signal and matplotlib if they are installed (about 1.4 s of it here). `lit-nn fit --help`
+  comes in under that floor (the collector is off while it imports, and what the imports made is
+  frozen, so the exit skips a full collection); the first step adds parsing the config, starting
+  the W&B run (about 1 s) and building data and model. Hiding scipy and matplotlib from
   torchmetrics' availability checks would save that 1.4 s a process, but would switch off every
   torchmetrics feature that needs them for plugins too; not done. Fit + test is two processes,
   each paying that start.
-- **CSV memory on a small file**: on the 25 MiB file the reader's fixed state (pyarrow's compute
-  kernels and buffers, about 30 MiB) is above the 2x goal on its own; at 1.9 GB the load stays
-  under 2x the file.
+- **CSV memory on a small file**: by design the load holds the features (136 bytes a row here)
+  and the number columns (64 bytes a row) together while it builds the matrix, about 1.5x the
+  file (133 bytes a row); pyarrow's fixed state (compute kernels, buffers: 15-30 MiB) comes on top,
+  which on the 25 MiB file is enough to pass 2x. At 1.9 GB the fixed part is small and the load
+  stays under 2x.
 - **Not measured**: no GPU machine was lent to this task, so ResNet-18 images per second with
   `bf16-mixed` and `channels_last` has no figure yet. Both switches exist on every task:
   `--model.channels_last true` (4-D inputs and weights in the channels-last layout) and
