@@ -125,13 +125,14 @@ def read_columns(
     numbers: dict[str, _Growing | None] = dict.fromkeys((name for name, kind in kinds.items() if kind != "text"))
     texts: dict[str, list[pa.DictionaryArray]] = {name: [] for name, kind in kinds.items() if kind == "text"}
     again: list[str] = []
+    file_bytes = path.stat().st_size
     for offset, block in blocks.read():
         problems: list[tuple[bool, int, str, str]] = []  # (not missing, row, column, value): missing ones first
         for name in list(numbers):
             values = _numbers(block[name], np.float64 if name in wide else np.float32, locate=kinds[name] == "number")
             if isinstance(values, np.ndarray):
                 if numbers[name] is None:  # sized from the first block's rows per byte, and 5 % more
-                    expected = int(len(values) * path.stat().st_size / block_bytes * 1.05) + len(values)
+                    expected = int(len(values) * file_bytes / block_bytes * 1.05) + len(values)
                     numbers[name] = _Growing(values.dtype.type, expected)
                 numbers[name].append(values)
             elif values is not None:
@@ -175,14 +176,8 @@ class _Blocks:
     """The data rows of a file, block by block, each field as text."""
 
     def __init__(self, path: Path, header: Sequence[str], delimiter: str, block_bytes: int) -> None:
-        self.path, self.header, self.delimiter, self.block_bytes, self.rows = (
-            path,
-            list(header),
-            delimiter,
-            block_bytes,
-            0,
-        )
-        self.raw = _raw_header(path, delimiter)
+        self.path, self.header, self.delimiter, self.block_bytes = path, list(header), delimiter, block_bytes
+        self.rows, self.raw = 0, _raw_header(path, delimiter)
 
     def read(self) -> Iterator[tuple[int, dict[str, pa.Array]]]:
         """Yield ``(rows before this block, column name to its values)`` for each block."""

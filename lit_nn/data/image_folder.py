@@ -150,6 +150,8 @@ class ImageFolderDataModule(SplitDataModule):
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers and num_workers > 0
         self.fitted = fitted_state()
+        self.normaliser = self.transform(train=False)
+        """Turns ``uint8`` batches into normalised floats (:meth:`on_after_batch_transfer`)."""
         source = (self.fitted or {}).get("source")
         if source is not None and str(self.root.resolve()) != source:
             self.samples = self._new_samples()
@@ -285,7 +287,7 @@ class ImageFolderDataModule(SplitDataModule):
         images = batch[0] if pair else batch
         if images.dtype != torch.uint8:
             return batch
-        normalised = self.transform(train=False).normalise(images)
+        normalised = self.normaliser.normalise(images)
         return (normalised, *batch[1:]) if pair else normalised
 
     def predict_split(self) -> str:

@@ -195,7 +195,9 @@ class ImageTransform:
         Returns:
             Contiguous ``float32`` ``(N, 3, S, S)`` on the same device.
         """
-        mean, scale = self.mean.to(images.device), self.scale.to(images.device)
+        if self.mean.device != images.device:  # moved once, then kept on the batches' device
+            self.mean, self.scale = self.mean.to(images.device), self.scale.to(images.device)
+        mean, scale = self.mean, self.scale
         floats = torch.empty(images.shape, dtype=torch.float32, device=images.device)
         return floats.copy_(images).sub_(mean).mul_(scale)
 
