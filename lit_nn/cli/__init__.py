@@ -18,13 +18,15 @@ from lit_nn.cli.errors import user_errors
 if TYPE_CHECKING:
     from lit_nn.cli.lightning import LitNNCLI
 
-LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict", "export", "serve")
 COMMAND_HELP = {
     "fit": "train a model (lit-nn fit -c digits)",
     "compare": "train over several values of one setting, drawn in one figure (--model.activation relu,tanh)",
     "validate": "evaluate on the validation split",
     "test": "evaluate on the test split (--ckpt_path best|last|FILE)",
     "predict": "write predictions to CSV (--output FILE)",
+    "export": "export a checkpoint's model to ONNX, TorchScript or torch.export, checked on the test split",
+    "serve": "serve a checkpoint's model over HTTP (POST /predict, GET /health) on LitServe",
 }
 
 

@@ -46,6 +46,8 @@ from lit_nn.cli.checkpoint_choice import (
     trusted_class_paths,
     warn_if_mid_epoch,
 )
+from lit_nn.cli.deploy import DeployTrainer, is_deploy
+from lit_nn.cli.deploy import commands as deploy_commands
 from lit_nn.cli.fit_defaults import nothing_to_train, settle_budget
 from lit_nn.cli.loggers import point_loggers
 from lit_nn.cli.messages import condense, lightning_message, root_cause
@@ -97,6 +99,7 @@ class LitNNCLI(LightningCLI):
         super().__init__(
             args=args,
             save_config_callback=RunConfigSaver,
+            trainer_class=DeployTrainer if is_deploy(self.command) else Trainer,
             parser_kwargs={"exit_on_error": False},
             seed_everything_default=0,
         )
@@ -110,7 +113,7 @@ class LitNNCLI(LightningCLI):
         Returns:
             Command to the ``Trainer`` method arguments the parser skips.
         """
-        every = LightningCLI.subcommands()
+        every = {**LightningCLI.subcommands(), **deploy_commands()}
         return {self.command: every[self.command]} if self.command in every else every
 
     def init_parser(self, **kwargs: Any) -> LightningArgumentParser:  # noqa: ANN401
@@ -231,6 +234,8 @@ class LitNNCLI(LightningCLI):
                 "or --model TASK --data NAME (`lit-nn fit --help` lists them)"
                 + (", or --ckpt_path FILE to rebuild both from a checkpoint" if command != "fit" else "")
             )
+        if is_deploy(command) and not config.get("ckpt_path"):
+            raise ConfigError(f"{command} needs a trained model: give --ckpt_path best, last, or a checkpoint FILE")
         if command in EVALUATION_COMMANDS and not config.get("ckpt_path") and not config.get("untrained"):
             raise ConfigError(
                 f"{command} evaluates a trained model: give --ckpt_path best (the best checkpoint of the latest run "

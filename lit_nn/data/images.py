@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -57,25 +58,26 @@ def jpeg_decoder() -> JpegDecoder | None:
     return decode
 
 
-def load_rgb(path: Path, size: int) -> Image.Image:
+def load_rgb(path: Path | bytes, size: int, name: str | None = None) -> Image.Image:
     """Decode an image as RGB with Pillow, letting JPEG decode at reduced size when ``size`` allows.
 
     Args:
-        path: The file.
+        path: The file, or its bytes.
         size: The smallest side needed afterwards.
+        name: What to call the image in an error (default: the path).
 
     Returns:
         The image.
 
     Raises:
-        DataError: If the file cannot be decoded, naming it.
+        DataError: If the image cannot be decoded, naming it.
     """
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(path) if isinstance(path, bytes) else path) as image:
             image.draft("RGB", (size, size))
             return image.convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"cannot read image {str(path)!r} ({exc}); delete or replace the file") from exc
+        raise DataError(f"cannot read image {name or str(path)!r} ({exc}); delete or replace the file") from exc
 
 
 def jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -128,6 +130,23 @@ def read_image(path: Path, size: int) -> Tensor:
         data = path.read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read image {str(path)!r} ({exc}); delete or replace the file") from exc
+    return decode_image(data, size, str(path))
+
+
+def decode_image(data: bytes, size: int, name: str) -> Tensor:
+    """Decode an image's bytes as :func:`read_image` decodes a file.
+
+    Args:
+        data: The encoded image (JPEG, PNG, or anything Pillow reads).
+        size: The smallest side needed afterwards.
+        name: What to call the image in an error.
+
+    Returns:
+        A ``(3, H, W)`` ``uint8`` tensor laid out height, width, channel in memory.
+
+    Raises:
+        DataError: If the bytes are not an image Pillow can decode.
+    """
     dims = jpeg_size(data)
     decode = jpeg_decoder() if dims is not None and min(dims) < 2 * size else None
     if decode is not None:
@@ -135,7 +154,7 @@ def read_image(path: Path, size: int) -> Tensor:
             return decode(torch.frombuffer(bytearray(data), dtype=torch.uint8))
         except RuntimeError:
             pass  # Pillow decodes what it can, and names the file with its own reason when it cannot
-    return torch.from_numpy(np.array(load_rgb(path, size))).permute(2, 0, 1)
+    return torch.from_numpy(np.array(load_rgb(data, size, name))).permute(2, 0, 1)
 
 
 class ImageTransform:

@@ -1,0 +1,217 @@
+"""``lit-nn export`` and ``lit-nn serve``: Trainer methods, the way Lightning's CLI grows a command.
+
+Lightning's CLI runs a command as the method of the same name on its trainer, its arguments
+parsed from the method's signature; so these commands are :class:`DeployTrainer` methods, and
+they get everything ``lit-nn test`` has: ``-c`` configs, ``--ckpt_path best|last|FILE`` chosen
+among the runs of the configuration, the checkpoint read by lit_nn's loader and checked against
+the model, and the datamodule rebuilt with the preprocessing the model was trained with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+
+from lit_nn.checkpoints import load_checkpoint
+from lit_nn.deploy import export as exporting
+from lit_nn.deploy.inference import InferenceModel, Preprocessing, inference_model, test_batches
+from lit_nn.errors import ConfigError
+
+RUNTIMES = {"onnx": "onnxruntime", "torchscript": "torch.jit.load", "exported": "torch.export.load"}
+
+
+def _model(
+    model: LightningModule, datamodule: LightningDataModule | None, ckpt_path: str | None, stage: str
+) -> tuple[InferenceModel, Preprocessing]:
+    if not ckpt_path:
+        raise ConfigError("give the checkpoint to use: --ckpt_path best, last, or a checkpoint FILE")
+    if datamodule is None:
+        raise ConfigError("give the datamodule the model was trained with (-c CONFIG or --data NAME)")
+    model.load_state_dict(load_checkpoint(ckpt_path)["state_dict"])
+    datamodule.setup(stage)
+    return inference_model(model, datamodule)
+
+
+class DeployTrainer(Trainer):
+    """Lightning's Trainer, with the ``export`` and ``serve`` commands."""
+
+    def export(
+        self,
+        model: LightningModule,
+        datamodule: LightningDataModule | None = None,
+        ckpt_path: str | None = None,
+        format: exporting.Format = "onnx",  # noqa: A002 (the command's --format)
+        output: str | None = None,
+        overwrite: bool = False,
+        tolerance: float = 1e-4,
+    ) -> Path:
+        """Export a checkpoint's model with its preprocessing, and check it on the test split.
+
+        Args:
+            model: The task (built by the CLI from the checkpoint).
+            datamodule: Its datamodule, with the training preprocessing.
+            ckpt_path: best, last, or a checkpoint FILE.
+            format: onnx (run by onnxruntime), torchscript (torch.jit.load) or exported
+                (torch.export's ExportedProgram, .pt2, torch.export.load).
+            output: The file to write (default: exports/<checkpoint name>.<onnx|ts|pt2> in the run folder).
+            overwrite: Replace --output if it exists.
+            tolerance: Largest difference allowed between the exported model's outputs and PyTorch's,
+                relative to max(1, |PyTorch's value|).
+
+        Returns:
+            The exported file.
+
+        Raises:
+            ConfigError: On a bad --output or --tolerance.
+            ExportError: When the export fails, or its outputs differ from PyTorch's beyond the tolerance.
+        """
+        suffix = exporting.SUFFIXES[format]
+        path = (
+            Path(output)
+            if output
+            else Path(self.default_root_dir) / "exports" / (Path(ckpt_path or "model").stem + suffix)
+        )
+        if output and path.suffix != suffix:
+            raise ConfigError(f"--output {output}: a {format} export is a {suffix} file; name it …{suffix}")
+        if output and path.exists() and not overwrite:
+            raise ConfigError(f"--output {output} exists; give another file, or --overwrite true to replace it")
+        if not tolerance > 0:
+            raise ConfigError(f"--tolerance must be above 0, got {tolerance}")
+        inference, preprocessing = _model(model, datamodule, ckpt_path, "test")
+        metadata = exporting.metadata_of(
+            inference, preprocessing, datamodule, format, str(Path(str(ckpt_path)).resolve())
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial{suffix}")
+        try:
+            exporting.write(inference, preprocessing, format, partial, metadata)
+            agreement = exporting.compare(
+                inference, exporting.load(partial, format), test_batches(datamodule, preprocessing)
+            )
+            if not agreement.max_scaled_diff <= tolerance:
+                raise exporting.ExportError(
+                    f"the {format} export's outputs differ from PyTorch's by up to {agreement.max_abs_diff:.3g} "
+                    f"({agreement.max_scaled_diff:.3g} relative) on {agreement.samples} test samples, above "
+                    f"--tolerance {tolerance:g}; nothing was written"
+                )
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+        metadata.update(
+            file=path.name, check={"tolerance": tolerance, "runtime": RUNTIMES[format], **agreement.as_dict()}
+        )
+        exporting.write_metadata(exporting.metadata_path(path), metadata)
+        labels = (
+            "" if agreement.label_agreement is None else f", labels agree on {100 * agreement.label_agreement:.2f} %"
+        )
+        print(f"Exported {path}")
+        print(
+            f"Checked with {RUNTIMES[format]} against PyTorch on {agreement.samples} test samples: "
+            f"largest absolute difference {agreement.max_abs_diff:.3g}{labels}"
+        )
+        print(f"Metadata: {exporting.metadata_path(path)}")
+        return path
+
+    def serve(
+        self,
+        model: LightningModule,
+        datamodule: LightningDataModule | None = None,
+        ckpt_path: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        max_batch_size: int = 32,
+        batch_timeout: float = 0.005,
+        workers: int = 1,
+    ) -> None:
+        """Serve a checkpoint's model over HTTP on LitServe: POST /predict, GET /health.
+
+        Args:
+            model: The task (built by the CLI from the checkpoint).
+            datamodule: Its datamodule, with the training preprocessing.
+            ckpt_path: best, last, or a checkpoint FILE.
+            host: 127.0.0.1 (this machine only), 0.0.0.0 or :: (every interface).
+            port: TCP port, 1024-65535.
+            max_batch_size: Most requests run through the model together.
+            batch_timeout: Seconds to wait for a batch to fill.
+            workers: Inference worker processes.
+
+        Raises:
+            ConfigError: On a bad host, port, batch size or worker count, or a port in use.
+        """
+        if host not in ("127.0.0.1", "0.0.0.0", "::"):
+            raise ConfigError(f"--host {host}: LitServe listens on 127.0.0.1 (this machine), 0.0.0.0 or :: (all)")
+        if not 1024 <= port <= 65535:
+            raise ConfigError(f"--port {port}: give a port from 1024 to 65535")
+        if max_batch_size < 1 or workers < 1 or batch_timeout < 0:
+            raise ConfigError("--max_batch_size and --workers must be 1 or more, --batch_timeout 0 or more")
+        _check_free(host, port)
+        inference, preprocessing = _model(model, datamodule, ckpt_path, "predict")
+        metadata = exporting.metadata_of(
+            inference, preprocessing, datamodule, "pytorch", str(Path(str(ckpt_path)).resolve())
+        )
+        from lit_nn.deploy.serving import ModelAPI, server
+
+        api = ModelAPI(inference, metadata, max_batch_size=max_batch_size, batch_timeout=batch_timeout)
+        print(f"Serving {ckpt_path} on http://{host}:{port}/predict (health: /health); Ctrl+C stops", flush=True)
+        with _terminate_gracefully():
+            server(api, workers=workers).run(host=host, port=port, generate_client_file=False, log_level="warning")
+        print("Server stopped")
+
+
+@contextlib.contextmanager
+def _terminate_gracefully() -> Iterator[None]:
+    """SIGTERM (Docker, Kubernetes, SLURM) stops the server as Ctrl+C does: LitServe shuts its workers down.
+
+    Without this, SIGTERM ends the main process at once and leaves LitServe's worker processes behind.
+    """
+    owner = os.getpid()
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:  # LitServe's forked HTTP server, which re-raises SIGTERM once it has stopped
+            raise SystemExit(0)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); give another --port") from None
+
+
+def commands() -> dict[str, set[str]]:
+    """The deploy commands and the method arguments their parsers skip (the CLI passes them).
+
+    Returns:
+        Command to skipped arguments, as ``LightningCLI.subcommands`` gives them.
+    """
+    return {"export": {"model", "datamodule"}, "serve": {"model", "datamodule"}}
+
+
+def is_deploy(command: Any) -> bool:  # noqa: ANN401
+    """Whether a command is one of this module's.
+
+    Args:
+        command: The command name.
+
+    Returns:
+        ``True`` for export and serve.
+    """
+    return command in commands()

@@ -1,0 +1,1 @@
+"""A trained model outside training: one module from raw features to predictions, exported and served."""

@@ -1,0 +1,177 @@
+"""Turn a prediction request's JSON into a model's raw input, or say in one line what is wrong with it.
+
+Kept apart from the server so every rule is tested without one: tabular models take
+``{"features": [...]}`` (one sample, or a list of samples) or, when trained on a CSV file, the
+feature columns by name (``{"features": {"age": 41, ...}}`` or a list of such objects); image
+models take ``{"image": "<base64 of the file>"}`` or ``{"images": [...]}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lit_nn.data.base import DataError
+from lit_nn.data.csv_data import encode_records
+from lit_nn.data.images import ImageTransform, decode_image
+
+MAX_SAMPLES = 1024
+"""The most samples one request may hold (more is refused with 413)."""
+
+
+@dataclass
+class Rejected:
+    """A request the model cannot take: the HTTP status and what to send instead.
+
+    Attributes:
+        status: 400 (not the request's shape), 413 (too many samples), 422 (the right shape,
+            values the model cannot take).
+        error: One line for the client.
+    """
+
+    status: int
+    error: str
+
+
+@dataclass
+class Decoded:
+    """A request's samples as one raw input batch.
+
+    Attributes:
+        inputs: ``(N, *input_shape)`` in the model's input dtype.
+        single: The request held one sample (its response is one prediction, not a list).
+    """
+
+    inputs: Tensor
+    single: bool
+
+
+class RequestDecoder:
+    """Decode requests for one model, as its export metadata describes its input.
+
+    Args:
+        metadata: :func:`~lit_nn.deploy.export.metadata_of`'s record.
+    """
+
+    def __init__(self, metadata: Mapping[str, Any]) -> None:
+        self.input = dict(metadata["input"])
+        self.shape = tuple(self.input["shape"][1:])
+        self.images = self.input["dtype"] == "uint8"
+        self.transform = None
+        if self.images:
+            self.transform = ImageTransform(
+                self.input["image_size"], self.input["resize"], self.input["mean"], self.input["std"], augment=False
+            )
+        self.example = (
+            '{"image": "<base64 of a JPEG or PNG file>"}'
+            if self.images
+            else '{"features": ['
+            + ", ".join(["0.0"] * min(3, math.prod(self.shape)))
+            + (", ...]}" if math.prod(self.shape) > 3 else "]}")
+        )
+
+    def __call__(self, request: Any) -> Decoded | Rejected:  # noqa: ANN401 (any parsed JSON)
+        """Decode one request.
+
+        Args:
+            request: The request's parsed JSON body.
+
+        Returns:
+            The samples, or why the request is refused.
+        """
+        key = ("image", "images") if self.images else ("features",)
+        if not isinstance(request, Mapping) or not any(k in request for k in key):
+            return Rejected(400, f"send a JSON object with {' or '.join(repr(k) for k in key)}, like {self.example}")
+        try:
+            if self.images:
+                return self._images(request)
+            return self._features(request["features"])
+        except DataError as exc:
+            return Rejected(422, str(exc))
+
+    def _images(self, request: Mapping[str, Any]) -> Decoded | Rejected:
+        single = "image" in request
+        encoded = [request["image"]] if single else request["images"]
+        if not isinstance(encoded, list) or not encoded or not all(isinstance(e, str) for e in encoded):
+            return Rejected(400, "'image' must be a base64 string ('images': a list of them)")
+        if len(encoded) > MAX_SAMPLES:
+            return Rejected(413, f"{len(encoded)} images in one request; send at most {MAX_SAMPLES}")
+        crops = []
+        for number, text in enumerate(encoded, 1):
+            name = "the image" if single else f"image {number}"
+            try:
+                data = base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError):
+                return Rejected(400, f"{name} is not valid base64 (send the file's bytes, base64-encoded)")
+            crops.append(self.transform.crop(decode_image(data, self.transform.resize, name)).permute(1, 2, 0))
+        return Decoded(torch.stack(crops).contiguous(), single)
+
+    def _features(self, features: Any) -> Decoded | Rejected:  # noqa: ANN401
+        encoding = self.input.get("encoding")
+        if isinstance(features, Mapping) or (
+            isinstance(features, list) and features and isinstance(features[0], Mapping)
+        ):
+            if encoding is None:
+                return Rejected(422, f"this model takes features as numbers, not by name, like {self.example}")
+            records = [features] if isinstance(features, Mapping) else features
+            if len(records) > MAX_SAMPLES:
+                return Rejected(413, f"{len(records)} samples in one request; send at most {MAX_SAMPLES}")
+            if not all(isinstance(r, Mapping) for r in records):
+                return Rejected(422, "give every sample by column name, or every one as numbers")
+            return Decoded(torch.from_numpy(encode_records(records, encoding)), isinstance(features, Mapping))
+        try:
+            array = np.asarray(features, dtype=np.float32)
+        except (TypeError, ValueError):
+            return Rejected(422, f"features must be numbers (a list, or a list of lists), like {self.example}")
+        width, shape = math.prod(self.shape), self.shape
+        if array.ndim == 0 or array.size == 0:
+            return Rejected(422, f"features must be a non-empty list, like {self.example}")
+        single = array.shape == shape or (array.ndim == 1 and array.size == width)
+        if single:
+            array = array.reshape(1, *shape)
+        elif array.shape[1:] == shape or (array.ndim == 2 and array.shape[1] == width):
+            array = array.reshape(len(array), *shape)
+        else:
+            got = array.shape[-1] if array.ndim <= 2 else list(array.shape[1:])
+            return Rejected(
+                422, f"wrong width: the model takes {width} numbers per sample (input shape {list(shape)}), got {got}"
+            )
+        if len(array) > MAX_SAMPLES:
+            return Rejected(413, f"{len(array)} samples in one request; send at most {MAX_SAMPLES}")
+        if not np.isfinite(array).all():
+            return Rejected(422, "features must be finite numbers (no NaN or infinity)")
+        return Decoded(torch.from_numpy(np.ascontiguousarray(array)), single)
+
+
+def responses(outputs: Mapping[str, Tensor], metadata: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One JSON-ready prediction per sample.
+
+    Args:
+        outputs: The model's outputs by name, for a batch.
+        metadata: The export metadata (class names).
+
+    Returns:
+        Per sample: ``label`` and ``class_name`` with ``probability`` or ``probabilities``; or ``prediction``.
+    """
+    names = metadata.get("class_names") or []
+    plain = {  # one target: a value per sample, as lit-nn predict writes it
+        name: (
+            value.squeeze(1) if name == "prediction" and value.dim() == 2 and value.shape[1] == 1 else value
+        ).tolist()
+        for name, value in outputs.items()
+    }
+    count = len(next(iter(plain.values())))
+    rows = [{name: values[i] for name, values in plain.items()} for i in range(count)]
+    if names:
+        for row in rows:
+            if "label" in row and 0 <= row["label"] < len(names):
+                row["class_name"] = names[row["label"]]
+    return rows

@@ -1,0 +1,125 @@
+"""lit-nn export: every task's model in every format, checked against PyTorch, loadable by a consumer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+
+from lit_nn.cli import main
+from lit_nn.data.bundled import Digits
+
+FORMATS = {"onnx": ".onnx", "torchscript": ".ts", "exported": ".pt2"}
+CASES = ("multiclass", "binary", "regression", "csv", "image")
+
+
+def _export(trained, case: str, fmt: str, capsys, *extra: str) -> tuple[Path, dict, str]:
+    root, args = trained(case)
+    main(["export", *args, "--run.root", str(root), "--ckpt_path", "best", "--format", fmt, *extra])
+    out = capsys.readouterr().out
+    path = Path(next(line for line in out.splitlines() if line.startswith("Exported ")).split(" ", 1)[1])
+    return path, json.loads(path.with_name(path.name + ".json").read_text()), out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("case", CASES)
+def test_every_task_exports_in_every_format_and_matches_pytorch(trained, case, fmt, capsys):
+    path, metadata, out = _export(trained, case, fmt, capsys)
+    assert path.suffix == FORMATS[fmt] and path.parent.name == "exports" and path.is_file()
+    check = metadata["check"]
+    assert check["samples"] > 0 and check["max_scaled_diff"] <= check["tolerance"] == 1e-4
+    assert f"on {check['samples']} test samples" in out
+    kind = {"multiclass": "multiclass", "binary": "binary", "image": "binary"}.get(case, "regression")
+    assert metadata["task"] == kind and metadata["format"] == fmt and metadata["file"] == path.name
+    outputs = [o["name"] for o in metadata["outputs"]]
+    expected = {"multiclass": ["label", "probabilities"], "binary": ["label", "probability"]}.get(kind, ["prediction"])
+    assert outputs == expected
+    if kind != "regression":
+        assert check["label_agreement"] == 1.0 and metadata["class_names"]
+    if case == "image":
+        assert metadata["input"]["dtype"] == "uint8" and metadata["input"]["shape"] == [None, 32, 32, 3]
+    if case == "csv":
+        assert metadata["input"]["feature_names"] == ["area", "rooms", "town=east", "town=north", "town=south"]
+
+
+def test_onnx_file_carries_its_metadata_and_takes_any_batch(trained, capsys):
+    path, metadata, _ = _export(trained, "binary", "onnx", capsys)
+    model = onnx.load(str(path))
+    recorded = json.loads({p.key: p.value for p in model.metadata_props}["lit_nn"])
+    assert recorded["class_names"] == metadata["class_names"] == ["malignant", "benign"]
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].name == "features"
+    for count in (1, 7, 300):
+        label, probability = session.run(None, {"features": np.zeros((count, 30), np.float32)})
+        assert label.shape == probability.shape == (count,)
+
+
+def test_a_consumer_with_onnxruntime_gets_what_lit_nn_predict_writes(trained, capsys, tmp_path):
+    """Raw digits rows through onnxruntime alone give the labels and probabilities of `lit-nn predict`."""
+    path, _, _ = _export(trained, "multiclass", "onnx", capsys)
+    root, args = trained("multiclass")
+    predictions = tmp_path / "predictions.csv"
+    main(["predict", *args, "--run.root", str(root), "--ckpt_path", "best", "--output", str(predictions)])
+    rows = np.genfromtxt(predictions, delimiter=",", names=True, dtype=None, encoding="utf-8")
+    data = Digits()
+    raw = data.features[data.split().test]
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    label, probabilities = session.run(None, {"features": raw})
+    assert len(rows) == len(raw) == 360
+    np.testing.assert_array_equal(label, rows["label"])
+    written = np.stack([rows[f"p_{c}"] for c in range(10)], axis=1)
+    np.testing.assert_allclose(probabilities, written, atol=1e-5)
+
+
+def test_an_export_outside_the_tolerance_fails_in_one_line_and_writes_nothing(trained, capsys):
+    root, args = trained("regression")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", *args, "--run.root", str(root), "--ckpt_path", "best", "--format", "onnx",
+              "--output", str(root / "tight.onnx"), "--tolerance", "1e-12"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert exit_info.value.code != 0 and "Traceback" not in err
+    assert "differ from PyTorch's by up to" in err and "above --tolerance 1e-12; nothing was written" in err
+    assert not list(root.glob("*tight*")) and not list(root.glob(".*partial*"))
+
+
+def test_export_refuses_bad_options_in_one_line(trained, capsys):
+    root, args = trained("binary")
+    base = ["export", *args, "--run.root", str(root)]
+    (root / "taken.onnx").write_text("keep me")
+    cases = {
+        "needs a trained model": [],
+        "--output x.pt2: a onnx export is a .onnx file": ["--ckpt_path", "best", "--output", "x.pt2"],
+        "exists; give another file, or --overwrite true": ["--ckpt_path", "best", "--output", str(root / "taken.onnx")],
+        "--tolerance must be above 0": ["--ckpt_path", "best", "--tolerance", "0"],
+        "format": ["--ckpt_path", "best", "--format", "tflite"],
+    }
+    for said, extra in cases.items():
+        with pytest.raises(SystemExit) as exit_info:
+            main([*base, *extra])
+        err = capsys.readouterr().err
+        assert exit_info.value.code != 0 and said in err and "Traceback" not in err, (extra, err)
+    assert (root / "taken.onnx").read_text() == "keep me"
+
+
+def test_exported_program_runs_without_lit_nn_classes(trained, capsys, tmp_path):
+    """A .pt2 loads in a fresh interpreter that never imports lit_nn."""
+    path, _, _ = _export(trained, "image", "exported", capsys)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch; m = torch.export.load(sys.argv[1]).module(); "
+        "label, p = m(torch.full((5, 32, 32, 3), 128, dtype=torch.uint8)); "
+        "assert 'lit_nn' not in sys.modules; print(label.shape[0], p.dtype)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["5", "torch.float32"]
+    assert torch.__version__  # the same torch wrote and read it
