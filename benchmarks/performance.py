@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import ROOT, run_timed  # noqa: E402
 from benchmarks.report import render  # noqa: E402
 
-BENCHMARKS = ("overhead", "image_pipeline", "time_to_accuracy", "startup", "threads", "csv_loading")
+BENCHMARKS = ("overhead", "image_pipeline", "time_to_accuracy", "startup", "threads", "csv_loading", "serving")
 RESULTS = ROOT / "benchmarks" / "results"
 PAGE = ROOT / "docs" / "performance.md"
 

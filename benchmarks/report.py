@@ -368,6 +368,53 @@ def threads(result: Result) -> str:
     )
 
 
+def serving(result: Result) -> str:
+    """The serving and inference section.
+
+    Args:
+        result: ``benchmarks/serving.py``'s figures.
+
+    Returns:
+        Markdown.
+    """
+    servers = result["servers"]
+    rows = [
+        (f"{name} (max_batch_size {s['max_batch_size']})", f"{s['requests']:,}", s["clients"],
+         f"{s['requests_per_second']:,.0f}", f"{s['p50_ms']:.1f}", f"{s['p99_ms']:.1f}", s["errors"],
+         s["wrong_answers"], s["startup_seconds"])
+        for name, s in servers.items()
+    ]  # fmt: skip
+    inference = result["inference_us_per_sample"]
+    per_sample = [
+        (key.replace("batch_", "batch "), f["onnxruntime"], f["pytorch"], f"{f['speedup']}x")
+        for key, f in inference.items()
+    ]
+    return "\n".join(
+        [
+            "## Serving and inference",
+            "",
+            f"`lit-nn serve` on a {result['model']} checkpoint, on 127.0.0.1: single-sample JSON requests from "
+            "concurrent clients (threads of the benchmark, one kept-alive connection each; they share the CPUs "
+            "with the server), after 100 warm-up requests. Every answer is checked against the ONNX export's "
+            "label for that sample. Start-up is from launch to the first healthy `/health`.",
+            "",
+            table(
+                ("server", "requests", "clients", "req/s", "p50 ms", "p99 ms", "errors", "wrong", "start-up s"), rows
+            ),
+            "",
+            f"Dynamic batching: {result['batching_speedup']}x the requests per second of the unbatched server.",
+            "",
+            "Inference per sample on the CPU, one thread, the ONNX export in onnxruntime against the same "
+            f"model in PyTorch (eager), alternating, median microseconds (the export's own check: "
+            f"{result['export_check'].removeprefix('Checked with ')}):",
+            "",
+            table(("input", "onnxruntime us", "PyTorch us", "onnxruntime speed-up"), per_sample),
+            "",
+            provenance(result),
+        ]
+    )
+
+
 SECTIONS: dict[str, Callable[[Result], str]] = {
     "overhead": overhead,
     "image_pipeline": image_pipeline,
@@ -375,6 +422,7 @@ SECTIONS: dict[str, Callable[[Result], str]] = {
     "startup": startup,
     "threads": threads,
     "csv_loading": csv_loading,
+    "serving": serving,
 }
 
 

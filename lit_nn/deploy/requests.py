@@ -147,7 +147,7 @@ class RequestDecoder:
         if len(array) > MAX_SAMPLES:
             return Rejected(413, f"{len(array)} samples in one request; send at most {MAX_SAMPLES}")
         if not np.isfinite(array).all():
-            return Rejected(422, "features must be finite numbers (no NaN or infinity)")
+            return Rejected(422, "features must be finite numbers (no null, NaN or infinity)")
         return Decoded(torch.from_numpy(np.ascontiguousarray(array)), single)
 
 
