@@ -10,6 +10,7 @@ the model.
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -44,11 +45,14 @@ class ModelAPI(ls.LitAPI):
         self.decoder = RequestDecoder(metadata)
 
     def setup(self, device: str) -> None:
-        """Put the model on the worker's device, one torch thread per worker.
+        """Put the model on the worker's device, one torch thread per worker (in LitServe's worker process).
 
         Args:
             device: LitServe's device for this worker (``cpu``, ``cuda:0``).
         """
+        # Ctrl+C reaches every process of the terminal's group: the worker leaves it to the server, which
+        # stops it in order (LitServe's loop would print a KeyboardInterrupt traceback from its queue read)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         torch.set_num_threads(1)  # requests run side by side; one thread each is fastest for small models
         self.model = self.model.to(device).eval()
         self.device = device

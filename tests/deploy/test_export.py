@@ -123,3 +123,37 @@ def test_exported_program_runs_without_lit_nn_classes(trained, capsys, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["5", "torch.float32"]
     assert torch.__version__  # the same torch wrote and read it
+
+
+def test_the_loading_examples_in_docs_deploy_run_as_written(trained, capsys, tmp_path):
+    import base64
+    import re
+
+    from PIL import Image
+
+    from lit_nn.deploy.requests import RequestDecoder
+    from tests.conftest import ROOT
+
+    tabular, image, program = re.findall(r"```python\n(.*?)```", (ROOT / "docs/deploy.md").read_text(), flags=re.S)
+    digits, _, _ = _export(trained, "multiclass", "onnx", capsys)
+    exec(compile(tabular, "docs/deploy.md", "exec"), {"path": str(digits)})
+    printed = capsys.readouterr().out
+    assert re.fullmatch(r"\['\d', '\d', '\d', '\d', '\d'\] \[[0-9. ]+\]\n", printed), printed
+
+    shapes, metadata, _ = _export(trained, "image", "onnx", capsys)
+    picture = tmp_path / "photo.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (45, 60, 3), dtype=np.uint8)).save(picture)
+    size, resize = metadata["input"]["image_size"], metadata["input"]["resize"]
+    namespace = {"path": str(shapes), "image_file": str(picture), "resize": resize, "size": size}
+    exec(compile(image, "docs/deploy.md", "exec"), namespace)
+    served = RequestDecoder(metadata)({"image": base64.b64encode(picture.read_bytes()).decode()})
+    np.testing.assert_array_equal(namespace["pixels"](str(picture), resize, size), served.inputs[0].numpy())
+    session = onnxruntime.InferenceSession(str(shapes), providers=["CPUExecutionProvider"])
+    label, probability = session.run(None, {"features": served.inputs.numpy()})
+    assert namespace["label"].tolist() == label.tolist() and namespace["probability"] == pytest.approx(probability)
+
+    pt2, _, _ = _export(trained, "multiclass", "exported", capsys)
+    namespace = {"path": str(pt2)}
+    exec(compile(program, "docs/deploy.md", "exec"), namespace)
+    assert namespace["label"].shape == (3,) and namespace["probabilities"].shape == (3, 10)

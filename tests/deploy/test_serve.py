@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
+import os
 import signal
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +21,7 @@ import pytest
 from PIL import Image
 
 from lit_nn.cli import main
-from tests.helpers.cli import start
+from tests.helpers.cli import clean_environment, lit_nn_command
 
 
 def _free_port() -> int:
@@ -49,16 +52,27 @@ def _healthy(port: int) -> bool:
 
 @pytest.fixture
 def serving(trained, tmp_path):
-    """Start `lit-nn serve` on a case's best checkpoint; yield its port; stop it with SIGTERM, as Docker does."""
+    """Start `lit-nn serve` on a case's best checkpoint in its own process group; yield its port.
+
+    Stopped as ``stop`` says: ``"sigterm"`` to the server alone (``docker stop``), or ``"ctrl-c"``,
+    SIGINT to every process of its group, as a terminal sends it. Either way it must exit 0, say
+    so, print no traceback and leave no process behind.
+    """
     servers = []
 
-    def serve(case: str, *extra: str) -> int:
+    def serve(case: str, *extra: str, stop: str = "sigterm") -> int:
         root, args = trained(case)
         port = _free_port()
         log = tmp_path / f"serve-{case}.log"
-        process = start(["serve", *args, "--run.root", str(root), "--ckpt_path", "best", "--port", str(port), *extra],
-                        log, cwd=tmp_path, OMP_NUM_THREADS="1")  # fmt: skip
-        servers.append((process, log))
+        command = [*lit_nn_command(), "serve", *args, "--run.root", str(root), "--ckpt_path", "best",
+                   "--port", str(port), *extra]  # fmt: skip
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True,
+                env=clean_environment(OMP_NUM_THREADS="1"),
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell may have it ignored
+            )  # fmt: skip
+        servers.append((process, log, stop))
         deadline = time.monotonic() + 180
         while not _healthy(port):
             assert process.poll() is None, log.read_text()
@@ -67,14 +81,26 @@ def serving(trained, tmp_path):
         return port
 
     yield serve
-    for process, log in servers:
-        process.send_signal(signal.SIGTERM)
+    for process, log, stop in servers:
+        if stop == "ctrl-c":
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGTERM)
         try:
             assert process.wait(timeout=60) == 0, log.read_text()
+            deadline = time.monotonic() + 10
+            while _group(process.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not _group(process.pid), f"processes left behind: {_group(process.pid)}"
         finally:
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
         said = log.read_text()
         assert "Traceback" not in said and said.rstrip().endswith("Server stopped"), said
+
+
+def _group(pgid: int) -> list[str]:
+    return subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True).stdout.split()
 
 
 def test_tabular_server_answers_by_number_and_by_name_and_refuses_bad_requests(serving, trained, capsys):
@@ -137,7 +163,7 @@ def _jpeg(colour: tuple[int, int, int], shape: str) -> str:
 
 
 def test_image_server_takes_base64_files_and_refuses_what_is_not_an_image(serving):
-    port = serving("image")
+    port = serving("image", stop="ctrl-c")
     status, answer = _call(port, {"image": _jpeg((200, 30, 30), "circle")})
     assert status == 200 and answer["class_name"] in ("circle", "square") and 0.0 <= answer["probability"] <= 1.0
     status, answers = _call(port, {"images": [_jpeg((30, 30, 200), "square"), _jpeg((30, 200, 30), "circle")]})
