@@ -393,7 +393,7 @@ def serving(result: Result) -> str:
         [
             "## Serving and inference",
             "",
-            f"`lit-nn serve` on a {result['model']} checkpoint, on 127.0.0.1: single-sample JSON requests from "
+            f"`lit-nn serve` on a checkpoint of the {result['model']}, on 127.0.0.1: single-sample JSON requests from "
             "concurrent clients (threads of the benchmark, one kept-alive connection each; they share the CPUs "
             "with the server), after 100 warm-up requests. Every answer is checked against the ONNX export's "
             "label for that sample. Start-up is from launch to the first healthy `/health`.",

@@ -194,7 +194,7 @@ def main() -> None:
                 process.wait(timeout=60)
         inference = _per_sample(10 if args.quick else 40, folder / "digits.onnx", folder)
     write_result(args.json, {
-        "model": "digits CNN (configs/digits.yaml), 3 epochs",
+        "model": "digits CNN (configs/digits.yaml, 3 epochs)",
         "export_check": next(line for line in exported.splitlines() if line.startswith("Checked")),
         "servers": servers,
         "batching_speedup": round(
