@@ -236,7 +236,7 @@ def metadata_of(
         model: The exported model.
         preprocessing: Its preprocessing.
         datamodule: The datamodule it was trained with.
-        fmt: The format.
+        fmt: The format (``pytorch`` for the model a server runs).
         checkpoint: The checkpoint exported.
 
     Returns:

@@ -70,13 +70,9 @@ class RequestDecoder:
             self.transform = ImageTransform(
                 self.input["image_size"], self.input["resize"], self.input["mean"], self.input["std"], augment=False
             )
-        self.example = (
-            '{"image": "<base64 of a JPEG or PNG file>"}'
-            if self.images
-            else '{"features": ['
-            + ", ".join(["0.0"] * min(3, math.prod(self.shape)))
-            + (", ...]}" if math.prod(self.shape) > 3 else "]}")
-        )
+        width = math.prod(self.shape)
+        numbers = ", ".join(["0.0"] * min(3, width)) + (", ..." if width > 3 else "")
+        self.example = '{"image": "<base64 of a JPEG or PNG file>"}' if self.images else f'{{"features": [{numbers}]}}'
 
     def __call__(self, request: Any) -> Decoded | Rejected:  # noqa: ANN401 (any parsed JSON)
         """Decode one request.

@@ -10,18 +10,17 @@ from lit_nn.cli.heap import freeze_imports
 def test_imported_objects_are_frozen_and_new_garbage_is_still_collected():
     try:
         frozen = freeze_imports()
-        assert frozen > 1000 and frozen == gc.get_freeze_count()
+        # a frozen object that is freed afterwards (a finaliser, another thread) leaves the count
+        assert frozen > 1000 and 0.99 * frozen <= gc.get_freeze_count() <= frozen
 
         class Cycle:
             pass
 
         first, second = Cycle(), Cycle()
         first.other, second.other = second, first
-        gc.callbacks.append(lambda phase, info: None)
         del first, second
         assert gc.collect() >= 2  # a cycle made after the freeze is found and freed
     finally:
-        gc.callbacks.pop()
         gc.unfreeze()
 
 

@@ -4,14 +4,20 @@ from an empty folder with it installed."""
 from __future__ import annotations
 
 import csv
+import json
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 import tomllib
+from sklearn.datasets import load_digits
 
 from tests.conftest import ROOT
 from tests.helpers.cli import clean_environment
@@ -44,6 +50,33 @@ def test_the_wheel_carries_every_shipped_config(installed_wheel):
         assert f"lit_nn/configs/{config.relative_to(ROOT / 'configs').as_posix()}" in names
 
 
+def _serve_once(command: list[str], env: dict[str, str], cwd) -> dict:
+    """Start a `lit-nn serve` command on a free port (PL_SERVE__PORT), predict one digit, stop it with SIGTERM."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(command, env={**env, "PL_SERVE__PORT": str(port)}, cwd=cwd, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
+                break
+            except OSError:
+                time.sleep(0.25)
+        body = json.dumps({"features": load_digits().data[0].tolist()}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/predict", body, {"Content-Type": "application/json"})
+        answer = json.loads(urllib.request.urlopen(request, timeout=30).read())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+    assert process.returncode == 0 and "Server stopped" in output, output
+    assert set(answer) == {"label", "probabilities", "class_name"} and len(answer["probabilities"]) == 10
+    return answer
+
+
 def test_the_readme_tour_runs_unchanged_from_an_empty_folder(installed_wheel, tmp_path):
     readme = (ROOT / "README.md").read_text()
     tour = readme[readme.index("## 30-second tour") :].split("```console")[1].split("```")[0]
@@ -65,6 +98,9 @@ def test_the_readme_tour_runs_unchanged_from_an_empty_folder(installed_wheel, tm
     )
     printed = {}
     for command in commands:
+        if command[1] == "serve":  # runs until stopped: called over HTTP, then stopped as docker stop does
+            printed["serve", command[2]] = _serve_once([str(script), *command[1:]], env, tmp_path)
+            continue
         result = subprocess.run([str(script), *command[1:]], env=env, cwd=tmp_path, capture_output=True, text=True)
         assert result.returncode == 0, f"{' '.join(command)}\n{result.stderr[-3000:]}"
         printed.setdefault(tuple(command[1:3]), result)
