@@ -9,8 +9,11 @@ the model.
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -25,6 +28,24 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """Have Linux send this process SIGTERM when the process that started it dies.
+
+    LitServe's helper processes (its HTTP server, its queue manager, the inference workers) do not
+    watch the server process; if that is killed outright (SIGKILL, the OOM killer) they would live
+    on, one still holding the port. Elsewhere than Linux this does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class ModelAPI(ls.LitAPI):
@@ -53,6 +74,7 @@ class ModelAPI(ls.LitAPI):
         # Ctrl+C reaches every process of the terminal's group: the worker leaves it to the server, which
         # stops it in order (LitServe's loop would print a KeyboardInterrupt traceback from its queue read)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        die_with_parent()
         torch.set_num_threads(1)  # requests run side by side; one thread each is fastest for small models
         self.model = self.model.to(device).eval()
         self.device = device

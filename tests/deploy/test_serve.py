@@ -54,9 +54,9 @@ def _healthy(port: int) -> bool:
 def serving(trained, tmp_path):
     """Start `lit-nn serve` on a case's best checkpoint in its own process group; yield its port.
 
-    Stopped as ``stop`` says: ``"sigterm"`` to the server alone (``docker stop``), or ``"ctrl-c"``,
-    SIGINT to every process of its group, as a terminal sends it. Either way it must exit 0, say
-    so, print no traceback and leave no process behind.
+    Stopped as ``stop`` says: ``"sigterm"`` to the server alone (``docker stop``), ``"ctrl-c"``,
+    SIGINT to every process of its group, as a terminal sends it (both: exit 0, say so, print no
+    traceback), or ``"sigkill"`` to the server alone. No process may be left behind.
     """
     servers = []
 
@@ -85,9 +85,9 @@ def serving(trained, tmp_path):
         if stop == "ctrl-c":
             os.killpg(process.pid, signal.SIGINT)
         else:
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(signal.SIGKILL if stop == "sigkill" else signal.SIGTERM)
         try:
-            assert process.wait(timeout=60) == 0, log.read_text()
+            assert process.wait(timeout=60) == (-signal.SIGKILL if stop == "sigkill" else 0), log.read_text()
             deadline = time.monotonic() + 10
             while _group(process.pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
@@ -96,7 +96,8 @@ def serving(trained, tmp_path):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
         said = log.read_text()
-        assert "Traceback" not in said and said.rstrip().endswith("Server stopped"), said
+        if stop != "sigkill":
+            assert "Traceback" not in said and said.rstrip().endswith("Server stopped"), said
 
 
 def _group(pgid: int) -> list[str]:
@@ -178,6 +179,12 @@ def test_image_server_takes_base64_files_and_refuses_what_is_not_an_image(servin
     status, answer = _call(port, {"features": [1, 2, 3]})
     assert status == 400 and "'image' or 'images'" in answer["error"]
     assert _healthy(port)
+
+
+def test_a_killed_server_leaves_no_process_behind(serving):
+    port = serving("binary", stop="sigkill")
+    status, answer = _call(port, {"features": [0.0] * 30})
+    assert status == 200 and answer["class_name"] in ("malignant", "benign")
 
 
 def test_serve_refuses_a_port_in_use_in_one_line(trained, capsys):
