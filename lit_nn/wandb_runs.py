@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import netrc
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,14 @@ def wandb_mode(environ: Mapping[str, str]) -> str:
 
 
 def finish(trainer: Trainer) -> list[str]:
-    """Close the W&B runs this process opened and say where they are.
+    """Close the W&B runs this process opened and say, in one line each, where they are.
 
     Args:
         trainer: The trainer whose loggers to look at.
 
     Returns:
-        Lines for the user: the run and, for offline runs, the ``wandb sync`` command.
+        Per W&B run: its URL, or for an offline run the one ``wandb sync`` command that uploads
+        every piece the run folder holds (each command on a run folder adds one).
     """
     from lightning.pytorch.loggers import WandbLogger
 
@@ -63,11 +65,11 @@ def finish(trainer: Trainer) -> list[str]:
         run: Any = getattr(logger, "_experiment", None) if isinstance(logger, WandbLogger) else None
         if run is None or not trainer.is_global_zero:
             continue
+        if hasattr(logger, "save_step"):
+            logger.save_step()
+        folder = Path(logger.save_dir) / "wandb" if logger.save_dir else Path(run.settings.sync_dir).parent
         if run.offline:
-            lines += [
-                f"W&B run {run.id} (offline): {run.settings.sync_dir}",
-                f"Upload it: wandb sync {run.settings.sync_dir}",
-            ]
+            lines.append(f"W&B run {run.id} is offline in {folder}; upload it: wandb sync {folder}/offline-run-*")
         else:
             lines.append(f"W&B run {run.id}: {run.url}")
         try:
@@ -76,6 +78,34 @@ def finish(trainer: Trainer) -> list[str]:
             exc.filename = exc.filename or str(Path(run.settings.sync_dir))
             raise
     return lines
+
+
+def git_state(folder: Path) -> dict[str, Any]:
+    """The git commit of the user's working folder, whether it has uncommitted changes, its root and remote.
+
+    Args:
+        folder: The folder lit-nn runs in.
+
+    Returns:
+        ``{"commit", "dirty", "root", "remote"}``, or ``{}`` outside a checkout (or without git).
+    """
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {}
+    state: dict[str, Any] = {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    state["root"] = git("rev-parse", "--show-toplevel")
+    remote = git("remote", "get-url", "origin")
+    if remote:
+        state["remote"] = remote
+    return state
 
 
 def wandb_environment(environ: Mapping[str, str]) -> dict[str, str]:

@@ -15,6 +15,7 @@ DATASETS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glo
 PRESETS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*/*.yaml"))
 NEEDS_GPU = {"configs/trainer/gpu.yaml", "configs/trainer/16-mixed.yaml", "configs/trainer/fsdp.yaml"}
 LAUNCHED = {"configs/trainer/ddp.yaml", "configs/trainer/ddp-multinode.yaml"}  # run in test_distributed.py
+OWN_TEST = {"configs/trainer/rich.yaml"}  # a progress bar of its own: not with fit()'s enable_progress_bar false
 
 
 def test_the_shipped_configs_are_all_here():
@@ -36,7 +37,7 @@ def test_dataset_config_fast_dev_run(config, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "preset", [pytest.param(p, marks=gpu) if p in NEEDS_GPU else p for p in PRESETS if p not in LAUNCHED]
+    "preset", [pytest.param(p, marks=gpu) if p in NEEDS_GPU else p for p in PRESETS if p not in LAUNCHED | OWN_TEST]
 )
 def test_preset_composes_with_a_dataset_config(preset, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -76,3 +77,20 @@ def test_every_config_is_a_mapping_with_a_comment():
         text = path.read_text()
         assert text.startswith("#"), f"{path} should say what it is for in a first comment line"
         assert isinstance(yaml.safe_load(text), dict), path
+
+
+def test_tensorboard_preset_writes_event_files_in_the_commands_log_folder(tmp_path):
+    fit("configs/breast_cancer.yaml", tmp_path / "runs", "-c", "logger/tensorboard", "--trainer.max_epochs", "1")
+    (events,) = (tmp_path / "runs").glob("breast_cancer/*/logs/fit-*/events.out.tfevents.*")
+    assert events.stat().st_size > 0
+
+
+def test_rich_preset_adds_its_bar_to_the_configured_callbacks(tmp_path):
+    from lightning.pytorch.callbacks import EarlyStopping, RichProgressBar
+
+    from lit_nn.cli import run_lightning
+
+    cli = run_lightning(["fit", "-c", "breast_cancer", "-c", "trainer/rich", "--trainer.max_epochs", "1",
+                         "--run.root", str(tmp_path), "--trainer.logger", "false"])  # fmt: skip
+    assert isinstance(cli.trainer.progress_bar_callback, RichProgressBar)
+    assert any(isinstance(c, EarlyStopping) for c in cli.trainer.callbacks)  # breast_cancer's own, kept

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
 from lit_nn.wandb_runs import has_credentials, wandb_mode
+from tests.conftest import ROOT
 from tests.helpers.cli import fit, run
 from tests.helpers.wandb_files import read_offline_run
 
@@ -34,13 +37,18 @@ def test_offline_run_without_credentials_holds_config_versions_metrics_and_plots
     (run_dir,) = [p.parent for p in root.glob("breast_cancer/*/run.json")]
     (log,) = wandb_runs(run_dir)  # only rank 0 created a run
     wandb_id = json.loads((run_dir / "run.json").read_text())["wandb_id"]
-    assert f"W&B run {wandb_id} (offline)" in result.stdout and f"Upload it: wandb sync {log.parent}" in result.stdout
+    assert result.stdout.rstrip().splitlines()[-1] == (
+        f"W&B run {wandb_id} is offline in {run_dir / 'wandb'}; upload it: wandb sync {run_dir / 'wandb'}/offline-run-*"
+    )
+    assert "wandb:" not in result.stdout + result.stderr  # W&B's own lines (and its anonymous-setting warning)
 
     saved = read_offline_run(log)
     assert saved.run_id == wandb_id and saved.project == "lit_nn" and saved.name == f"breast_cancer/{run_dir.name}"
-    assert saved.config["lit_nn_config"]["model"]["class_path"] == "lit_nn.tasks.BinaryClassificationTask"
-    assert saved.config["run_folder"] == str(run_dir)
-    versions = saved.config["versions"]
+    # the configuration once, nested, as `lit-nn fit -c` reads it; no flat copy of the hyperparameters
+    assert saved.config["model"]["class_path"] == "lit_nn.tasks.BinaryClassificationTask"
+    assert "lr" not in saved.config and "lit_nn_config" not in saved.config
+    assert saved.config["lit_nn"]["run_folder"] == str(run_dir)
+    versions = saved.config["lit_nn"]["versions"]
     assert {"lit_nn", "torch", "lightning"} <= set(versions) and "lit_nn.builtins.losses" in versions["plugins"]
     epochs = [row for row in saved.history if "val/loss" in row]
     assert len(epochs) == 3 and all({"val/acc", "val/auroc", "epoch"} <= set(row) for row in epochs)
@@ -51,21 +59,66 @@ def test_offline_run_without_credentials_holds_config_versions_metrics_and_plots
     assert list(log.parent.glob("files/media/images/plots/*.png"))
 
 
-def test_resume_continues_the_same_wandb_run(tmp_path):
-    root = tmp_path / "runs"
-    env = offline_env(tmp_path)
-    first = run(
-        ["fit", "-c", "configs/breast_cancer.yaml", "--trainer.max_epochs", "1", "--run.root", str(root)], environ=env
-    )
-    assert first.returncode == 0, first.stderr[-2000:]
-    second = run(["fit", "-c", "configs/breast_cancer.yaml", "--trainer.max_epochs", "2", "--ckpt_path", "last",
-                  "--run.root", str(root)], environ=env)  # fmt: skip
-    assert second.returncode == 0, second.stderr[-2000:]
+def test_resume_test_and_sync_make_one_wandb_run_with_continuing_steps_and_checkpoint_artifacts(tmp_path):
+    """fit, a resumed fit and a test on the run's checkpoint: pieces of one W&B run, read back from their files."""
+    root, env = tmp_path / "runs", offline_env(tmp_path)
+    base = ["-c", "configs/breast_cancer.yaml", "--run.root", str(root), "--trainer.enable_progress_bar", "false"]
+    for args in (["fit", *base, "--trainer.max_epochs", "1"], ["fit", *base, "--trainer.max_epochs", "2",
+                 "--ckpt_path", "last"], ["test", *base, "--ckpt_path", "best"]):  # fmt: skip
+        result = run(args, environ=env)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "wandb:" not in result.stdout + result.stderr
     (run_dir,) = [p.parent for p in root.glob("breast_cancer/*/run.json")]
-    logs = wandb_runs(run_dir)
-    assert len(logs) == 2
-    ids = {read_offline_run(path).run_id for path in logs}
-    assert ids == {json.loads((run_dir / "run.json").read_text())["wandb_id"]}
+    first, resumed, tested = (read_offline_run(path) for path in sorted(wandb_runs(run_dir), key=_started))
+    assert {first.run_id, resumed.run_id, tested.run_id} == {json.loads((run_dir / "run.json").read_text())["wandb_id"]}
+    assert (first.resumed, resumed.resumed, tested.resumed) == (False, True, True)
+    assert (first.job_type, resumed.job_type, tested.job_type) == ("fit", "fit", "test")
+    for piece in (first, resumed, tested):
+        assert piece.group == "breast_cancer"
+        assert piece.tags == ["BinaryClassificationTask", "mlp", "breast_cancer", "extras"]
+    steps = first.steps + resumed.steps + tested.steps
+    assert steps == sorted(steps) and max(first.steps) < min(resumed.steps) < max(resumed.steps) < min(tested.steps)
+    assert any("test/acc" in row for row in tested.history)
+    assert "model" in first.config and "model" not in resumed.config  # the configuration once
+    for piece in (first, resumed):  # best and last checkpoints, as versions of one model artifact
+        names = {name for name, kind, _ in piece.artifacts if kind == "model"}
+        assert names == {f"model-{first.run_id}"} and len(piece.artifacts) == 2
+        assert ["best" in aliases for *_, aliases in piece.artifacts] == [True, False]
+        assert all("latest" in aliases for *_, aliases in piece.artifacts)
+    assert not tested.artifacts
+
+    # the one printed command uploads every piece
+    command = result.stdout.rstrip().splitlines()[-1].split("upload it: ", 1)[1].split()
+    assert command[:2] == ["wandb", "sync"]
+    pieces = sorted(str(p) for p in (run_dir / "wandb").glob(command[2].rsplit("/", 1)[1]))
+    dry = subprocess.run([sys.executable, "-m", "wandb", "sync", "--dry-run", *pieces], capture_output=True,
+                         text=True, env=env, cwd=tmp_path)  # fmt: skip
+    assert dry.returncode == 0 and f"Would sync {len(pieces)} run(s)" in dry.stdout + dry.stderr and len(pieces) == 3
+
+
+def _started(path):
+    return read_offline_run(path).steps[0]
+
+
+def test_the_working_folders_git_commit_is_recorded_and_checkpoints_can_stay_out(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    git = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (project / "notes.txt").write_text("one\n")
+    subprocess.run([*git, "add", "notes.txt"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "start"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    (project / "notes.txt").write_text("changed\n")
+    result = run(["fit", "-c", str(ROOT / "configs/breast_cancer.yaml"), "--trainer.max_epochs", "1",
+                  "--run.log_checkpoints", "false", "--trainer.enable_progress_bar", "false"],
+                 environ=offline_env(tmp_path), cwd=project)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run_dir,) = [p.parent for p in project.glob("runs/breast_cancer/*/run.json")]
+    (saved,) = [read_offline_run(path) for path in wandb_runs(run_dir)]
+    assert saved.git_commit == commit
+    assert saved.config["lit_nn"]["git"] == {"commit": commit, "dirty": True, "root": str(project)}
+    assert saved.artifacts == []
 
 
 def test_disabled_falls_back_to_csv(tmp_path):

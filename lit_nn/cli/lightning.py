@@ -12,7 +12,7 @@ import yaml
 from jsonargparse import ArgumentError, Namespace, set_parsing_settings
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import LightningDataModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
@@ -361,7 +361,19 @@ class LitNNCLI(LightningCLI):
         config.trainer.default_root_dir = str(run_dir)
         config.checkpoint.dirpath = user_dirpath or str(run_dir / "checkpoints")
         config.plots.subfolder = config.activation_stats.subfolder = f"plots/{self.session}"
-        config.trainer.logger = point_loggers(config.trainer.logger, run_dir, self.session)
+        config.trainer.logger = point_loggers(
+            config.trainer.logger, run_dir, self.session, self._tags(), config.run.log_checkpoints
+        )
+
+    def _tags(self) -> list[str]:
+        """W&B tags: the task, backbone and datamodule the run trains, and the third-party plugins loaded."""
+        trains = getattr(self, "trains", None) or {}
+        names = {e.target: e.name for e in default_registry().entries("datamodules")}
+        tags = [str(trains[k]).rsplit(".", 1)[-1] for k in ("task", "backbone") if trains.get(k)]
+        if trains.get("data"):
+            tags.append(names.get(trains["data"], str(trains["data"]).rsplit(".", 1)[-1]))
+        tags += [p.name for p in default_registry().plugins if p.status == "loaded" and p.distribution != "lit_nn"]
+        return [tag[:64] for tag in dict.fromkeys(tags)]
 
     # instantiating ----------------------------------------------------------------------------
 
@@ -459,7 +471,8 @@ class LitNNCLI(LightningCLI):
         configured = self.config_init[self.subcommand]["trainer"].get("callbacks") or []
         configured = configured if isinstance(configured, list) else [configured]
         bar = trainer.progress_bar_callback
-        if type(bar) is TQDMProgressBar and not any(c is bar for c in configured):  # Lightning's default one
+        lightning_default = type(bar) in (TQDMProgressBar, RichProgressBar)  # Rich when rich is installed
+        if lightning_default and not any(c is bar for c in configured):
             trainer.callbacks[trainer.callbacks.index(bar)] = ThrottledProgressBar()
         trainer.callbacks = [
             c

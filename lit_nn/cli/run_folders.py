@@ -46,11 +46,13 @@ class RunOptions:
         root: Folder holding all runs.
         experiment: Subfolder per experiment; ``None`` uses the datamodule's name.
         name: The run's folder name; ``None`` uses the start time (``20261127-101530``).
+        log_checkpoints: Log the best and last checkpoints to W&B as a model artifact (online and offline).
     """
 
     root: str = "runs"
     experiment: str | None = None
     name: str | None = None
+    log_checkpoints: bool = True
 
 
 def _marker(name: str, identity: Mapping[str, Any] | None) -> str:

@@ -227,7 +227,7 @@ def test_a_checkpoint_alone_rebuilds_a_plugin_datamodule_without_saved_hyperpara
     elsewhere.mkdir()
     tested = run(["test", "--ckpt_path", str(best)], cwd=elsewhere, **env)
     assert tested.returncode == 0, tested.stderr[-3000:]
-    assert re.search(r"test/acc\s+[\d.]+", tested.stdout)
+    assert re.search(r"test/acc\W+[\d.]+", tested.stdout)
 
 
 def test_relative_data_paths_are_recorded_resolved(tmp_path):
@@ -251,7 +251,7 @@ def test_evaluating_needs_a_checkpoint_or_a_plain_untrained(tmp_path):
     assert not (tmp_path / "runs").exists()
     untrained = run(["test", "-c", config, "--untrained", "true"], cwd=tmp_path)
     assert untrained.returncode == 0, untrained.stderr[-3000:]
-    assert re.search(r"test/acc\s+[\d.]+", untrained.stdout)
+    assert re.search(r"test/acc\W+[\d.]+", untrained.stdout)
 
 
 def test_predict_on_a_new_csv_without_the_target_column(tmp_path):
@@ -354,8 +354,10 @@ def test_print_config_shows_what_really_runs(tmp_path):
     result = run(["fit", "-c", "digits", "--print_config"], cwd=tmp_path, WANDB_MODE="offline")
     assert result.returncode == 0, result.stderr[-2000:]
     config = yaml.safe_load(result.stdout)
-    assert config["trainer"]["logger"]["class_path"] == "lightning.pytorch.loggers.WandbLogger"
-    assert config["trainer"]["logger"]["init_args"]["offline"] is True
+    assert config["trainer"]["logger"]["class_path"] == "lit_nn.wandb_logger.RunWandbLogger"  # for run folders
+    wandb_args = config["trainer"]["logger"]["init_args"]
+    assert wandb_args["offline"] is True and wandb_args["project"] == "lit_nn" and wandb_args["log_model"] is True
+    assert (wandb_args["job_type"], wandb_args["group"], wandb_args["resumed"]) == ("fit", "digits", False)
     run_dir = Path(config["trainer"]["default_root_dir"])
     assert run_dir.parent == Path("runs/digits") and config["trainer"]["logger"]["init_args"]["save_dir"] == str(
         run_dir

@@ -62,6 +62,13 @@ class OfflineRun:
     config: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    resumed: bool = False
+    job_type: str = ""
+    group: str = ""
+    tags: list[str] = field(default_factory=list)
+    git_commit: str = ""
+    steps: list[int] = field(default_factory=list)
+    artifacts: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (name, type, aliases)
 
 
 def read_offline_run(path: Path) -> OfflineRun:
@@ -73,6 +80,8 @@ def read_offline_run(path: Path) -> OfflineRun:
         kind = record.WhichOneof("record_type")
         if kind == "run":
             run.run_id, run.name, run.project = record.run.run_id, record.run.display_name, record.run.project
+            run.resumed, run.job_type, run.group = record.run.resumed, record.run.job_type, record.run.run_group
+            run.tags, run.git_commit = list(record.run.tags), record.run.git.commit
             for item in record.run.config.update:
                 _set(run.config, item, json.loads(item.value_json))
         elif kind == "config":
@@ -83,6 +92,9 @@ def read_offline_run(path: Path) -> OfflineRun:
             for item in record.history.item:
                 _set(row, item, json.loads(item.value_json))
             run.history.append(row)
+            run.steps.append(record.history.step.num)
+        elif kind == "artifact":
+            run.artifacts.append((record.artifact.name, record.artifact.type, list(record.artifact.aliases)))
         elif kind == "summary":
             for item in record.summary.update:
                 if item.key or item.nested_key:

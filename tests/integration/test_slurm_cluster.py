@@ -134,7 +134,7 @@ def saved_test_metrics(run_dir: Path) -> dict[str, float]:
 
 
 def printed_test_acc(output: str) -> float:
-    (value,) = re.findall(r"test/acc\s+([0-9.]+)", output)  # Lightning's table of test metrics
+    (value,) = re.findall(r"test/acc\W+([0-9.]+)", output)  # Lightning's table of test metrics
     return float(value)
 
 
