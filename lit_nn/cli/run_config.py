@@ -17,6 +17,7 @@ from lit_nn import __version__
 from lit_nn.atomic import write_text
 from lit_nn.errors import ConfigError
 from lit_nn.registry import default_registry
+from lit_nn.wandb_logger import CONFIG_KEY
 
 NOT_RECORDED = ("print_config", "untrained", "overwrite")
 PATH_KEYS = ("path", "root", "file", "dir", "folder")
@@ -81,7 +82,7 @@ class RunConfigSaver(SaveConfigCallback):
         resolved = plain_config(self.parser, self.config)
         write_text(path, yaml.safe_dump(resolved, sort_keys=False))
         for logger in trainer.loggers:
-            logger.log_hyperparams({"lit_nn_config": resolved, "versions": versions(), "run_folder": str(self.run_dir)})
+            logger.log_hyperparams({CONFIG_KEY: resolved, "versions": versions(), "run_folder": str(self.run_dir)})
 
 
 def absolute_paths(init_args: Any) -> None:  # noqa: ANN401 (a Namespace)
