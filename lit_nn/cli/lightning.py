@@ -508,7 +508,8 @@ class LitNNCLI(LightningCLI):
         print(f"\nRun folder: {self.run_dir}")
         if best:
             print(f"Best checkpoint (val/loss): {best}\nTest it: lit-nn test --ckpt_path {best}")
-        print("\n".join(lines))
+        for line in lines:
+            print(line)
 
     def _save_metrics(self) -> None:
         """Write ``<command>-<time>-metrics.json``: the metrics, and every rank's own view of them."""
