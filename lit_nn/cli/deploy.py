@@ -20,7 +20,6 @@ from typing import Any
 
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 
-from lit_nn.checkpoints import load_checkpoint
 from lit_nn.deploy import export as exporting
 from lit_nn.deploy.inference import InferenceModel, Preprocessing, inference_model, test_batches
 from lit_nn.errors import ConfigError
@@ -31,17 +30,22 @@ RUNTIMES = {"onnx": "onnxruntime", "torchscript": "torch.jit.load", "exported": 
 def _model(
     model: LightningModule, datamodule: LightningDataModule | None, ckpt_path: str | None, stage: str
 ) -> tuple[InferenceModel, Preprocessing]:
+    """The trained model (its weights loaded by the CLI from the checkpoint it read) behind its preprocessing."""
     if not ckpt_path:
         raise ConfigError("give the checkpoint to use: --ckpt_path best, last, or a checkpoint FILE")
     if datamodule is None:
         raise ConfigError("give the datamodule the model was trained with (-c CONFIG or --data NAME)")
-    model.load_state_dict(load_checkpoint(ckpt_path)["state_dict"])
     datamodule.setup(stage)
     return inference_model(model, datamodule)
 
 
 class DeployTrainer(Trainer):
-    """Lightning's Trainer, with the ``export`` and ``serve`` commands."""
+    """Lightning's Trainer, with the ``export`` and ``serve`` commands.
+
+    The model they are given holds the checkpoint's weights: the CLI loads them from the
+    checkpoint it read and checked (``LitNNCLI.before_export``), as ``Trainer.test`` would from
+    ``ckpt_path``.
+    """
 
     def export(
         self,

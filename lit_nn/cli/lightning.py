@@ -490,6 +490,12 @@ class LitNNCLI(LightningCLI):
         skip_unused_batch_hooks(trainer.callbacks)
         return trainer
 
+    def before_export(self) -> None:
+        """Load the checkpoint's weights (read and checked once, while parsing) into the model to export or serve."""
+        self.model.load_state_dict(self.loaded_checkpoint["state_dict"])
+
+    before_serve = before_export
+
     # after running ----------------------------------------------------------------------------
 
     def after_fit(self) -> None:
