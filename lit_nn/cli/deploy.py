@@ -28,11 +28,9 @@ RUNTIMES = {"onnx": "onnxruntime", "torchscript": "torch.jit.load", "exported": 
 
 
 def _model(
-    model: LightningModule, datamodule: LightningDataModule | None, ckpt_path: str | None, stage: str
+    model: LightningModule, datamodule: LightningDataModule | None, stage: str
 ) -> tuple[InferenceModel, Preprocessing]:
     """The trained model (its weights loaded by the CLI from the checkpoint it read) behind its preprocessing."""
-    if not ckpt_path:
-        raise ConfigError("give the checkpoint to use: --ckpt_path best, last, or a checkpoint FILE")
     if datamodule is None:
         raise ConfigError("give the datamodule the model was trained with (-c CONFIG or --data NAME)")
     datamodule.setup(stage)
@@ -89,7 +87,7 @@ class DeployTrainer(Trainer):
             raise ConfigError(f"--output {output} exists; give another file, or --overwrite true to replace it")
         if not tolerance > 0:
             raise ConfigError(f"--tolerance must be above 0, got {tolerance}")
-        inference, preprocessing = _model(model, datamodule, ckpt_path, "test")
+        inference, preprocessing = _model(model, datamodule, "test")
         metadata = exporting.metadata_of(
             inference, preprocessing, datamodule, format, str(Path(str(ckpt_path)).resolve())
         )
@@ -157,7 +155,7 @@ class DeployTrainer(Trainer):
         if max_batch_size < 1 or workers < 1 or batch_timeout < 0:
             raise ConfigError("--max_batch_size and --workers must be 1 or more, --batch_timeout 0 or more")
         _check_free(host, port)
-        inference, preprocessing = _model(model, datamodule, ckpt_path, "predict")
+        inference, preprocessing = _model(model, datamodule, "predict")
         metadata = exporting.metadata_of(
             inference, preprocessing, datamodule, "pytorch", str(Path(str(ckpt_path)).resolve())
         )

@@ -81,6 +81,11 @@ DEFAULT_ENV = "LIT_NN_DEFAULT_ENV"
 """Set to 1 to read options from environment variables (``PL_FIT__TRAINER__MAX_EPOCHS=3``)."""
 
 
+def _datamodule_names() -> dict[str, str]:
+    """Registered datamodules: import path to registry name (``lit_nn.data.bundled.Digits`` -> ``digits``)."""
+    return {e.target: e.name for e in default_registry().entries("datamodules")}
+
+
 class LitNNCLI(LightningCLI):
     """LightningCLI with lit_nn's names, links, checkpoint choice, defaults and run folders.
 
@@ -246,7 +251,7 @@ class LitNNCLI(LightningCLI):
             check_output(config.get("output"), config.get("overwrite"))
 
     def _sections_of(self, path: str, checkpoint: dict[str, Any], strict: bool = True) -> dict[str, Any]:
-        names = {e.target: e.name for e in default_registry().entries("datamodules")}
+        names = _datamodule_names()
         return rebuild_sections(path, checkpoint, trusted_class_paths(names), strict)
 
     def _choose_checkpoint(self, command: str, config: Namespace) -> None:
@@ -254,7 +259,7 @@ class LitNNCLI(LightningCLI):
         ckpt = config.get("ckpt_path")
         if not ckpt:
             return
-        names = {e.target: e.name for e in default_registry().entries("datamodules")}
+        names = _datamodule_names()
         wanted = identity(config.get("model"), config.get("data"))
         if ckpt in ("best", "last"):
             if config.get("model") is None:
@@ -283,7 +288,7 @@ class LitNNCLI(LightningCLI):
         if not hparams:
             return
         class_path = hparams.pop("_class_path", None)
-        names = {e.target: e.name for e in default_registry().entries("datamodules")}
+        names = _datamodule_names()
         named = self.config[self.config.subcommand].get("model") or Namespace()
         allowed = trusted_class_paths(names) | {named.get("class_path")}
         for nested in nested_class_paths(hparams):
@@ -314,7 +319,7 @@ class LitNNCLI(LightningCLI):
             class_path = data.get("class_path") if isinstance(data, Namespace) else None
             if class_path is None:
                 raise RunError("cannot tell which experiment this is: give --data (or -c CONFIG) or --run.experiment")
-            names = {e.target: e.name for e in default_registry().entries("datamodules")}
+            names = _datamodule_names()
             experiment = names.get(class_path, class_path.rsplit(".", 1)[-1].lower())
         return Path(config.run.root) / experiment
 
@@ -368,7 +373,7 @@ class LitNNCLI(LightningCLI):
     def _tags(self) -> list[str]:
         """W&B tags: the task, backbone and datamodule the run trains, and the third-party plugins loaded."""
         trains = getattr(self, "trains", None) or {}
-        names = {e.target: e.name for e in default_registry().entries("datamodules")}
+        names = _datamodule_names()
         tags = [str(trains[k]).rsplit(".", 1)[-1] for k in ("task", "backbone") if trains.get(k)]
         if trains.get("data"):
             tags.append(names.get(trains["data"], str(trains["data"]).rsplit(".", 1)[-1]))
