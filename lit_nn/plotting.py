@@ -20,10 +20,22 @@ from torch import Tensor  # noqa: E402
 from lit_nn.atomic import atomic_write  # noqa: E402
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
-    figure.tight_layout()
+def save_figure(figure: plt.Figure, path: Path, lay_out: bool = True) -> Path:
+    """Write a figure as a PNG, atomically, and close it.
+
+    Args:
+        figure: The figure.
+        path: The PNG file.
+        lay_out: Fit the axes to the figure first; ``False`` for a figure laid out already (with
+            a colour bar of its own, as Optuna's are), which is cropped to what it draws instead.
+
+    Returns:
+        ``path``.
+    """
+    if lay_out:
+        figure.tight_layout()
     with atomic_write(path) as handle:  # a half-written PNG never replaces a whole one
-        figure.savefig(handle, dpi=100, format="png")
+        figure.savefig(handle, dpi=100, format="png", bbox_inches=None if lay_out else "tight")
     plt.close(figure)
     return path
 
@@ -69,7 +81,7 @@ def confusion_matrix(labels: Tensor, targets: Tensor, names: Sequence[str], path
     axes.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
     axes.set_xticklabels(names, rotation=45, ha="right")
     axes.set_yticklabels(names)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def roc_and_pr(probabilities: Tensor, targets: Tensor, path_roc: Path, path_pr: Path, title: str) -> list[Path]:
@@ -100,13 +112,13 @@ def roc_and_pr(probabilities: Tensor, targets: Tensor, path_roc: Path, path_pr: 
     axes.plot([0, 1], [0, 1], "k--", linewidth=0.8, label="chance")
     axes.set(xlabel="false positive rate", ylabel="true positive rate", title=f"{title}: ROC")
     axes.legend(loc="lower right")
-    roc = _save(figure, path_roc)
+    roc = save_figure(figure, path_roc)
     figure, axes = plt.subplots(figsize=(5, 5))
     axes.plot(recall, precision, label=f"AP {float(binary_average_precision(probabilities, targets)):.3f}")
     axes.axhline(float(targets.float().mean()), color="k", linestyle="--", linewidth=0.8, label="chance")
     axes.set(xlabel="recall", ylabel="precision", title=f"{title}: precision-recall", ylim=(0, 1.02))
     axes.legend(loc="lower left")
-    return [roc, _save(figure, path_pr)]
+    return [roc, save_figure(figure, path_pr)]
 
 
 def regression(
@@ -132,12 +144,12 @@ def regression(
     axes.plot([low, high], [low, high], "k--", linewidth=0.8, label="perfect")
     axes.set(xlabel="true", ylabel="predicted", title=f"{title}: predicted against true")
     axes.legend(loc="upper left")
-    scatter = _save(figure, path_scatter)
+    scatter = save_figure(figure, path_scatter)
     figure, axes = plt.subplots(figsize=(5, 4))
     axes.scatter(predictions, targets - predictions, s=8, alpha=0.6)
     axes.axhline(0, color="k", linestyle="--", linewidth=0.8)
     axes.set(xlabel="predicted", ylabel="true − predicted", title=f"{title}: residuals")
-    return [scatter, _save(figure, path_residuals)]
+    return [scatter, save_figure(figure, path_residuals)]
 
 
 def curves(history: Sequence[Mapping[str, float]], path: Path) -> Path:
@@ -171,7 +183,7 @@ def curves(history: Sequence[Mapping[str, float]], path: Path) -> Path:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes[1 + len(metrics) :]:
         ax.axis("off")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def activations(factories: Mapping[str, Callable[[], torch.nn.Module]], path: Path) -> Path:
@@ -199,7 +211,7 @@ def activations(factories: Mapping[str, Callable[[], torch.nn.Module]], path: Pa
     for axes in list(grid.flat)[len(factories) :]:
         axes.axis("off")
     grid.flat[0].legend(loc="upper left")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def activation_statistics(history: Sequence[Mapping[str, float]], layers: Sequence[str], path: Path) -> Path:
@@ -246,7 +258,7 @@ def activation_statistics(history: Sequence[Mapping[str, float]], layers: Sequen
         ax.set(title=title, xlabel="training step", xticks=ticks, xticklabels=[steps[i] for i in ticks])
         ax.set_yticks(range(len(layers)), layers)
     figure.suptitle("activation statistics: first layer at the top")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def comparison(
@@ -289,4 +301,4 @@ def comparison(
     if metric in ("val/acc", "val/f1_macro", "val/auroc"):
         final_ax.set_ylim(0, 1.05)
     figure.suptitle(f"{setting}: {', '.join(labels)}")
-    return _save(figure, path)
+    return save_figure(figure, path)

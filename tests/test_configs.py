@@ -12,7 +12,8 @@ from tests.helpers.cli import dogs_vs_cats_overrides, fit
 from tests.helpers.run_if import gpu
 
 DATASETS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*.yaml"))
-PRESETS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*/*.yaml"))
+SWEEPS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("sweeps/*.yaml"))
+PRESETS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*/*.yaml") if p.parent.name != "sweeps")
 NEEDS_GPU = {"configs/trainer/gpu.yaml", "configs/trainer/16-mixed.yaml", "configs/trainer/fsdp.yaml"}
 LAUNCHED = {"configs/trainer/ddp.yaml", "configs/trainer/ddp-multinode.yaml"}  # run in test_distributed.py
 OWN_TEST = {"configs/trainer/rich.yaml"}  # a progress bar of its own: not with fit()'s enable_progress_bar false
@@ -44,6 +45,16 @@ def test_preset_composes_with_a_dataset_config(preset, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     fit("configs/digits.yaml", tmp_path / "runs", "-c", preset, "--trainer.fast_dev_run", "1")
     assert list((tmp_path / "runs").glob("digits/*/run.json"))
+
+
+@pytest.mark.parametrize("sweep", SWEEPS)
+def test_shipped_sweep_runs_a_trial_with_its_dataset_config(sweep, tmp_path, capsys):
+    dataset = f"configs/{sweep.rsplit('/', 1)[-1]}"  # sweeps/digits.yaml sweeps configs/digits.yaml
+    main(["sweep", "-c", dataset, "-c", sweep, "--sweep.n_trials", "1", "--trainer.max_epochs", "1",
+          "--trainer.limit_train_batches", "2", "--trainer.logger", "false", "--run.root", str(tmp_path)])  # fmt: skip
+    assert "1 of 1 trials: 1 complete" in capsys.readouterr().out
+    name = yaml.safe_load((ROOT / sweep).read_text())["sweep"]["name"]
+    assert list(tmp_path.glob(f"*/sweeps/{name}/trial-0000/checkpoints/last.ckpt"))
 
 
 @pytest.mark.parametrize("preset", sorted(LAUNCHED))

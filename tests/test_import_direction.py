@@ -11,7 +11,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "lit_nn"
 
 CORE = ("lit_nn.errors", "lit_nn.env", "lit_nn.console", "lit_nn.atomic", "lit_nn.lazy", "lit_nn.signatures",
-        "lit_nn.hookspecs")  # fmt: skip
+        "lit_nn.hookspecs", "lit_nn.lifetime")  # fmt: skip
 UPPER = ("lit_nn.cli", "lit_nn.tasks", "lit_nn.callbacks", "lit_nn.data", "lit_nn.models", "lit_nn.registry",
          "lit_nn.plugin_loader", "lit_nn.builtins")  # fmt: skip
 

@@ -16,12 +16,15 @@ from lit_nn.cli import configs, plugins
 from lit_nn.cli.errors import user_errors
 
 if TYPE_CHECKING:
+    from lightning.pytorch import Callback
+
     from lit_nn.cli.lightning import LitNNCLI
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict", "export", "serve")
 COMMAND_HELP = {
     "fit": "train a model (lit-nn fit -c digits)",
     "compare": "train over several values of one setting, drawn in one figure (--model.activation relu,tanh)",
+    "sweep": "search hyperparameters with Optuna: every trial a run, resumable, parallel (-c digits -c sweeps/digits)",
     "validate": "evaluate on the validation split",
     "test": "evaluate on the test split (--ckpt_path best|last|FILE)",
     "predict": "write predictions to CSV (--output FILE)",
@@ -67,13 +70,20 @@ def _drop_advert(record: logging.LogRecord) -> bool:
     return "litlogger" not in record.getMessage()  # Lightning's tip to install a cloud logger
 
 
-def run_lightning(argv: list[str], own_process: bool = False) -> LitNNCLI:
+def run_lightning(
+    argv: list[str],
+    own_process: bool = False,
+    callbacks: Sequence[Callback] = (),
+    cli_class: type[LitNNCLI] | None = None,
+) -> LitNNCLI:
     """Run a Lightning command through :class:`~lit_nn.cli.lightning.LitNNCLI`.
 
     Args:
         argv: Arguments after ``lit-nn``, starting with the command.
         own_process: The command is the whole process (the ``lit-nn`` script), so what the
             imports made may be frozen for good (:mod:`lit_nn.cli.heap`).
+        callbacks: More callbacks for the trainer (a sweep's trial reporter and pruner).
+        cli_class: A subclass of ``LitNNCLI`` to run instead (the sweep's parse-only one).
 
     Returns:
         The CLI object, after its command ran (its ``trainer``, ``model``, ``run_dir``).
@@ -101,7 +111,7 @@ def run_lightning(argv: list[str], own_process: bool = False) -> LitNNCLI:
     logging.raiseExceptions = False
     with _environment_restored(RUN_DIR_ENV, SESSION_ENV):
         try:
-            return LitNNCLI(args=argv)
+            return (cli_class or LitNNCLI)(args=argv, callbacks=callbacks)
         except ArgumentError as exc:  # raised outside parse_arguments (config files, links)
             raise ConfigError(condense(str(exc))) from None
 
@@ -124,6 +134,10 @@ def main(args: Sequence[str] | None = None) -> None:
             from lit_nn.cli import compare
 
             status = compare.run(argv[1:])
+        elif argv and argv[0] == "sweep":
+            from lit_nn.cli import sweep
+
+            status = sweep.run(argv[1:])
         else:
             namespace = build_parser().parse_args(argv)
             status = namespace.handler(namespace)

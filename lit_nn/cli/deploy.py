@@ -159,7 +159,8 @@ class DeployTrainer(Trainer):
         metadata = exporting.metadata_of(
             inference, preprocessing, datamodule, "pytorch", str(Path(str(ckpt_path)).resolve())
         )
-        from lit_nn.deploy.serving import ModelAPI, die_with_parent, server
+        from lit_nn.deploy.serving import ModelAPI, server
+        from lit_nn.lifetime import die_with_parent
 
         os.register_at_fork(after_in_child=die_with_parent)  # LitServe forks its HTTP server and queue manager
         api = ModelAPI(inference, metadata, max_batch_size=max_batch_size, batch_timeout=batch_timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import torch
 import yaml
 from jsonargparse import ArgumentError, Namespace, set_parsing_settings
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.pytorch import LightningDataModule, Trainer
+from lightning.pytorch import Callback, LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
@@ -91,10 +92,13 @@ class LitNNCLI(LightningCLI):
 
     Args:
         args: Arguments after ``lit-nn``, starting with the command.
+        callbacks: More callbacks for ``fit``'s trainer, placed before the checkpoint callbacks
+            (so they see a validation's metrics before a checkpoint is chosen by them).
     """
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], callbacks: Sequence[Callback] = ()) -> None:
         self.command = args[0] if args else None
+        self.extra_callbacks = list(callbacks)
         self.loaded_checkpoint: dict[str, Any] | None = None
         class_names.install()
         yaml_loader.register()
@@ -489,6 +493,10 @@ class LitNNCLI(LightningCLI):
         if self.subcommand == "fit":
             safety = [RandomState(), SaveOnInterrupt(), *([SlurmRequeue()] if SlurmRequeue.applies_to(trainer) else [])]
             trainer.callbacks.extend([*safety, StopOnNonFiniteLoss(), RecordRun(self.record), ReplanSchedule()])
+            first_checkpoint = next(
+                (i for i, c in enumerate(trainer.callbacks) if isinstance(c, ModelCheckpoint)), len(trainer.callbacks)
+            )
+            trainer.callbacks[first_checkpoint:first_checkpoint] = self.extra_callbacks
         if self.subcommand == "predict":
             output = self.config["predict"].get("output") or self.run_dir / f"{self.session}.csv"
             trainer.callbacks.append(CSVPredictionWriter(output))

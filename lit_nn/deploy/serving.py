@@ -9,11 +9,8 @@ the model.
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 import signal
-import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -23,29 +20,12 @@ from fastapi.responses import JSONResponse
 
 from lit_nn.deploy.inference import InferenceModel
 from lit_nn.deploy.requests import Decoded, Rejected, RequestDecoder, responses
+from lit_nn.lifetime import die_with_parent
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def die_with_parent() -> None:
-    """Have Linux send this process SIGTERM when the process that started it dies.
-
-    LitServe's helper processes (its HTTP server, its queue manager, the inference workers) do not
-    watch the server process; if that is killed outright (SIGKILL, the OOM killer) they would live
-    on, one still holding the port. Elsewhere than Linux this does nothing.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    parent = os.getppid()
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # it died before the request took effect
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class ModelAPI(ls.LitAPI):

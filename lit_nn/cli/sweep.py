@@ -1,0 +1,449 @@
+"""``lit-nn sweep``: a hyperparameter search on Optuna; every trial an ordinary ``lit-nn fit`` run.
+
+    lit-nn sweep -c configs/digits.yaml -c configs/sweeps/digits.yaml [--workers 2] [fit options]
+    lit-nn sweep --report runs/digits/sweeps/digits
+
+The configuration is parsed by the fit command's own parser, with the ``sweep:`` section
+(:class:`~lit_nn.sweeps.space.SweepOptions`) beside it; what every trial starts from is that
+parse's dump (``base.yaml`` in the sweep folder), and a trial's values are given to
+``lit-nn fit`` as options, checked by jsonargparse like any command line. Trials run in this
+process one after another; ``--workers N`` starts N-1 more processes running the same command,
+as a SLURM array does, all sharing the study (:mod:`lit_nn.sweeps.study`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+from jsonargparse import ArgumentError
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from optuna.trial import TrialState
+from optuna_integration import PyTorchLightningPruningCallback
+
+from lit_nn.atomic import write_text
+from lit_nn.callbacks.threads import THREADS_ENV, usable_cpus
+from lit_nn.cli import run_lightning
+from lit_nn.cli.lightning import LitNNCLI
+from lit_nn.cli.messages import condense, one_line
+from lit_nn.cli.run_config import plain_config
+from lit_nn.cli.table import format_table
+from lit_nn.errors import ConfigError, LitNNError
+from lit_nn.lifetime import die_with_parent
+from lit_nn.sweeps import report
+from lit_nn.sweeps.space import SweepOptions, SweepSpec, as_options, decoded, shown, spec_of
+from lit_nn.sweeps.study import (
+    FINISHED,
+    REASON_ATTR,
+    Claimed,
+    SweepFolder,
+    delete_if_empty,
+    load_study,
+    next_trial,
+    open_study,
+)
+from lit_nn.sweeps.trial import MetricCheck, SweepMetricError, finish_open_wandb_run, output_to, recorded_score
+
+WORKER_ENV = "LIT_NN_SWEEP_WORKER"
+"""Set in the extra processes ``--workers`` starts: they run trials and leave the report to the first."""
+NOT_IN_BASE = ("sweep", "workers", "ckpt_path")
+
+USAGE = """usage: lit-nn sweep -c CONFIG -c SWEEP_CONFIG [--workers N] [--sweep.KEY VALUE ...] [lit-nn fit options]
+       lit-nn sweep --report SWEEP_FOLDER
+
+Search hyperparameters with Optuna. The sweep's settings and search space are the `sweep:` section
+of a config (configs/sweeps/ ships some), beside the run's own; every trial is an ordinary lit-nn
+fit run in the sweep's folder, <run.root>/<experiment>/sweeps/<name>/. Run the same command again
+to carry on after an interruption; run it on several machines (a SLURM array) to share the work.
+
+  lit-nn sweep -c digits -c sweeps/digits
+  lit-nn sweep -c digits -c sweeps/digits --workers 2 --sweep.n_trials 40
+  lit-nn sweep --report runs/digits/sweeps/digits
+
+`lit-nn sweep --help` lists every option (the sweep's are --sweep.*)."""
+
+
+class SweepCLI(LitNNCLI):
+    """The fit command's parser with the ``sweep`` section and ``--workers``; it parses and builds nothing."""
+
+    def add_arguments_to_parser(self, parser: Any) -> None:  # noqa: ANN401 (a LightningArgumentParser)
+        """Fit's options, then the sweep's."""
+        super().add_arguments_to_parser(parser)
+        parser.add_class_arguments(SweepOptions, "sweep")
+        parser.add_argument("--workers", type=int, default=1, help="Processes running trials on this machine")
+
+    def _choose_checkpoint(self, command: str, config: Any) -> None:  # noqa: ANN401 (a Namespace)
+        """Refuse ``--ckpt_path``: every trial trains from the start."""
+        if config.get("ckpt_path"):
+            raise ConfigError(
+                "a sweep trains every trial from the start: --ckpt_path is not a sweep option (an interrupted sweep "
+                "carries on when the same command runs again)"
+            )
+
+    def _set_seed(self) -> None:
+        """Nothing: each trial seeds itself."""
+
+    def before_instantiate_classes(self) -> None:
+        """Nothing: each trial settles its own run."""
+
+    def instantiate_classes(self) -> None:
+        """Nothing: each trial builds its own model, data and trainer."""
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        """Nothing: the sweep runs the trials."""
+
+
+@dataclass
+class Plan:
+    """A parsed sweep command.
+
+    Attributes:
+        spec: The sweep.
+        folder: Its folder.
+        base: The configuration every trial starts from.
+        workers: ``--workers``.
+        cli: The parse (its parser checks the search space's keys and writes ``best.yaml``).
+    """
+
+    spec: SweepSpec
+    folder: SweepFolder
+    base: dict[str, Any]
+    workers: int
+    cli: SweepCLI
+
+
+def parse(argv: Sequence[str]) -> Plan:
+    """Parse a sweep command and check its search space against the fit command's options.
+
+    Args:
+        argv: The arguments after ``sweep``.
+
+    Returns:
+        The plan.
+
+    Raises:
+        ConfigError: On a bad section, an option that ``lit-nn fit`` does not have, a value it
+            refuses, ``--ckpt_path`` or fewer than one worker.
+    """
+    cli = run_lightning(["fit", *argv], cli_class=SweepCLI)
+    config = cli.config["fit"]
+    if not isinstance(config.get("workers"), int) or config.workers < 1:
+        raise ConfigError(f"--workers: expected 1 or more processes, got {config.get('workers')!r}")
+    spec = spec_of(config.sweep, config.checkpoint.monitor, config.checkpoint.mode)
+    base = plain_config(cli._parser("fit"), config)
+    for key in NOT_IN_BASE:
+        base.pop(key, None)
+    first = {p.key: p.choices[0] if p.kind == "categorical" else p.low for p in spec.parameters}
+    try:
+        cli.parser.parse_args(["fit", *argv, *as_options(first)])
+    except ArgumentError as exc:
+        fit = cli.parser._subcommands_action.choices["fit"]
+        raise ConfigError(f"sweep.parameters: {condense(str(exc), list(fit._option_string_actions))}") from None
+    folder = SweepFolder(cli.experiment_dir(config) / "sweeps" / spec.name)
+    return Plan(spec, folder, base, config.workers, cli)
+
+
+def trial_arguments(plan: Plan, claimed: Claimed) -> list[str]:
+    """The ``lit-nn fit`` command of one trial.
+
+    Args:
+        plan: The sweep.
+        claimed: The trial.
+
+    Returns:
+        ``fit -c base.yaml`` with the trial's values, its run folder in the sweep's, its best
+        checkpoint chosen by the sweep's metric, and ``--ckpt_path`` to carry on an interrupted one.
+    """
+    spec, run_dir = plan.spec, claimed.run_dir
+    args = ["fit", "-c", str(plan.folder.base_config), *as_options(claimed.values),
+            f"--run.root={run_dir.parent.parent}", f"--run.experiment={run_dir.parent.name}",
+            f"--run.name={run_dir.name}", f"--checkpoint.monitor={spec.metric}", f"--checkpoint.mode={spec.mode}",
+            "--checkpoint.save_last=true", "--checkpoint.dirpath=null"]  # fmt: skip
+    last = run_dir / "checkpoints" / "last.ckpt"
+    return [*args, f"--ckpt_path={last}"] if last.is_file() else args
+
+
+@dataclass
+class Outcome:
+    """How a trial ended.
+
+    Attributes:
+        state: ``COMPLETE``, ``PRUNED`` or ``FAIL``.
+        value: The metric's best value (complete trials).
+        epochs: Epochs trained.
+        reason: Why it failed or where it was pruned.
+    """
+
+    state: TrialState
+    value: float | None = None
+    epochs: int = 0
+    reason: str = ""
+
+
+def run_trial(plan: Plan, claimed: Claimed) -> Outcome:
+    """Train one trial in this process, its output in its log file.
+
+    Args:
+        plan: The sweep.
+        claimed: The trial.
+
+    Returns:
+        How it ended: a failure (a value lit-nn refuses, NaN losses, an error of the model) is an
+        outcome, not an exception.
+
+    Raises:
+        SweepMetricError: When the model does not log the sweep's metric.
+        SystemExit: When a signal or Ctrl-C stopped training (the trial stays to be carried on).
+        KeyboardInterrupt: Likewise.
+    """
+    spec = plan.spec
+    pruner = PyTorchLightningPruningCallback(claimed.trial, monitor=spec.metric)
+    try:
+        with output_to(plan.folder.log_file(claimed.trial.number)), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"The reported value is ignored")  # a carried-on trial's epochs
+            try:
+                run_lightning(trial_arguments(plan, claimed), callbacks=[MetricCheck(spec.metric), pruner])
+            except SystemExit as exc:
+                if isinstance(exc, SIGTERMException) or exc.code not in (0, None):
+                    raise
+                # 0: its last.ckpt had finished training (stopped before its result was stored)
+    except optuna.TrialPruned:
+        epochs = len(claimed.trial.study._storage.get_trial(claimed.trial._trial_id).intermediate_values)
+        return Outcome(TrialState.PRUNED, epochs=epochs, reason=f"pruned after epoch {epochs}")
+    except SweepMetricError:
+        raise
+    except LitNNError as exc:
+        return Outcome(TrialState.FAIL, reason=one_line(str(exc), 400))
+    except Exception as exc:  # the model's own error for these values; the sweep goes on
+        return Outcome(TrialState.FAIL, reason=one_line(f"{type(exc).__name__}: {exc}", 400))
+    finally:
+        finish_open_wandb_run()
+    value, epochs = recorded_score(claimed.run_dir, spec.metric)
+    if value is None:
+        return Outcome(TrialState.FAIL, epochs=epochs, reason=f"{spec.metric} was never finite")
+    return Outcome(TrialState.COMPLETE, value, epochs)
+
+
+def _values_text(values: dict[str, Any]) -> str:
+    return " ".join(f"{key}={shown(value)}" for key, value in values.items())
+
+
+def work(plan: Plan, study: optuna.Study) -> int:
+    """Run trials until the study holds ``n_trials`` finished or taken ones.
+
+    Args:
+        plan: The sweep.
+        study: Its study.
+
+    Returns:
+        How many trials this process finished.
+
+    Raises:
+        SweepMetricError: When the model does not log the metric (the study is removed when no
+            trial had finished, so the corrected command starts afresh).
+    """
+    done, spec = 0, plan.spec
+    while (claimed := next_trial(study, plan.folder, spec)) is not None:
+        number = claimed.trial.number
+        how = "carried on from its last.ckpt" if claimed.carried_on and claimed.run_dir.exists() else "started"
+        print(f"trial {number} of {spec.n_trials} {how}: {_values_text(claimed.values)}", flush=True)
+        started = time.monotonic()
+        try:
+            outcome = run_trial(plan, claimed)
+        except SweepMetricError:
+            if not delete_if_empty(study, plan.folder, spec):
+                study.tell(claimed.trial, state=TrialState.FAIL)
+            claimed.release()
+            raise
+        except BaseException:
+            claimed.release()
+            print(
+                f"trial {number} interrupted; run the same command again to carry it on "
+                f"({claimed.run_dir}, output in {plan.folder.log_file(number)})",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise
+        if outcome.state == TrialState.FAIL:
+            claimed.trial.set_user_attr(REASON_ATTR, outcome.reason)
+        study.tell(claimed.trial, outcome.value if outcome.state == TrialState.COMPLETE else None, state=outcome.state)
+        claimed.release()
+        done += 1
+        took = f"{time.monotonic() - started:.1f} s"
+        if outcome.state == TrialState.COMPLETE:
+            best = study.best_trial
+            print(f"trial {number} done: {spec.metric} {outcome.value:.4f} after {outcome.epochs} epochs in {took} "
+                  f"(best so far: trial {best.number}, {best.value:.4f})", flush=True)  # fmt: skip
+        else:
+            said = "failed" if outcome.state == TrialState.FAIL else "pruned"
+            print(f"trial {number} {said}: {outcome.reason} ({took})", flush=True)
+    return done
+
+
+def best_config(plan: Plan, values: dict[str, Any]) -> dict[str, Any]:
+    """The configuration of a trial, as ``lit-nn fit -c`` reads it: the base with the trial's values.
+
+    Parsed by the fit command's parser (the values as options, as the trial got them), with the
+    best checkpoint chosen by the sweep's metric, and the run folder left to ``lit-nn fit``.
+
+    Args:
+        plan: The sweep.
+        values: The trial's values.
+
+    Returns:
+        The configuration.
+    """
+    options = [*as_options(values), f"--checkpoint.monitor={plan.spec.metric}", f"--checkpoint.mode={plan.spec.mode}"]
+    config = plan.cli.parser.parse_args(["fit", "-c", str(plan.folder.base_config), *options])["fit"]
+    plain = plain_config(plan.cli._parser("fit"), config)
+    for key in NOT_IN_BASE:
+        plain.pop(key, None)
+    return plain
+
+
+def write_report(plan: Plan, study: optuna.Study) -> list[str]:
+    """Write the table, the best configuration and the plots into the sweep folder.
+
+    Args:
+        plan: The sweep.
+        study: Its study.
+
+    Returns:
+        The lines to print.
+    """
+    spec, folder = plan.spec, plan.folder.path
+    headers, rows = report.table(study, spec.parameters, spec.metric)
+    lines = [format_table(headers, rows), ""]
+    report.write_csv(folder / "trials.csv", headers, rows)
+    trials = study.get_trials(deepcopy=False)
+    counts = {s: sum(t.state == s for t in trials) for s in (*FINISHED, TrialState.RUNNING)}
+    lines.append(
+        f"{len(trials)} of {spec.n_trials} trials: {counts[TrialState.COMPLETE]} complete, "
+        f"{counts[TrialState.PRUNED]} pruned, {counts[TrialState.FAIL]} failed"
+        + (f", {counts[TrialState.RUNNING]} running or interrupted" if counts[TrialState.RUNNING] else "")
+    )
+    best = report.best_trial(study)
+    if best is not None:
+        values = decoded(best.params, spec.parameters)
+        header = (f"# lit_nn sweep {spec.name}: trial {best.number}, {spec.metric} {best.value:.6g} (best on the "
+                  f"validation split)\n# {_values_text(values)}\n# lit-nn fit -c {folder / 'best.yaml'}\n")  # fmt: skip
+        write_text(folder / "best.yaml", header + yaml.safe_dump(best_config(plan, values), sort_keys=False))
+        lines.append(f"Best: trial {best.number}, {spec.metric} {best.value:.4f}: {_values_text(values)}")
+        lines.append(f"Its configuration: {folder / 'best.yaml'}  (train it: lit-nn fit -c {folder / 'best.yaml'})")
+    written, skipped = report.plots(study, folder)
+    if written:
+        lines.append(f"Plots: {', '.join(str(p) for p in written)}")
+    lines += [f"Not drawn: {why}" for why in skipped]
+    lines.append(f"Table: {folder / 'trials.csv'}")
+    return lines
+
+
+def report_only(argv: Sequence[str]) -> int:
+    """``lit-nn sweep --report FOLDER``: the table, best configuration and plots of a sweep, at any time.
+
+    Args:
+        argv: The arguments after ``--report``.
+
+    Returns:
+        0.
+
+    Raises:
+        ConfigError: Without exactly one folder, or for a folder that holds no sweep.
+    """
+    if len(argv) != 1:
+        raise ConfigError("--report takes one sweep folder: lit-nn sweep --report runs/<experiment>/sweeps/<name>")
+    folder = SweepFolder(Path(argv[0]))
+    study, spec = load_study(folder)
+    cli = run_lightning(["fit", "-c", str(folder.base_config)], cli_class=SweepCLI)
+    print("\n".join(write_report(Plan(spec, folder, {}, 1, cli), study)))
+    return 0
+
+
+@contextlib.contextmanager
+def worker_processes(argv: Sequence[str], count: int) -> Iterator[list[subprocess.Popen]]:
+    """Start ``count - 1`` more processes running the same sweep, and wait for them at the end.
+
+    Each gets an equal share of the CPUs for torch's threads (unless ``LIT_NN_THREADS`` is set),
+    and ends with this process: SIGTERM sent to this one is passed on, and if this one is killed
+    outright Linux sends them SIGTERM. Ctrl-C reaches them from the terminal.
+
+    Args:
+        argv: The sweep's arguments.
+        count: ``--workers``.
+
+    Yields:
+        The processes.
+    """
+    threads = str(max(1, usable_cpus() // count))
+    own_threads = os.environ.get(THREADS_ENV)
+    env = {**os.environ, WORKER_ENV: "1", THREADS_ENV: own_threads or threads}
+    command = [sys.executable, "-m", "lit_nn", "sweep", *argv, "--workers=1"]
+    children = [subprocess.Popen(command, env=env, preexec_fn=die_with_parent) for _ in range(count - 1)]  # noqa: PLW1509
+    if count > 1 and own_threads is None:
+        os.environ[THREADS_ENV] = threads
+    try:
+        yield children
+    except SystemExit as exc:
+        if isinstance(exc, SIGTERMException):
+            for child in children:
+                child.send_signal(signal.SIGTERM)
+        raise
+    finally:
+        for child in children:
+            with contextlib.suppress(KeyboardInterrupt):
+                child.wait()
+        if count > 1 and own_threads is None:
+            os.environ.pop(THREADS_ENV, None)
+
+
+def run(argv: Sequence[str]) -> int:
+    """``lit-nn sweep ARGS``.
+
+    Args:
+        argv: The arguments after ``sweep``.
+
+    Returns:
+        0 when the study holds every trial asked for; 1 when a worker failed; 130 on Ctrl-C.
+
+    Raises:
+        ConfigError: On a malformed command or search space, or a folder holding another study.
+    """
+    argv = list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        if argv:
+            print()
+            run_lightning(["fit", "--help"], cli_class=SweepCLI)
+        return 0
+    if argv[0] == "--report":
+        return report_only(argv[1:])
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    plan = parse(argv)
+    study = open_study(plan.folder, plan.spec, plan.base)
+    child = os.environ.get(WORKER_ENV) == "1"
+    if not child:
+        finished = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
+        spec = plan.spec
+        print(f"Sweep {spec.name}: {spec.n_trials} trials ({finished} finished before), {spec.sampler} sampler, "
+              f"{spec.direction} {spec.metric}{', pruning' if spec.pruning else ''}, {plan.workers} worker(s)\n"
+              f"Folder: {plan.folder.path} (each trial's output: logs/trial-NNNN.log)", flush=True)  # fmt: skip
+    try:
+        with worker_processes(argv, plan.workers) as children:
+            work(plan, study)
+    except KeyboardInterrupt:
+        return 130
+    if child:
+        return 0
+    print("\n" + "\n".join(write_report(plan, study)))
+    return 1 if any(c.returncode for c in children) else 0

@@ -1,0 +1,112 @@
+"""One trial's run: the metric it reports, the score its checkpoint recorded, and where its output goes."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from lit_nn.checkpoints import load_checkpoint
+from lit_nn.errors import ConfigError
+
+
+class SweepMetricError(ConfigError):
+    """The sweep's metric is not one the model logs: no trial can report it."""
+
+
+class MetricCheck(Callback):
+    """Stop at the first validation (the sanity check, seconds into the first trial) when the metric is not logged.
+
+    Args:
+        metric: The sweep's metric.
+    """
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+
+    def _check(self, trainer: Trainer) -> None:
+        if self.metric in trainer.callback_metrics:
+            return
+        logged = sorted(k for k in trainer.callback_metrics if k.startswith("val/"))
+        raise SweepMetricError(
+            f"sweep.metric {self.metric} is not logged by this model (its validation metrics: "
+            f"{', '.join(logged) or 'none'}); set sweep.metric to one of them"
+        )
+
+    def on_sanity_check_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Check the sanity check's metrics (Lightning clears them right after this hook)."""
+        self._check(trainer)
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Check every validation's metrics (no sanity check runs when a trial resumes)."""
+        if not trainer.sanity_checking:
+            self._check(trainer)
+
+
+def recorded_score(run_dir: Path, metric: str) -> tuple[float | None, int]:
+    """The best value of ``metric`` a trial's checkpoint callback recorded, read from its ``last.ckpt``.
+
+    Read from the file (through lit_nn's checkpoint loader, as every checkpoint is) rather than
+    from the trainer, so a trial carried on after it finished training reads the same value.
+
+    Args:
+        run_dir: The trial's run folder.
+        metric: The sweep's metric (the trial's ``checkpoint.monitor``).
+
+    Returns:
+        The score (``None`` when none was recorded or it is not finite) and the epochs trained.
+    """
+    path = run_dir / "checkpoints" / "last.ckpt"
+    if not path.is_file():
+        return None, 0
+    checkpoint = load_checkpoint(str(path))
+    epochs = int(checkpoint.get("epoch", -1)) + 1
+    for key, state in (checkpoint.get("callbacks") or {}).items():
+        if str(key).startswith("ModelCheckpoint") and isinstance(state, dict) and state.get("monitor") == metric:
+            score = state.get("best_model_score")
+            value = None if score is None else float(score)
+            return (value if value is not None and math.isfinite(value) else None), epochs
+    return None, epochs
+
+
+@contextlib.contextmanager
+def output_to(path: Path) -> Iterator[None]:
+    """Send everything this process prints (Python, C libraries, child processes) to a file for a while.
+
+    Args:
+        path: The file (appended to: a trial carried on keeps its first part).
+
+    Yields:
+        Nothing, with standard output and error in the file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        with open(path, "a", buffering=1) as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):  # where sys.stdout is not fd 1
+                yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def finish_open_wandb_run() -> None:
+    """Close a W&B run a failed or pruned trial left open, so the next trial's run is its own."""
+    wandb = sys.modules.get("wandb")
+    run = getattr(wandb, "run", None) if wandb is not None else None
+    if run is not None:
+        with contextlib.suppress(Exception):  # closing what a failure left behind must not hide the failure
+            run.finish(exit_code=1)

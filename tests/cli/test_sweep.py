@@ -1,0 +1,246 @@
+"""``lit-nn sweep``: real Optuna studies of real digits trials; killed, restarted and shared by workers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from lit_nn.cli import main
+from lit_nn.sweeps.study import RUN_DIR_ATTR, WORKER_ATTR, SweepFolder, load_study
+from lit_nn.sweeps.trial import recorded_score
+from tests.conftest import ROOT
+from tests.helpers.cli import clean_environment, lit_nn_command, run, start
+from tests.helpers.wandb_files import read_offline_run
+
+QUICK = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "8"]
+
+
+def sweep_args(root, *extra):
+    return ["-c", "configs/digits.yaml", "-c", "configs/sweeps/digits.yaml", "--run.root", str(root), *QUICK, *extra]
+
+
+def trials(folder):
+    study, _ = load_study(SweepFolder(folder))
+    return study.get_trials()
+
+
+def fit_sessions(run_dir):
+    return sorted(p.name for p in (run_dir / "logs").iterdir() if p.name.startswith("fit-"))
+
+
+@pytest.fixture(scope="module")
+def digits_sweep(tmp_path_factory):
+    """Three trials of two epochs, W&B offline (no key: HOME is an empty folder)."""
+    tmp = tmp_path_factory.mktemp("sweep")
+    (tmp / "home").mkdir()
+    saved = dict(os.environ)
+    os.environ.pop("WANDB_MODE", None)
+    os.environ["HOME"] = str(tmp / "home")
+    try:
+        result = run(["sweep", *sweep_args(tmp / "runs", "--sweep.n_trials", "3")], cwd=ROOT, environ=dict(os.environ))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return tmp, tmp / "runs" / "digits" / "sweeps" / "digits", result
+
+
+def test_a_small_digits_sweep_ends_with_the_table_the_best_config_and_optunas_plots(digits_sweep):
+    _, folder, result = digits_sweep
+    done = trials(folder)
+    assert [t.number for t in done] == [0, 1, 2] and all(t.state == TrialState.COMPLETE for t in done)
+    best = max(done, key=lambda t: t.value)
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("trial  state"))
+    assert "val/acc" in header and "model.lr" in header and "data.batch_size" in header
+    assert any(line.startswith(f"{best.number}  ") and " best " in line for line in lines)
+    assert f"Best: trial {best.number}, val/acc {best.value:.4f}" in result.stdout
+    assert "3 of 3 trials: 3 complete, 0 pruned, 0 failed" in result.stdout
+    for name in ("history.png", "importances.png", "parallel_coordinate.png", "slice.png"):
+        data = (folder / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 10_000, name
+    rows = (folder / "trials.csv").read_text().splitlines()
+    assert len(rows) == 4 and rows[0].startswith("trial,state,val/acc,epochs,model.lr")
+    for trial in done:  # every trial is an ordinary run folder of the sweep, its value its best checkpoint's
+        run_dir = folder / f"trial-{trial.number:04d}"
+        assert trial.user_attrs[RUN_DIR_ATTR] == str(run_dir)
+        assert (run_dir / "run.json").is_file() and (run_dir / "config.yaml").is_file()
+        assert len(list((run_dir / "checkpoints").glob("best-*.ckpt"))) == 1
+        assert recorded_score(run_dir, "val/acc") == (pytest.approx(trial.value), 2)
+        assert (folder / "logs" / f"trial-{trial.number:04d}.log").read_text().count("Epoch") >= 0
+    assert "GPU available" not in result.stdout  # each trial's Lightning output is in its log, not the console
+
+
+def test_each_trial_is_its_own_wandb_run_grouped_by_the_sweep(digits_sweep):
+    _, folder, _ = digits_sweep
+    ids = set()
+    for number in range(3):
+        (log,) = (folder / f"trial-{number:04d}").glob("wandb/offline-run-*/run-*.wandb")
+        saved = read_offline_run(log)
+        assert saved.group == "digits" and saved.name == f"digits/trial-{number:04d}" and saved.job_type == "fit"
+        assert saved.config["checkpoint"]["monitor"] == "val/acc"
+        ids.add(saved.run_id)
+    assert len(ids) == 3
+
+
+def test_the_best_config_trains_to_the_reported_value_on_the_same_split(digits_sweep):
+    tmp, folder, _ = digits_sweep
+    best = max(trials(folder), key=lambda t: t.value)
+    text = (folder / "best.yaml").read_text()
+    assert text.startswith(f"# lit_nn sweep digits: trial {best.number}, val/acc")
+    main(["fit", "-c", str(folder / "best.yaml"), "--run.root", str(tmp / "refit"), "--trainer.logger", "false"])
+    (run_dir,) = [p.parent for p in (tmp / "refit").glob("digits/*/run.json")]
+    assert recorded_score(run_dir, "val/acc") == (pytest.approx(best.value, abs=1e-6), 2)
+
+
+def test_the_report_can_be_drawn_again_at_any_time(digits_sweep, capsys):
+    _, folder, _ = digits_sweep
+    (folder / "history.png").unlink()
+    assert main(["sweep", "--report", str(folder)]) is None
+    out = capsys.readouterr().out
+    assert "3 of 3 trials: 3 complete" in out and (folder / "history.png").is_file()
+
+
+def test_the_same_name_with_another_configuration_is_refused_in_one_line(digits_sweep, capsys):
+    tmp, folder, _ = digits_sweep
+    before = (folder / "study.journal").read_bytes()
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", *sweep_args(tmp / "runs", "--model.dropout", "0.3")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lit-nn: error: ") and "\n" not in err
+    assert "holds a study started with another configuration (model.init_args.dropout: 0.1 then, 0.3 now)" in err
+    assert (folder / "study.journal").read_bytes() == before
+
+
+def test_a_trial_whose_values_fail_is_recorded_with_its_reason_and_the_sweep_goes_on(tmp_path, capsys):
+    args = sweep_args(tmp_path, "--sweep.sampler", "grid", "--sweep.n_trials", "5", "--sweep.name", "acts",
+                      "--sweep.parameters", "{model.activation: [relu, no_such_activation]}",
+                      "--trainer.max_epochs", "1")  # fmt: skip
+    assert main(["sweep", *args]) is None  # the grid has two points: two trials, one failed
+    out = capsys.readouterr().out
+    done = {t.params["model.activation"]: t for t in trials(tmp_path / "digits" / "sweeps" / "acts")}
+    assert done["relu"].state == TrialState.COMPLETE and done["no_such_activation"].state == TrialState.FAIL
+    reason = done["no_such_activation"].user_attrs["reason"]
+    assert "no_such_activation" in reason and "relu" in reason  # lit_nn's unknown-name message, with the names
+    assert "2 of 5 trials: 1 complete, 0 pruned, 1 failed" in out
+
+
+def test_a_metric_the_model_does_not_log_stops_the_sweep_and_leaves_no_study(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", *sweep_args(tmp_path, "--sweep.metric", "val/accuracy")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("lit-nn: error: sweep.metric val/accuracy is not logged by this model")
+    assert "val/acc" in err
+    folder = tmp_path / "digits" / "sweeps" / "digits"
+    assert not (folder / "sweep.json").exists()
+    storage = SweepFolder(folder).storage("journal")
+    assert optuna.get_all_study_names(storage) == []
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        (["--sweep.parameters", "{model.lrr: {type: float, low: 0.001, high: 0.1}}"], "sweep.parameters: "),
+        (["--sweep.parameters", "{}"], "the sweep has nothing to vary"),
+        (["--sweep.parameters", "{model.lr: {type: float, low: 0, high: 0.1, log: true}}"], "a log scale needs low"),
+        (["--sweep.n_trials", "0"], "sweep.n_trials: expected a whole number, 1 or more"),
+        (["--workers", "0"], "--workers: expected 1 or more"),
+        (["--ckpt_path", "last"], "--ckpt_path is not a sweep option"),
+    ],
+)
+def test_a_malformed_sweep_is_refused_in_one_line_before_any_trial(tmp_path, capsys, given, expected):
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", *sweep_args(tmp_path), *given])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lit-nn: error: ") and "\n" not in err and expected in err
+    assert not (tmp_path / "digits" / "sweeps").exists() or not list((tmp_path / "digits" / "sweeps").rglob("*.ckpt"))
+
+
+def test_report_of_a_folder_without_a_sweep_says_which_folder_to_give(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", "--report", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "holds no sweep" in capsys.readouterr().err
+
+
+def wait_for(condition, timeout, what, process):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"the sweep ended before {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_a_sweep_killed_mid_trial_carries_on_to_exactly_the_trials_asked(tmp_path, how):
+    args = ["sweep", *sweep_args(tmp_path, "--sweep.n_trials", "3", "--trainer.max_epochs", "6")]
+    folder = tmp_path / "digits" / "sweeps" / "digits"
+    process = start(args, tmp_path / "first.log", cwd=ROOT, WANDB_MODE="disabled")
+    last = folder / "trial-0001" / "checkpoints" / "last.ckpt"
+    try:
+        wait_for(last.exists, 240, "trial 1's first checkpoint", process)
+        process.send_signal(getattr(signal, how))
+        assert process.wait(timeout=60) == (-9 if how == "SIGKILL" else 143)
+    finally:
+        process.kill()
+    assert trials(folder)[1].state == TrialState.RUNNING  # interrupted: neither finished nor failed
+    result = run(args, cwd=ROOT, WANDB_MODE="disabled")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "trial 1 of 3 carried on from its last.ckpt" in result.stdout
+    done = trials(folder)
+    assert [t.number for t in done] == [0, 1, 2]
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in done)
+    assert sorted(p.name for p in folder.glob("trial-*") if p.is_dir()) == ["trial-0000", "trial-0001", "trial-0002"]
+    assert len(fit_sessions(folder / "trial-0001")) == 2  # resumed in its own run folder
+    assert [len(fit_sessions(folder / f"trial-{n:04d}")) for n in (0, 2)] == [1, 1]
+    assert recorded_score(folder / "trial-0001", "val/acc")[1] == 6
+
+
+def test_two_workers_share_one_study_and_never_run_the_same_trial(tmp_path):
+    args = ["sweep", *sweep_args(tmp_path, "--sweep.n_trials", "4", "--workers", "2")]
+    result = run(args, cwd=ROOT, WANDB_MODE="disabled")
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = tmp_path / "digits" / "sweeps" / "digits"
+    done = trials(folder)
+    assert [t.number for t in done] == [0, 1, 2, 3] and all(t.state == TrialState.COMPLETE for t in done)
+    workers = {t.user_attrs[WORKER_ATTR] for t in done}
+    assert len(workers) == 2, workers
+    for trial in done:  # each trial ran once: one run folder, one fit session, one start line
+        assert len(fit_sessions(folder / f"trial-{trial.number:04d}")) == 1
+        assert result.stdout.count(f"trial {trial.number} of 4 started") == 1
+    assert sorted(p.name for p in folder.glob("trial-*") if p.is_dir()) == [f"trial-{n:04d}" for n in range(4)]
+    assert len({json.dumps(t.params, sort_keys=True) for t in done}) == 4
+    assert result.stdout.count("Best: trial") == 1  # the report once, by the first process
+
+
+def test_ctrl_c_stops_every_worker_and_the_same_command_carries_on(tmp_path):
+    args = ["sweep", *sweep_args(tmp_path, "--sweep.n_trials", "4", "--workers", "2", "--trainer.max_epochs", "6")]
+    folder = tmp_path / "digits" / "sweeps" / "digits"
+    with (tmp_path / "first.log").open("w") as log:  # its own process group, with Ctrl-C's default behaviour
+        process = subprocess.Popen([*lit_nn_command(), *args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                   env=clean_environment(WANDB_MODE="disabled"), start_new_session=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    try:
+        wait_for(lambda: len(list(folder.glob("trial-*/checkpoints/last.ckpt"))) >= 2, 240, "two trials", process)
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal does on Ctrl-C: SIGINT to the whole group
+        assert process.wait(timeout=60) != 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert "run the same command again to carry it on" in (tmp_path / "first.log").read_text()
+    result = run(args, cwd=ROOT, WANDB_MODE="disabled")
+    assert result.returncode == 0, result.stderr[-3000:]
+    done = trials(folder)
+    assert [t.number for t in done] == [0, 1, 2, 3] and all(t.state != TrialState.RUNNING for t in done)
+    assert len({t.number for t in done}) == 4
