@@ -13,7 +13,8 @@ from tests.helpers.run_if import gpu
 
 DATASETS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*.yaml"))
 SWEEPS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("sweeps/*.yaml"))
-PRESETS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*/*.yaml") if p.parent.name != "sweeps")
+PRESETS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*/*.yaml"))
+PRESETS = [p for p in PRESETS if p not in SWEEPS]
 NEEDS_GPU = {"configs/trainer/gpu.yaml", "configs/trainer/16-mixed.yaml", "configs/trainer/fsdp.yaml"}
 LAUNCHED = {"configs/trainer/ddp.yaml", "configs/trainer/ddp-multinode.yaml"}  # run in test_distributed.py
 OWN_TEST = {"configs/trainer/rich.yaml"}  # a progress bar of its own: not with fit()'s enable_progress_bar false

@@ -306,7 +306,8 @@ def sampler_for(spec: SweepSpec, number: int) -> optuna.samplers.BaseSampler:
 
     Every trial gets a sampler of its own, so a draw is the same whichever worker makes it and
     however often the sweep was restarted (a sampler kept across trials would draw trial 0's
-    random values again in a restarted or second worker).
+    random values again in a restarted or second worker). The grid sampler takes the sweep's seed
+    alone: it picks the next point among those no trial has taken.
 
     Args:
         spec: The sweep.
@@ -319,7 +320,8 @@ def sampler_for(spec: SweepSpec, number: int) -> optuna.samplers.BaseSampler:
     if spec.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if spec.sampler == "grid":
-        return _GridSampler({p.key: p.grid() for p in spec.parameters}, seed=seed)
+        # the grid's order is shuffled by the seed, and a grid id names a point of that order: one seed for all trials
+        return _GridSampler({p.key: p.grid() for p in spec.parameters}, seed=spec.seed)
     return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
 
 
