@@ -52,6 +52,7 @@ from lit_nn.sweeps.study import (
     load_study,
     next_trial,
     open_study,
+    resume_checkpoint,
 )
 from lit_nn.sweeps.trial import MetricCheck, SweepMetricError, finish_open_wandb_run, output_to, recorded_score
 
@@ -163,15 +164,16 @@ def trial_arguments(plan: Plan, claimed: Claimed) -> list[str]:
 
     Returns:
         ``fit -c base.yaml`` with the trial's values, its run folder in the sweep's, its best
-        checkpoint chosen by the sweep's metric, and ``--ckpt_path`` to carry on an interrupted one.
+        checkpoint chosen by the sweep's metric, and ``--ckpt_path`` to carry on an interrupted one
+        (from its ``last.ckpt``, or the ``hpc_ckpt_N.ckpt`` SLURM's preemption saved).
     """
     spec, run_dir = plan.spec, claimed.run_dir
     args = ["fit", "-c", str(plan.folder.base_config), *as_options(claimed.values),
             f"--run.root={run_dir.parent.parent}", f"--run.experiment={run_dir.parent.name}",
             f"--run.name={run_dir.name}", f"--checkpoint.monitor={spec.metric}", f"--checkpoint.mode={spec.mode}",
             "--checkpoint.save_last=true", "--checkpoint.dirpath=null"]  # fmt: skip
-    last = run_dir / "checkpoints" / "last.ckpt"
-    return [*args, f"--ckpt_path={last}"] if last.is_file() else args
+    resume = resume_checkpoint(run_dir)
+    return [*args, f"--ckpt_path={resume}"] if resume else args
 
 
 @dataclass
@@ -256,7 +258,8 @@ def work(plan: Plan, study: optuna.Study) -> int:
     done, spec = 0, plan.spec
     while (claimed := next_trial(study, plan.folder, spec)) is not None:
         number = claimed.trial.number
-        how = "carried on from its last.ckpt" if claimed.carried_on and claimed.run_dir.exists() else "started"
+        resume = resume_checkpoint(claimed.run_dir) if claimed.carried_on else None
+        how = f"carried on from its {resume.name}" if resume else "started"
         print(f"trial {number} of {spec.n_trials} {how}: {_values_text(claimed.values)}", flush=True)
         started = time.monotonic()
         try:

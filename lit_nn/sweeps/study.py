@@ -208,6 +208,19 @@ def load_study(folder: SweepFolder) -> tuple[optuna.Study, SweepSpec]:
     return optuna.load_study(study_name=spec.name, storage=folder.storage(spec.storage)), spec
 
 
+def resume_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint an interrupted trial carries on from: the newer of ``last.ckpt`` and SLURM's ``hpc_ckpt_N``.
+
+    Args:
+        run_dir: The trial's run folder.
+
+    Returns:
+        The file, or ``None`` when the trial wrote none.
+    """
+    found = [p for p in (run_dir / "checkpoints" / "last.ckpt", *run_dir.glob("hpc_ckpt_*.ckpt")) if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
+
+
 @dataclass
 class Claimed:
     """A trial this process runs.
@@ -263,7 +276,7 @@ def next_trial(study: optuna.Study, folder: SweepFolder, spec: SweepSpec) -> Cla
                 continue  # a living process runs it
             trial = optuna.Trial(study, frozen._trial_id)
             run_dir = Path(frozen.user_attrs.get(RUN_DIR_ATTR) or folder.path / folder.run_name(frozen.number))
-            if not (run_dir / "checkpoints" / "last.ckpt").is_file():
+            if resume_checkpoint(run_dir) is None:
                 run_dir = folder.path / folder.run_name(frozen.number)  # nothing to resume: a fresh run
             return _claimed(trial, spec, run_dir, lock, carried_on=True)
         limit = min(spec.n_trials, spec.grid_size()) if spec.sampler == "grid" else spec.n_trials

@@ -57,7 +57,9 @@ def test_compose_file_builds_the_image_and_reserves_gpus():
     assert "trainer/ddp" in service["command"]  # a shipped config, by name
 
 
-@pytest.mark.parametrize("script", ["docker/slurm/train.sbatch", "docker/torchrun/train.sh"])
+@pytest.mark.parametrize(
+    "script", ["docker/slurm/train.sbatch", "docker/slurm/sweep.sbatch", "docker/torchrun/train.sh"]
+)
 def test_launch_scripts_are_valid_bash(script):
     assert subprocess.run(["bash", "-n", str(ROOT / script)]).returncode == 0
 

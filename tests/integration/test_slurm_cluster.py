@@ -252,3 +252,40 @@ def test_a_signalled_job_saves_requeues_and_resumes_in_the_same_run_and_wandb_ru
     epochs = sorted({row["epoch"] for row in resumed.history if "val/loss" in row})
     assert epochs == list(range(hpc_epoch, EPOCHS))
     assert any("test/acc" in row for row in tested.history)
+
+
+SWEEP_SBATCH = ROOT / "docker" / "slurm" / "sweep.sbatch"
+
+
+@pytest.mark.slow
+def test_two_array_tasks_of_sweep_sbatch_finish_one_study(cluster, tmp_path):
+    """``sbatch --array=0-1 sweep.sbatch``: both tasks run trials of one study in the shared folder, four in all."""
+    from lit_nn.sweeps.study import WORKER_ATTR, SweepFolder, load_study
+
+    env = job_environment(cluster, tmp_path, SWEEP=str(ROOT / "configs" / "sweeps" / "digits.yaml"))
+    args = ["--sweep.n_trials", "4", "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "8"]
+    result = cluster.run("sbatch", "--parsable", "--array=0-1", str(SWEEP_SBATCH), *args, base=env, cwd=tmp_path)
+    array = result.stdout.strip().split(";")[0]
+    tasks = [f"{array}_{index}" for index in (0, 1)]
+    outputs = [tmp_path / f"lit-nn-sweep-{array}_{index}.out" for index in (0, 1)]
+    try:
+        states = [cluster.wait_for_job(task, lambda j: j.get("JobState") in FINISHED, 300, "end") for task in tasks]
+    except ClusterError as exc:
+        pytest.fail(f"{exc}\n" + "\n".join(p.read_text(errors="replace")[-3000:] for p in outputs if p.exists()))
+    finally:
+        cluster.run("scancel", array, check=False)
+    text = [p.read_text(errors="replace") for p in outputs]
+    for index, (state, output) in enumerate(zip(states, text, strict=True)):
+        assert (state["JobState"], state["ExitCode"]) == ("COMPLETED", "0:0"), output[-4000:]
+        assert f"lit-nn sweep: array job {array} task {index} (restart 0)" in output
+
+    folder = tmp_path / "runs" / "digits" / "sweeps" / "digits"
+    study, _ = load_study(SweepFolder(folder))
+    trials = study.get_trials()
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
+    tasks_seen = {t.user_attrs[WORKER_ATTR].rsplit("array task ", 1)[-1].rstrip(")") for t in trials}
+    assert tasks_seen == {"0", "1"}  # both tasks ran trials of the one study
+    for trial in trials:  # each exactly once, in one run folder
+        assert sum(output.count(f"trial {trial.number} of 4 started") for output in text) == 1
+        assert len(list((folder / f"trial-{trial.number:04d}" / "logs").glob("fit-*"))) == 1
