@@ -27,7 +27,7 @@ from typing import Any
 
 import optuna
 import yaml
-from jsonargparse import ArgumentError
+from jsonargparse import ArgumentError, Namespace
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
@@ -37,7 +37,7 @@ from lit_nn.callbacks.threads import THREADS_ENV, usable_cpus
 from lit_nn.cli import run_lightning
 from lit_nn.cli.lightning import LitNNCLI
 from lit_nn.cli.messages import condense, one_line
-from lit_nn.cli.run_config import plain_config
+from lit_nn.cli.run_config import absolute_paths, plain_config
 from lit_nn.cli.table import format_table
 from lit_nn.errors import ConfigError, LitNNError
 from lit_nn.lifetime import die_with_parent
@@ -142,6 +142,7 @@ def parse(argv: Sequence[str]) -> Plan:
     if not isinstance(config.get("workers"), int) or config.workers < 1:
         raise ConfigError(f"--workers: expected 1 or more processes, got {config.get('workers')!r}")
     spec = spec_of(config.sweep, config.checkpoint.monitor, config.checkpoint.mode)
+    absolute_paths((config.get("data") or Namespace()).get("init_args"))  # base.yaml works from any folder
     base = plain_config(cli._parser("fit"), config)
     for key in NOT_IN_BASE:
         base.pop(key, None)
@@ -221,8 +222,8 @@ def run_trial(plan: Plan, claimed: Claimed) -> Outcome:
                     raise
                 # 0: its last.ckpt had finished training (stopped before its result was stored)
     except optuna.TrialPruned:
-        epochs = len(claimed.trial.study._storage.get_trial(claimed.trial._trial_id).intermediate_values)
-        return Outcome(TrialState.PRUNED, epochs=epochs, reason=f"pruned after epoch {epochs}")
+        epochs = reported_epochs(claimed)
+        return Outcome(TrialState.PRUNED, epochs=epochs, reason=f"behind the median after {epochs} epoch(s)")
     except SweepMetricError:
         raise
     except LitNNError as exc:
@@ -231,10 +232,23 @@ def run_trial(plan: Plan, claimed: Claimed) -> Outcome:
         return Outcome(TrialState.FAIL, reason=one_line(f"{type(exc).__name__}: {exc}", 400))
     finally:
         finish_open_wandb_run()
-    value, epochs = recorded_score(claimed.run_dir, spec.metric)
+    value = recorded_score(claimed.run_dir, spec.metric)
     if value is None:
-        return Outcome(TrialState.FAIL, epochs=epochs, reason=f"{spec.metric} was never finite")
-    return Outcome(TrialState.COMPLETE, value, epochs)
+        return Outcome(TrialState.FAIL, epochs=reported_epochs(claimed), reason=f"{spec.metric} was never finite")
+    return Outcome(TrialState.COMPLETE, value, reported_epochs(claimed))
+
+
+def reported_epochs(claimed: Claimed) -> int:
+    """How many validation epochs a trial reported to Optuna (through the pruning callback).
+
+    Args:
+        claimed: The trial.
+
+    Returns:
+        The count, the epochs of a carried-on trial's first part included.
+    """
+    stored = next(t for t in claimed.trial.study.get_trials(deepcopy=False) if t.number == claimed.trial.number)
+    return len(stored.intermediate_values)
 
 
 def _values_text(values: dict[str, Any]) -> str:
@@ -347,7 +361,9 @@ def write_report(plan: Plan, study: optuna.Study) -> list[str]:
     written, skipped = report.plots(study, folder)
     if written:
         lines.append(f"Plots: {', '.join(str(p) for p in written)}")
-    lines += [f"Not drawn: {why}" for why in skipped]
+        lines += [f"Not drawn: {why}" for why in skipped]
+    else:
+        lines.append("No plots: Optuna draws a study once a trial has completed")
     lines.append(f"Table: {folder / 'trials.csv'}")
     return lines
 
@@ -378,8 +394,9 @@ def worker_processes(argv: Sequence[str], count: int) -> Iterator[list[subproces
     """Start ``count - 1`` more processes running the same sweep, and wait for them at the end.
 
     Each gets an equal share of the CPUs for torch's threads (unless ``LIT_NN_THREADS`` is set),
-    and ends with this process: SIGTERM sent to this one is passed on, and if this one is killed
-    outright Linux sends them SIGTERM. Ctrl-C reaches them from the terminal.
+    and ends with this process: SIGTERM sent to this one, or an error that stops it, is passed on,
+    and if this one is killed outright Linux sends them SIGTERM. Ctrl-C reaches them from the
+    terminal.
 
     Args:
         argv: The sweep's arguments.
@@ -397,10 +414,14 @@ def worker_processes(argv: Sequence[str], count: int) -> Iterator[list[subproces
         os.environ[THREADS_ENV] = threads
     try:
         yield children
-    except SystemExit as exc:
-        if isinstance(exc, SIGTERMException):
+    except BaseException as exc:
+        # Ctrl-C (KeyboardInterrupt, or Lightning's exit(1) after one) reached them too; anything else
+        # (SIGTERM, an error that ends this sweep) is passed on, so none goes on alone
+        ctrl_c = isinstance(exc, KeyboardInterrupt) or (isinstance(exc, SystemExit) and exc.code == 1)
+        if not ctrl_c or isinstance(exc, SIGTERMException):
             for child in children:
-                child.send_signal(signal.SIGTERM)
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
         raise
     finally:
         for child in children:
@@ -417,7 +438,8 @@ def run(argv: Sequence[str]) -> int:
         argv: The arguments after ``sweep``.
 
     Returns:
-        0 when the study holds every trial asked for; 1 when a worker failed; 130 on Ctrl-C.
+        0 when the study holds every trial asked for; 1 when no trial completed or a worker failed;
+        130 on Ctrl-C between trials (during one, Lightning's 1).
 
     Raises:
         ConfigError: On a malformed command or search space, or a folder holding another study.
@@ -449,4 +471,4 @@ def run(argv: Sequence[str]) -> int:
     if child:
         return 0
     print("\n" + "\n".join(write_report(plan, study)))
-    return 1 if any(c.returncode for c in children) else 0
+    return 1 if any(c.returncode for c in children) or report.best_trial(study) is None else 0

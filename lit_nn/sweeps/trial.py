@@ -48,30 +48,31 @@ class MetricCheck(Callback):
             self._check(trainer)
 
 
-def recorded_score(run_dir: Path, metric: str) -> tuple[float | None, int]:
+def recorded_score(run_dir: Path, metric: str) -> float | None:
     """The best value of ``metric`` a trial's checkpoint callback recorded, read from its ``last.ckpt``.
 
     Read from the file (through lit_nn's checkpoint loader, as every checkpoint is) rather than
     from the trainer, so a trial carried on after it finished training reads the same value.
+    Lightning writes ``last.ckpt`` whenever it writes a best checkpoint, so the file holds the
+    final best even when later epochs did not improve on it.
 
     Args:
         run_dir: The trial's run folder.
         metric: The sweep's metric (the trial's ``checkpoint.monitor``).
 
     Returns:
-        The score (``None`` when none was recorded or it is not finite) and the epochs trained.
+        The score, or ``None`` when none was recorded or it is not finite.
     """
     path = run_dir / "checkpoints" / "last.ckpt"
     if not path.is_file():
-        return None, 0
+        return None
     checkpoint = load_checkpoint(str(path))
-    epochs = int(checkpoint.get("epoch", -1)) + 1
     for key, state in (checkpoint.get("callbacks") or {}).items():
         if str(key).startswith("ModelCheckpoint") and isinstance(state, dict) and state.get("monitor") == metric:
             score = state.get("best_model_score")
             value = None if score is None else float(score)
-            return (value if value is not None and math.isfinite(value) else None), epochs
-    return None, epochs
+            return value if value is not None and math.isfinite(value) else None
+    return None
 
 
 @contextlib.contextmanager

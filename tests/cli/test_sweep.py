@@ -74,7 +74,8 @@ def test_a_small_digits_sweep_ends_with_the_table_the_best_config_and_optunas_pl
         assert trial.user_attrs[RUN_DIR_ATTR] == str(run_dir)
         assert (run_dir / "run.json").is_file() and (run_dir / "config.yaml").is_file()
         assert len(list((run_dir / "checkpoints").glob("best-*.ckpt"))) == 1
-        assert recorded_score(run_dir, "val/acc") == (pytest.approx(trial.value), 2)
+        assert recorded_score(run_dir, "val/acc") == pytest.approx(trial.value)
+        assert len(trial.intermediate_values) == 2  # one value per epoch, reported to Optuna
         assert (folder / "logs" / f"trial-{trial.number:04d}.log").read_text().count("Epoch") >= 0
     assert "GPU available" not in result.stdout  # each trial's Lightning output is in its log, not the console
 
@@ -98,7 +99,7 @@ def test_the_best_config_trains_to_the_reported_value_on_the_same_split(digits_s
     assert text.startswith(f"# lit_nn sweep digits: trial {best.number}, val/acc")
     main(["fit", "-c", str(folder / "best.yaml"), "--run.root", str(tmp / "refit"), "--trainer.logger", "false"])
     (run_dir,) = [p.parent for p in (tmp / "refit").glob("digits/*/run.json")]
-    assert recorded_score(run_dir, "val/acc") == (pytest.approx(best.value, abs=1e-6), 2)
+    assert recorded_score(run_dir, "val/acc") == pytest.approx(best.value, abs=1e-6)
 
 
 def test_the_report_can_be_drawn_again_at_any_time(digits_sweep, capsys):
@@ -132,6 +133,52 @@ def test_a_trial_whose_values_fail_is_recorded_with_its_reason_and_the_sweep_goe
     reason = done["no_such_activation"].user_attrs["reason"]
     assert "no_such_activation" in reason and "relu" in reason  # lit_nn's unknown-name message, with the names
     assert "2 of 5 trials: 1 complete, 0 pruned, 1 failed" in out
+
+
+def test_a_trial_whose_loss_is_not_finite_fails_with_lit_nns_reason(tmp_path, capsys):
+    args = sweep_args(tmp_path, "--sweep.n_trials", "1", "--sweep.parameters", "{model.lr: [1.0e+12]}")
+    with pytest.raises(SystemExit) as exc:  # no trial completed
+        main(["sweep", *args])
+    assert exc.value.code == 1
+    (trial,) = trials(tmp_path / "digits" / "sweeps" / "digits")
+    assert trial.state == TrialState.FAIL and "the training loss became" in trial.user_attrs["reason"]
+    assert "No plots: Optuna draws a study once a trial has completed" in capsys.readouterr().out
+
+
+def pruning_seed(values):
+    """A seed whose grid order puts the last value last: three trials to compare with, then the poor one."""
+    from jsonargparse import Namespace
+
+    from lit_nn.sweeps.space import sampler_for, spec_of, suggest
+
+    for seed in range(100):
+        spec = spec_of(Namespace(name="p", parameters={"model.lr": values}, n_trials=4, sampler="grid", seed=seed,
+                                 metric=None, direction=None, pruning=True, warmup_epochs=0, storage="journal"),
+                       "val/acc", "max")  # fmt: skip
+        study = optuna.create_study(direction="maximize")
+        order = []
+        for number in range(4):
+            study.sampler = sampler_for(spec, number)
+            trial = study.ask()
+            order.append(suggest(trial, spec.parameters)["model.lr"])
+            study.tell(trial, 0.0)
+        if order[-1] == values[-1]:
+            return seed
+    raise AssertionError("no seed puts the poor value last")
+
+
+def test_a_trial_behind_the_median_is_pruned_by_optunas_lightning_callback(tmp_path, capsys):
+    values = [0.01, 0.012, 0.014, 1.0e-9]  # the last learns nothing in an epoch
+    seed = pruning_seed(values)
+    args = sweep_args(tmp_path, "--sweep.sampler", "grid", "--sweep.n_trials", "4", "--sweep.warmup_epochs", "0",
+                      "--sweep.seed", str(seed), "--sweep.parameters", f"{{model.lr: {values}}}",
+                      "--trainer.max_epochs", "3")  # fmt: skip
+    assert main(["sweep", *args]) is None
+    done = trials(tmp_path / "digits" / "sweeps" / "digits")
+    assert [t.state for t in done] == [TrialState.COMPLETE] * 3 + [TrialState.PRUNED]
+    assert done[3].params["model.lr"] == 1.0e-9 and len(done[3].intermediate_values) == 1  # pruned after epoch 0
+    assert "trial 3 pruned: behind the median after 1 epoch(s)" in capsys.readouterr().out
+    assert len(done[0].intermediate_values) == 3  # every epoch of a complete trial reported
 
 
 def test_a_metric_the_model_does_not_log_stops_the_sweep_and_leaves_no_study(tmp_path, capsys):
@@ -204,7 +251,7 @@ def test_a_sweep_killed_mid_trial_carries_on_to_exactly_the_trials_asked(tmp_pat
     assert sorted(p.name for p in folder.glob("trial-*") if p.is_dir()) == ["trial-0000", "trial-0001", "trial-0002"]
     assert len(fit_sessions(folder / "trial-0001")) == 2  # resumed in its own run folder
     assert [len(fit_sessions(folder / f"trial-{n:04d}")) for n in (0, 2)] == [1, 1]
-    assert recorded_score(folder / "trial-0001", "val/acc")[1] == 6
+    assert sorted(done[1].intermediate_values) == list(range(6))  # every epoch once, whichever part ran it
 
 
 def test_two_workers_share_one_study_and_never_run_the_same_trial(tmp_path):
