@@ -278,8 +278,9 @@ def work(plan: Plan, study: optuna.Study) -> int:
         started = time.monotonic()
         try:
             outcome = run_trial(plan, claimed)
-        except SweepMetricError:
+        except SweepMetricError as exc:
             if not delete_if_empty(study, plan.folder, spec):
+                claimed.trial.set_user_attr(REASON_ATTR, str(exc))
                 study.tell(claimed.trial, state=TrialState.FAIL)
             claimed.release()
             raise

@@ -136,6 +136,8 @@ def plots(study: optuna.Study, folder: Path) -> tuple[list[Path], list[str]]:
             except (ValueError, RuntimeError) as exc:  # e.g. importances of parameters that never varied
                 skipped.append(f"{name}: {exc}")
                 continue
-        figure.set_size_inches(max(figure.get_size_inches()[0], 8), max(figure.get_size_inches()[1], 5))
+        axes = len(study.best_trial.params) + 1  # a parallel coordinate per parameter and one for the value
+        width = {"parallel_coordinate.png": 2.0 * axes, "slice.png": 3.2 * (axes - 1)}.get(name, 8)
+        figure.set_size_inches(max(figure.get_size_inches()[0], width), max(figure.get_size_inches()[1], 5))
         written.append(save_figure(figure, folder / name, lay_out=False))
     return written, skipped
