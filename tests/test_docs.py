@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import types
 
@@ -41,6 +42,13 @@ def test_readme_quotes_the_current_accuracy_table():
     accuracy = (ROOT / "docs/accuracy.md").read_text()
     table = accuracy[accuracy.index("| data |") :].strip()
     assert table in (ROOT / "README.md").read_text(), "copy docs/accuracy.md's table into the README"
+
+
+def test_sweeps_doc_quotes_the_measured_sweep_benchmark():
+    measured = json.loads((ROOT / "benchmarks/results/sweep.json").read_text())
+    text = (ROOT / "docs/sweeps.md").read_text()
+    assert not measured["quick"] and measured["table"] in text, "copy benchmarks/results/sweep.json's table"
+    assert f"Machine: {measured['machine']}" in text
 
 
 def test_readme_starts_with_the_two_setup_commands():

@@ -73,8 +73,8 @@ def test_regression_curves_give_each_metric_its_own_axis(tmp_path, monkeypatch):
     from lit_nn import plotting
 
     seen = []
-    save = plotting._save
-    monkeypatch.setattr(plotting, "_save", lambda figure, path: seen.append([a.get_title() for a in figure.axes])
+    save = plotting.save_figure
+    monkeypatch.setattr(plotting, "save_figure", lambda figure, path: seen.append([a.get_title() for a in figure.axes])
                         or save(figure, path))  # fmt: skip
     history = [{"epoch": float(e), "train/loss_epoch": 1.0 / (e + 1), "val/loss": 1.2 / (e + 1), "val/mse": 40.0 - e,
                 "val/rmse": 6.0, "val/mae": 5.0, "val/r2": 0.1 * e} for e in range(4)]  # fmt: skip

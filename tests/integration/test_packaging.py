@@ -88,7 +88,7 @@ def test_the_readme_tour_runs_unchanged_from_an_empty_folder(installed_wheel, tm
     script = installed_wheel / "bin" / "lit-nn"
     # the tour's commands as printed; only their length is cut, through lit_nn's documented variables
     short = {"PL_FIT__TRAINER__MAX_EPOCHS": "1", "PL_FIT__TRAINER__LIMIT_TRAIN_BATCHES": "3",
-             "PL_FIT__TRAINER__LIMIT_VAL_BATCHES": "2", "PL_FIT__SWEEP__N_TRIALS": "2"}  # fmt: skip
+             "PL_FIT__TRAINER__LIMIT_VAL_BATCHES": "2"}  # fmt: skip
     env = clean_environment(PYTHONPATH=str(installed_wheel), LIT_NN_DEFAULT_ENV="1", **short)
     where = subprocess.run([str(script), "plugins"], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert where.returncode == 0 and "lit_nn.builtins" in where.stdout
@@ -117,5 +117,5 @@ def test_the_readme_tour_runs_unchanged_from_an_empty_folder(installed_wheel, tm
     assert list(rows[0]) == ["id", "target", "label", *[f"p_{d}" for d in range(10)]]
     assert all(abs(sum(float(r[f"p_{d}"]) for d in range(10)) - 1) < 1e-4 for r in rows)
     assert abs(sum(r["label"] == r["target"] for r in rows) / len(rows) - accuracy) < 1e-6
-    swept = printed["sweep", "-c"].stdout  # the shipped sweep, cut to two trials
-    assert "2 of 2 trials: 2 complete" in swept and (tmp_path / "runs/digits/sweeps/digits/best.yaml").is_file()
+    swept = printed["sweep", "-c"].stdout  # the shipped sweep, four trials of short epochs
+    assert "4 of 4 trials:" in swept and "Best: trial" in swept and (tmp_path / "runs/digits/sweeps/digits/best.yaml").is_file()
