@@ -84,6 +84,22 @@ class SweepCLI(LitNNCLI):
         parser.add_class_arguments(SweepOptions, "sweep")
         parser.add_argument("--workers", type=int, default=1, help="Processes running trials on this machine")
 
+    def parse_arguments(self, parser: Any, args: Any) -> None:  # noqa: ANN401
+        """Parse as ``fit`` does; a ``--sweep FILE`` holding a whole ``sweep:`` section is told to use ``-c``.
+
+        Raises:
+            ConfigError: As ``fit``'s parse, in one line.
+        """
+        try:
+            super().parse_arguments(parser, args)
+        except ConfigError as exc:
+            if "'sweep.sweep." not in str(exc):
+                raise
+            raise ConfigError(
+                "--sweep FILE takes the sweep section's own keys (name, parameters, n_trials …); this file starts "
+                "with `sweep:`, so give it with -c FILE (as -c sweeps/digits)"
+            ) from None
+
     def _choose_checkpoint(self, command: str, config: Any) -> None:  # noqa: ANN401 (a Namespace)
         """Refuse ``--ckpt_path``: every trial trains from the start."""
         if config.get("ckpt_path"):

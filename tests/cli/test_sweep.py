@@ -203,6 +203,7 @@ def test_a_metric_the_model_does_not_log_stops_the_sweep_and_leaves_no_study(tmp
         (["--sweep.n_trials", "0"], "sweep.n_trials: expected a whole number, 1 or more"),
         (["--workers", "0"], "--workers: expected 1 or more"),
         (["--ckpt_path", "last"], "--ckpt_path is not a sweep option"),
+        (["--sweep", "configs/sweeps/digits.yaml"], "this file starts with `sweep:`, so give it with -c FILE"),
     ],
 )
 def test_a_malformed_sweep_is_refused_in_one_line_before_any_trial(tmp_path, capsys, given, expected):
@@ -212,6 +213,15 @@ def test_a_malformed_sweep_is_refused_in_one_line_before_any_trial(tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert err.startswith("lit-nn: error: ") and "\n" not in err and expected in err
     assert not (tmp_path / "digits" / "sweeps").exists() or not list((tmp_path / "digits" / "sweeps").rglob("*.ckpt"))
+
+
+def test_the_section_alone_can_be_given_with_dash_dash_sweep(tmp_path, capsys):
+    section = tmp_path / "lr.yaml"
+    section.write_text("name: lr\nn_trials: 1\nparameters:\n  model.lr: [0.01]\n")
+    args = ["-c", "configs/digits.yaml", "--sweep", str(section), "--run.root", str(tmp_path), *QUICK]
+    assert main(["sweep", *args]) is None
+    assert "1 of 1 trials: 1 complete" in capsys.readouterr().out
+    assert [t.params for t in trials(tmp_path / "digits" / "sweeps" / "lr")] == [{"model.lr": 0.01}]
 
 
 def test_report_of_a_folder_without_a_sweep_says_which_folder_to_give(tmp_path, capsys):

@@ -118,4 +118,5 @@ def test_the_readme_tour_runs_unchanged_from_an_empty_folder(installed_wheel, tm
     assert all(abs(sum(float(r[f"p_{d}"]) for d in range(10)) - 1) < 1e-4 for r in rows)
     assert abs(sum(r["label"] == r["target"] for r in rows) / len(rows) - accuracy) < 1e-6
     swept = printed["sweep", "-c"].stdout  # the shipped sweep, four trials of short epochs
-    assert "4 of 4 trials:" in swept and "Best: trial" in swept and (tmp_path / "runs/digits/sweeps/digits/best.yaml").is_file()
+    assert "4 of 4 trials:" in swept and "Best: trial" in swept
+    assert (tmp_path / "runs/digits/sweeps/digits/best.yaml").is_file()
