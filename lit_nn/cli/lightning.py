@@ -526,7 +526,8 @@ class LitNNCLI(LightningCLI):
         best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
         print(f"\nRun folder: {self.run_dir}")
         if best:
-            print(f"Best checkpoint (val/loss): {best}\nTest it: lit-nn test --ckpt_path {best}")
+            monitor = self.trainer.checkpoint_callback.monitor or "last epoch"
+            print(f"Best checkpoint ({monitor}): {best}\nTest it: lit-nn test --ckpt_path {best}")
         for line in lines:
             print(line)
 

@@ -382,6 +382,9 @@ def write_report(plan: Plan, study: optuna.Study) -> list[str]:
     else:
         lines.append("No plots: Optuna draws a study once a trial has completed")
     lines.append(f"Table: {folder / 'trials.csv'}")
+    if any(folder.glob("trial-*/wandb/offline-run-*")):
+        lines.append(f"W&B: each trial's run is offline in its folder; upload them all: "
+                     f"wandb sync {folder}/trial-*/wandb/offline-run-*")  # fmt: skip
     return lines
 
 

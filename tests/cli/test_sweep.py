@@ -90,6 +90,9 @@ def test_each_trial_is_its_own_wandb_run_grouped_by_the_sweep(digits_sweep):
         assert saved.config["checkpoint"]["monitor"] == "val/acc"
         ids.add(saved.run_id)
     assert len(ids) == 3
+    upload = f"W&B: each trial's run is offline in its folder; upload them all: wandb sync {folder}/trial-*/wandb/"
+    upload += "offline-run-*"
+    assert digits_sweep[2].stdout.rstrip().splitlines()[-1] == upload
 
 
 def test_the_best_config_trains_to_the_reported_value_on_the_same_split(digits_sweep):
