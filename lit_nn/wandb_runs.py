@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import netrc
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -118,3 +120,16 @@ def wandb_environment(environ: Mapping[str, str]) -> dict[str, str]:
         ``{"WANDB_RESUME": "allow"}`` unless the user set it.
     """
     return {} if "WANDB_RESUME" in environ else {"WANDB_RESUME": "allow"}
+
+
+def finish_stray_run() -> None:
+    """Close a W&B run that a failed command left open in this process, so the next run is its own.
+
+    A sweep trains its trials in one process; one that failed or was pruned did not reach
+    :func:`finish`.
+    """
+    wandb = sys.modules.get("wandb")
+    run = getattr(wandb, "run", None) if wandb is not None else None
+    if run is not None:
+        with contextlib.suppress(Exception):  # closing what a failure left behind must not hide the failure
+            run.finish(exit_code=1)

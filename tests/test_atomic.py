@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
 
 import torch
 
-from lit_nn.atomic import write_text
+from lit_nn.atomic import ABANDONED_SECONDS, write_text
 from lit_nn.checkpoints import load_checkpoint
 
 WRITER = """
@@ -65,6 +67,26 @@ def test_a_checkpoint_frozen_or_killed_at_random_points_of_its_writes_is_whole(t
             subprocess.run(["umount", str(other_file_system)], check=False)
     leftovers = [p.name for p in path.parent.iterdir() if p.name != "last.ckpt"]
     assert len(leftovers) <= 1  # at most the killed write's own partial file, removed by the next write
+
+
+def test_a_write_leaves_the_partial_files_of_writers_still_at_work(tmp_path):
+    host = socket.gethostname()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        working = tmp_path / f".report.png.{host}-{sleeper.pid}.0a1b2c3d.partial"  # another sweep worker's
+        killed = tmp_path / f".report.png.{host}-{dead.pid}.0a1b2c3d.partial"
+        elsewhere = tmp_path / ".report.png.node-7-123.0a1b2c3d.partial"  # an array task on another node
+        gone = tmp_path / ".report.png.node-8-456.0a1b2c3d.partial"
+        for partial in (working, killed, elsewhere, gone):
+            partial.write_bytes(b"half")
+        os.utime(gone, (time.time() - 2 * ABANDONED_SECONDS,) * 2)
+        write_text(tmp_path / "report.png", "whole")
+        left = sorted(p.name for p in tmp_path.iterdir())
+        assert left == sorted(["report.png", working.name, elsewhere.name])
+    finally:
+        sleeper.kill()
 
 
 def test_the_next_write_removes_what_a_killed_one_left(tmp_path):

@@ -8,7 +8,8 @@ The configuration is parsed by the fit command's own parser, with the ``sweep:``
 parse's dump (``base.yaml`` in the sweep folder), and a trial's values are given to
 ``lit-nn fit`` as options, checked by jsonargparse like any command line. Trials run in this
 process one after another; ``--workers N`` starts N-1 more processes running the same command,
-as a SLURM array does, all sharing the study (:mod:`lit_nn.sweeps.study`).
+as a SLURM array does, all sharing the study (:mod:`lit_nn.sweeps.study`). The trials themselves:
+:mod:`lit_nn.cli.sweep_trials`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,31 +29,25 @@ import yaml
 from jsonargparse import ArgumentError, Namespace
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from optuna.trial import TrialState
-from optuna_integration import PyTorchLightningPruningCallback
 
 from lit_nn.atomic import write_text
 from lit_nn.callbacks.threads import THREADS_ENV, usable_cpus
 from lit_nn.cli import run_lightning
 from lit_nn.cli.lightning import LitNNCLI
-from lit_nn.cli.messages import condense, one_line
+from lit_nn.cli.messages import condense
 from lit_nn.cli.run_config import absolute_paths, plain_config
+from lit_nn.cli.sweep_trials import values_text, work
 from lit_nn.cli.table import format_table
-from lit_nn.errors import ConfigError, LitNNError
+from lit_nn.errors import ConfigError
 from lit_nn.lifetime import die_with_parent
 from lit_nn.sweeps import report
-from lit_nn.sweeps.space import SweepOptions, SweepSpec, as_options, decoded, shown, spec_of
+from lit_nn.sweeps.space import SweepOptions, SweepSpec, as_options, decoded, spec_of
 from lit_nn.sweeps.study import (
     FINISHED,
-    REASON_ATTR,
-    Claimed,
     SweepFolder,
-    delete_if_empty,
     load_study,
-    next_trial,
     open_study,
-    resume_checkpoint,
 )
-from lit_nn.sweeps.trial import MetricCheck, SweepMetricError, finish_open_wandb_run, output_to, recorded_score
 
 WORKER_ENV = "LIT_NN_SWEEP_WORKER"
 """Set in the extra processes ``--workers`` starts: they run trials and leave the report to the first."""
@@ -172,159 +165,6 @@ def parse(argv: Sequence[str]) -> Plan:
     return Plan(spec, folder, base, config.workers, cli)
 
 
-def trial_arguments(plan: Plan, claimed: Claimed) -> list[str]:
-    """The ``lit-nn fit`` command of one trial.
-
-    Args:
-        plan: The sweep.
-        claimed: The trial.
-
-    Returns:
-        ``fit -c base.yaml`` with the trial's values, its run folder in the sweep's, its best
-        checkpoint chosen by the sweep's metric, and ``--ckpt_path`` to carry on an interrupted one
-        (from its ``last.ckpt``, or the ``hpc_ckpt_N.ckpt`` SLURM's preemption saved).
-    """
-    spec, run_dir = plan.spec, claimed.run_dir
-    args = ["fit", "-c", str(plan.folder.base_config), *as_options(claimed.values),
-            f"--run.root={run_dir.parent.parent}", f"--run.experiment={run_dir.parent.name}",
-            f"--run.name={run_dir.name}", f"--checkpoint.monitor={spec.metric}", f"--checkpoint.mode={spec.mode}",
-            "--checkpoint.save_last=true", "--checkpoint.dirpath=null"]  # fmt: skip
-    resume = resume_checkpoint(run_dir)
-    return [*args, f"--ckpt_path={resume}"] if resume else args
-
-
-@dataclass
-class Outcome:
-    """How a trial ended.
-
-    Attributes:
-        state: ``COMPLETE``, ``PRUNED`` or ``FAIL``.
-        value: The metric's best value (complete trials).
-        epochs: Epochs trained.
-        reason: Why it failed or where it was pruned.
-    """
-
-    state: TrialState
-    value: float | None = None
-    epochs: int = 0
-    reason: str = ""
-
-
-def run_trial(plan: Plan, claimed: Claimed) -> Outcome:
-    """Train one trial in this process, its output in its log file.
-
-    Args:
-        plan: The sweep.
-        claimed: The trial.
-
-    Returns:
-        How it ended: a failure (a value lit-nn refuses, NaN losses, an error of the model) is an
-        outcome, not an exception.
-
-    Raises:
-        SweepMetricError: When the model does not log the sweep's metric.
-        SystemExit: When a signal or Ctrl-C stopped training (the trial stays to be carried on).
-        KeyboardInterrupt: Likewise.
-    """
-    spec = plan.spec
-    pruner = PyTorchLightningPruningCallback(claimed.trial, monitor=spec.metric)
-    try:
-        with output_to(plan.folder.log_file(claimed.trial.number)), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"The reported value is ignored")  # a carried-on trial's epochs
-            try:
-                run_lightning(trial_arguments(plan, claimed), callbacks=[MetricCheck(spec.metric), pruner])
-            except SystemExit as exc:
-                if isinstance(exc, SIGTERMException) or exc.code not in (0, None):
-                    raise
-                # 0: its last.ckpt had finished training (stopped before its result was stored)
-    except optuna.TrialPruned:
-        epochs = reported_epochs(claimed)
-        return Outcome(TrialState.PRUNED, epochs=epochs, reason=f"behind the median after {epochs} epoch(s)")
-    except SweepMetricError:
-        raise
-    except LitNNError as exc:
-        return Outcome(TrialState.FAIL, reason=one_line(str(exc), 400))
-    except Exception as exc:  # the model's own error for these values; the sweep goes on
-        return Outcome(TrialState.FAIL, reason=one_line(f"{type(exc).__name__}: {exc}", 400))
-    finally:
-        finish_open_wandb_run()
-    value = recorded_score(claimed.run_dir, spec.metric)
-    if value is None:
-        return Outcome(TrialState.FAIL, epochs=reported_epochs(claimed), reason=f"{spec.metric} was never finite")
-    return Outcome(TrialState.COMPLETE, value, reported_epochs(claimed))
-
-
-def reported_epochs(claimed: Claimed) -> int:
-    """How many validation epochs a trial reported to Optuna (through the pruning callback).
-
-    Args:
-        claimed: The trial.
-
-    Returns:
-        The count, the epochs of a carried-on trial's first part included.
-    """
-    stored = next(t for t in claimed.trial.study.get_trials(deepcopy=False) if t.number == claimed.trial.number)
-    return len(stored.intermediate_values)
-
-
-def _values_text(values: dict[str, Any]) -> str:
-    return " ".join(f"{key}={shown(value)}" for key, value in values.items())
-
-
-def work(plan: Plan, study: optuna.Study) -> int:
-    """Run trials until the study holds ``n_trials`` finished or taken ones.
-
-    Args:
-        plan: The sweep.
-        study: Its study.
-
-    Returns:
-        How many trials this process finished.
-
-    Raises:
-        SweepMetricError: When the model does not log the metric (the study is removed when no
-            trial had finished, so the corrected command starts afresh).
-    """
-    done, spec = 0, plan.spec
-    while (claimed := next_trial(study, plan.folder, spec)) is not None:
-        number = claimed.trial.number
-        resume = resume_checkpoint(claimed.run_dir) if claimed.carried_on else None
-        how = f"carried on from its {resume.name}" if resume else "started"
-        print(f"trial {number} of {spec.n_trials} {how}: {_values_text(claimed.values)}", flush=True)
-        started = time.monotonic()
-        try:
-            outcome = run_trial(plan, claimed)
-        except SweepMetricError as exc:
-            if not delete_if_empty(study, plan.folder, spec):
-                claimed.trial.set_user_attr(REASON_ATTR, str(exc))
-                study.tell(claimed.trial, state=TrialState.FAIL)
-            claimed.release()
-            raise
-        except BaseException:
-            claimed.release()
-            print(
-                f"trial {number} interrupted; run the same command again to carry it on "
-                f"({claimed.run_dir}, output in {plan.folder.log_file(number)})",
-                file=sys.stderr,
-                flush=True,
-            )
-            raise
-        if outcome.state == TrialState.FAIL:
-            claimed.trial.set_user_attr(REASON_ATTR, outcome.reason)
-        study.tell(claimed.trial, outcome.value if outcome.state == TrialState.COMPLETE else None, state=outcome.state)
-        claimed.release()
-        done += 1
-        took = f"{time.monotonic() - started:.1f} s"
-        if outcome.state == TrialState.COMPLETE:
-            best = study.best_trial
-            print(f"trial {number} done: {spec.metric} {outcome.value:.4f} after {outcome.epochs} epochs in {took} "
-                  f"(best so far: trial {best.number}, {best.value:.4f})", flush=True)  # fmt: skip
-        else:
-            said = "failed" if outcome.state == TrialState.FAIL else "pruned"
-            print(f"trial {number} {said}: {outcome.reason} ({took})", flush=True)
-    return done
-
-
 def best_config(plan: Plan, values: dict[str, Any]) -> dict[str, Any]:
     """The configuration of a trial, as ``lit-nn fit -c`` reads it: the base with the trial's values.
 
@@ -371,9 +211,9 @@ def write_report(plan: Plan, study: optuna.Study) -> list[str]:
     if best is not None:
         values = decoded(best.params, spec.parameters)
         header = (f"# lit_nn sweep {spec.name}: trial {best.number}, {spec.metric} {best.value:.6g} (best on the "
-                  f"validation split)\n# {_values_text(values)}\n# lit-nn fit -c {folder / 'best.yaml'}\n")  # fmt: skip
+                  f"validation split)\n# {values_text(values)}\n# lit-nn fit -c {folder / 'best.yaml'}\n")  # fmt: skip
         write_text(folder / "best.yaml", header + yaml.safe_dump(best_config(plan, values), sort_keys=False))
-        lines.append(f"Best: trial {best.number}, {spec.metric} {best.value:.4f}: {_values_text(values)}")
+        lines.append(f"Best: trial {best.number}, {spec.metric} {best.value:.4f}: {values_text(values)}")
         lines.append(f"Its configuration: {folder / 'best.yaml'}  (train it: lit-nn fit -c {folder / 'best.yaml'})")
     written, skipped = report.plots(study, folder)
     if written:

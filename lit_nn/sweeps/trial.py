@@ -102,12 +102,3 @@ def output_to(path: Path) -> Iterator[None]:
         os.dup2(saved[1], 2)
         os.close(saved[0])
         os.close(saved[1])
-
-
-def finish_open_wandb_run() -> None:
-    """Close a W&B run a failed or pruned trial left open, so the next trial's run is its own."""
-    wandb = sys.modules.get("wandb")
-    run = getattr(wandb, "run", None) if wandb is not None else None
-    if run is not None:
-        with contextlib.suppress(Exception):  # closing what a failure left behind must not hide the failure
-            run.finish(exit_code=1)
