@@ -244,7 +244,7 @@ def wait_for(condition, timeout, what, process):
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
 def test_a_sweep_killed_mid_trial_carries_on_to_exactly_the_trials_asked(tmp_path, how):
-    args = ["sweep", *sweep_args(tmp_path, "--sweep.n_trials", "3", "--trainer.max_epochs", "6")]
+    args = ["sweep", *sweep_args(tmp_path, "--sweep.n_trials", "2", "--trainer.max_epochs", "6")]
     folder = tmp_path / "digits" / "sweeps" / "digits"
     process = start(args, tmp_path / "first.log", cwd=ROOT, WANDB_MODE="disabled")
     last = folder / "trial-0001" / "checkpoints" / "last.ckpt"
@@ -257,13 +257,13 @@ def test_a_sweep_killed_mid_trial_carries_on_to_exactly_the_trials_asked(tmp_pat
     assert trials(folder)[1].state == TrialState.RUNNING  # interrupted: neither finished nor failed
     result = run(args, cwd=ROOT, WANDB_MODE="disabled")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "trial 1 of 3 carried on from its last.ckpt" in result.stdout
+    assert "trial 1 of 2 carried on from its last.ckpt" in result.stdout
     done = trials(folder)
-    assert [t.number for t in done] == [0, 1, 2]
-    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in done)
-    assert sorted(p.name for p in folder.glob("trial-*") if p.is_dir()) == ["trial-0000", "trial-0001", "trial-0002"]
+    assert [t.number for t in done] == [0, 1]
+    assert all(t.state == TrialState.COMPLETE for t in done)
+    assert sorted(p.name for p in folder.glob("trial-*") if p.is_dir()) == ["trial-0000", "trial-0001"]
     assert len(fit_sessions(folder / "trial-0001")) == 2  # resumed in its own run folder
-    assert [len(fit_sessions(folder / f"trial-{n:04d}")) for n in (0, 2)] == [1, 1]
+    assert len(fit_sessions(folder / "trial-0000")) == 1
     assert sorted(done[1].intermediate_values) == list(range(6))  # every epoch once, whichever part ran it
 
 
@@ -285,7 +285,7 @@ def test_two_workers_share_one_study_and_never_run_the_same_trial(tmp_path):
 
 
 def test_ctrl_c_stops_every_worker_and_the_same_command_carries_on(tmp_path):
-    args = ["sweep", *sweep_args(tmp_path, "--sweep.n_trials", "4", "--workers", "2", "--trainer.max_epochs", "6")]
+    args = ["sweep", *sweep_args(tmp_path, "--sweep.n_trials", "3", "--workers", "2", "--trainer.max_epochs", "5")]
     folder = tmp_path / "digits" / "sweeps" / "digits"
     with (tmp_path / "first.log").open("w") as log:  # its own process group, with Ctrl-C's default behaviour
         process = subprocess.Popen([*lit_nn_command(), *args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
@@ -299,8 +299,12 @@ def test_ctrl_c_stops_every_worker_and_the_same_command_carries_on(tmp_path):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
     assert "run the same command again to carry it on" in (tmp_path / "first.log").read_text()
+    interrupted = [t.number for t in trials(folder) if t.state == TrialState.RUNNING]
+    assert interrupted  # the workers were in the middle of their trials
     result = run(args, cwd=ROOT, WANDB_MODE="disabled")
     assert result.returncode == 0, result.stderr[-3000:]
     done = trials(folder)
-    assert [t.number for t in done] == [0, 1, 2, 3] and all(t.state != TrialState.RUNNING for t in done)
-    assert len({t.number for t in done}) == 4
+    assert [t.number for t in done] == [0, 1, 2] and all(t.state != TrialState.RUNNING for t in done)
+    for number in interrupted:  # carried on from its last.ckpt, or, stopped before one, run again beside it
+        run_dir = folder / f"trial-{number:04d}"
+        assert len(fit_sessions(run_dir)) == 2 or run_dir.with_name(f"{run_dir.name}-2").is_dir(), number
