@@ -114,6 +114,48 @@ class SweepCLI(LitNNCLI):
         """Nothing: the sweep runs the trials."""
 
 
+DISTRIBUTED = ("ddp", "fsdp", "deepspeed")
+
+
+def _device_count(devices: Any) -> int | None:  # noqa: ANN401 (Lightning's int, list or text)
+    """How many devices ``trainer.devices`` asks for: -1 for all, ``None`` for ``auto`` or what is not a count."""
+    if isinstance(devices, bool) or devices is None:
+        return None
+    if isinstance(devices, int):
+        return devices
+    if isinstance(devices, (list, tuple)):
+        return len(devices)
+    text = str(devices).strip()
+    if "," in text:  # "0,1" or "0,": device indices
+        return len([index for index in text.split(",") if index.strip()])
+    return int(text) if text.lstrip("-").isdigit() else None
+
+
+def one_device(trainer: Namespace) -> None:
+    """Train every trial on one device: ``devices: auto`` becomes 1, several devices are refused.
+
+    A trial runs inside the sweep's process; Lightning's DDP would start the other ranks by
+    running the sweep's command again. Several devices serve a sweep as several workers.
+
+    Args:
+        trainer: The ``trainer`` section (changed in place).
+
+    Raises:
+        ConfigError: For more than one device or a distributed strategy.
+    """
+    devices, strategy = trainer.get("devices"), trainer.get("strategy")
+    name = strategy.get("class_path", "") if isinstance(strategy, Namespace) else str(strategy or "")
+    count = _device_count(devices)
+    if (count is not None and (count > 1 or count == -1)) or any(word in name.lower() for word in DISTRIBUTED):
+        raise ConfigError(
+            f"a sweep trains each trial on one device, in its own process (trainer.devices: {devices}, strategy: "
+            f"{name or 'auto'}); use the devices for trials side by side instead: --workers N on one machine, or a "
+            "SLURM array task per GPU (docs/sweeps.md)"
+        )
+    if devices in (None, "auto"):
+        trainer.devices = 1  # auto takes every GPU of the machine (and DDP with them)
+
+
 @dataclass
 class Plan:
     """A parsed sweep command.
@@ -151,6 +193,7 @@ def parse(argv: Sequence[str]) -> Plan:
     if not isinstance(config.get("workers"), int) or config.workers < 1:
         raise ConfigError(f"--workers: expected 1 or more processes, got {config.get('workers')!r}")
     spec = spec_of(config.sweep, config.checkpoint.monitor, config.checkpoint.mode)
+    one_device(config.trainer)
     absolute_paths((config.get("data") or Namespace()).get("init_args"))  # base.yaml works from any folder
     base = plain_config(cli._parser("fit"), config)
     for key in NOT_IN_BASE:

@@ -207,6 +207,8 @@ def test_a_metric_the_model_does_not_log_stops_the_sweep_and_leaves_no_study(tmp
         (["--workers", "0"], "--workers: expected 1 or more"),
         (["--ckpt_path", "last"], "--ckpt_path is not a sweep option"),
         (["--sweep", "configs/sweeps/digits.yaml"], "this file starts with `sweep:`, so give it with -c FILE"),
+        (["--trainer.devices", "2"], "a sweep trains each trial on one device"),
+        (["-c", "trainer/ddp"], "a sweep trains each trial on one device"),
     ],
 )
 def test_a_malformed_sweep_is_refused_in_one_line_before_any_trial(tmp_path, capsys, given, expected):
