@@ -35,8 +35,7 @@ def best_trial(study: optuna.Study) -> FrozenTrial | None:
     Returns:
         It, or ``None`` before any trial completed.
     """
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    if not complete:
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         return None
     return study.best_trial
 
