@@ -107,6 +107,20 @@ def _figure(drawn: Any) -> Any:  # noqa: ANN401 (Axes, or an array of them)
     return first.get_figure()
 
 
+def _readable_slices(figure: Any) -> None:  # noqa: ANN401 (a Figure)
+    """Slanted tick labels, and no minor ones on log axes, so the panels' labels do not run into each other."""
+    from matplotlib.ticker import NullFormatter
+
+    for axes in figure.axes:
+        if axes.get_label() == "<colorbar>":
+            continue
+        axes.tick_params(axis="x", labelrotation=30, labelsize=8)
+        for label in axes.get_xticklabels():
+            label.set_horizontalalignment("right")
+        if axes.get_xscale() == "log":
+            axes.xaxis.set_minor_formatter(NullFormatter())
+
+
 def plots(study: optuna.Study, folder: Path) -> tuple[list[Path], list[str]]:
     """Draw Optuna's plots of the study: optimisation history, parameter importances, parallel coordinates, slices.
 
@@ -136,7 +150,9 @@ def plots(study: optuna.Study, folder: Path) -> tuple[list[Path], list[str]]:
                 skipped.append(f"{name}: {exc}")
                 continue
         axes = len(study.best_trial.params) + 1  # a parallel coordinate per parameter and one for the value
-        width = {"parallel_coordinate.png": 2.0 * axes, "slice.png": 3.2 * (axes - 1)}.get(name, 8)
+        width = {"parallel_coordinate.png": 2.0 * axes, "slice.png": 3.6 * (axes - 1)}.get(name, 8)
+        if name == "slice.png":
+            _readable_slices(figure)
         figure.set_size_inches(max(figure.get_size_inches()[0], width), max(figure.get_size_inches()[1], 5))
         written.append(save_figure(figure, folder / name, lay_out=False))
     return written, skipped
