@@ -358,6 +358,10 @@ def run(argv: Sequence[str]) -> int:
         return report_only(argv[1:])
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     plan = parse(argv)
+    if plan.cli.config["fit"].get("print_config"):  # what every trial starts from, and the sweep; nothing made
+        shown_config = {**plan.base, "sweep": plan.spec.study_record() | {"n_trials": plan.spec.n_trials}}
+        print(yaml.safe_dump(shown_config, sort_keys=False) + f"# sweep folder: {plan.folder.path}")
+        return 0
     study = open_study(plan.folder, plan.spec, plan.base)
     child = os.environ.get(WORKER_ENV) == "1"
     if not child:

@@ -12,6 +12,7 @@ import time
 
 import optuna
 import pytest
+import yaml
 from optuna.trial import TrialState
 
 from lit_nn.cli import main
@@ -228,6 +229,15 @@ def test_the_section_alone_can_be_given_with_dash_dash_sweep(tmp_path, capsys):
     assert main(["sweep", *args]) is None
     assert "1 of 1 trials: 1 complete" in capsys.readouterr().out
     assert [t.params for t in trials(tmp_path / "digits" / "sweeps" / "lr")] == [{"model.lr": 0.01}]
+
+
+def test_print_config_shows_the_base_and_the_sweep_and_makes_nothing(tmp_path, capsys):
+    assert main(["sweep", *sweep_args(tmp_path), "--print_config"]) is None
+    out = capsys.readouterr().out
+    shown = yaml.safe_load(out)
+    assert shown["sweep"]["metric"] == "val/acc" and shown["trainer"]["devices"] == 1
+    assert out.rstrip().endswith(f"# sweep folder: {tmp_path / 'digits' / 'sweeps' / 'digits'}")
+    assert not (tmp_path / "digits").exists()
 
 
 def test_report_of_a_folder_without_a_sweep_says_which_folder_to_give(tmp_path, capsys):
