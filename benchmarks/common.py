@@ -81,6 +81,26 @@ def run_timed(command: Sequence[str], *, env: Mapping[str, str] | None = None, c
     return Timed(seconds, usage.ru_maxrss / 1024, proc.returncode, output)
 
 
+def run_lit_nn(args: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Timed:
+    """Run ``lit-nn ARGS`` as a fresh process (see :func:`run_timed`), and insist that it succeeds.
+
+    Args:
+        args: The arguments after ``lit-nn``.
+        env: Extra environment variables.
+        cwd: The folder it runs in.
+
+    Returns:
+        Its timing.
+
+    Raises:
+        RuntimeError: If it fails, with the end of its output.
+    """
+    timed = run_timed([str(VENV_BIN / "lit-nn"), *args], env=env, cwd=cwd)
+    if timed.returncode:
+        raise RuntimeError(f"lit-nn {' '.join(args)} failed ({timed.returncode}):\n{timed.output[-4000:]}")
+    return timed
+
+
 def peak_mib() -> float:
     """Peak resident memory of this process so far.
 

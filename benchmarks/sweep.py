@@ -34,28 +34,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import VENV_BIN, Timed, machine, run_timed, write_result  # noqa: E402
+from benchmarks.common import Timed, machine, run_lit_nn, write_result  # noqa: E402
 
 CONFIG, SWEEP = "configs/digits.yaml", "configs/sweeps/digits.yaml"
 ENV = {"WANDB_MODE": "offline"}  # nothing uploaded, whatever credentials the machine has
 
 
 def lit_nn(args: list[str]) -> Timed:
-    """Run ``lit-nn ARGS`` as a fresh process from the repository.
+    """Run ``lit-nn ARGS`` as a fresh process from the repository, W&B offline.
 
     Args:
         args: The arguments after ``lit-nn``.
 
     Returns:
         Its timing.
-
-    Raises:
-        RuntimeError: If it fails, with its output.
     """
-    timed = run_timed([str(VENV_BIN / "lit-nn"), *args], env=ENV, cwd=ROOT)
-    if timed.returncode:
-        raise RuntimeError(f"lit-nn {' '.join(args)} failed ({timed.returncode}):\n{timed.output[-4000:]}")
-    return timed
+    return run_lit_nn(args, env=ENV, cwd=ROOT)
 
 
 def test_accuracy(checkpoint: Path) -> float:

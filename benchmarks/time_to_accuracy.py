@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import VENV_BIN, Timed, run_timed, write_result  # noqa: E402
+from benchmarks.common import Timed, run_lit_nn, write_result  # noqa: E402
 
 CONFIG = "configs/digits.yaml"
 GOAL_SECONDS = 15.0
@@ -42,21 +42,15 @@ ENV = {"WANDB_MODE": "offline"}
 
 
 def run_command(args: list[str]) -> Timed:
-    """Run ``lit-nn ARGS`` as a fresh process.
+    """Run ``lit-nn ARGS`` as a fresh process, W&B offline.
 
     Args:
         args: The arguments after ``lit-nn``.
 
     Returns:
         Its timing.
-
-    Raises:
-        RuntimeError: If it fails, with its output.
     """
-    timed = run_timed([str(VENV_BIN / "lit-nn"), *args], env=ENV)
-    if timed.returncode:
-        raise RuntimeError(f"lit-nn {' '.join(args)} failed ({timed.returncode}):\n{timed.output}")
-    return timed
+    return run_lit_nn(args, env=ENV)
 
 
 def test_accuracy(root: Path) -> float:
