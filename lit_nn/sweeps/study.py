@@ -274,6 +274,7 @@ def next_trial(study: optuna.Study, folder: SweepFolder, spec: SweepSpec) -> Cla
             lock = hold(folder.lock_file(frozen.number))
             if lock is None:
                 continue  # a living process runs it
+            study.sampler = sampler_for(spec, frozen.number)  # one stopped before its values were drawn draws them now
             trial = optuna.Trial(study, frozen._trial_id)
             run_dir = Path(frozen.user_attrs.get(RUN_DIR_ATTR) or folder.path / folder.run_name(frozen.number))
             if resume_checkpoint(run_dir) is None:

@@ -148,3 +148,14 @@ def test_claims_are_exclusive_between_processes(tmp_path):
         waited = time.monotonic() - started
     process.wait(timeout=30)
     assert waited > 0.5  # it waited for the other process's claim
+
+
+def test_a_trial_stopped_before_its_values_were_drawn_draws_them_as_its_number_would(tmp_path):
+    spec = make_spec()
+    fresh_folder = SweepFolder(tmp_path / "fresh")
+    expected = next_trial(open_study(fresh_folder, spec, {}), fresh_folder, spec).values
+    folder = SweepFolder(tmp_path / "s")
+    study = open_study(folder, spec, {})
+    study.ask()  # as a process stopped inside its claim leaves it: running, no values, no lock, no run folder
+    taken = next_trial(study, folder, spec)
+    assert taken.trial.number == 0 and taken.carried_on and taken.values == expected
