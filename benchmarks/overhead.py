@@ -52,9 +52,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import write_result  # noqa: E402
 from lit_nn.cli.lightning import LitNNCLI  # noqa: E402
-from lit_nn.cli.run_folders import RUN_DIR_ENV, SESSION_ENV  # noqa: E402
 from lit_nn.data.synthetic import SyntheticClassification  # noqa: E402
 from lit_nn.registry import default_registry  # noqa: E402
+from lit_nn.runs import RUN_DIR_ENV, SESSION_ENV  # noqa: E402
 from lit_nn.tasks import MulticlassClassificationTask  # noqa: E402
 
 SEED = 0

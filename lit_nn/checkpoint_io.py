@@ -4,9 +4,10 @@ Lightning reads a checkpoint wherever it restores one — a resumed fit, a teste
 automatic ``hpc_ckpt_N.ckpt`` restore — through the strategy's ``CheckpointIO`` plugin, its
 extension point for exactly this. :class:`GatedCheckpointIO` sends every such read through
 :func:`lit_nn.checkpoints.load_checkpoint` (tensors and plain values only, the same check and
-message whichever path found the file, and the copy the command already read when it chose the
-checkpoint), and writes every checkpoint beside its final name first, then renames it, so a kill
-at any moment leaves the previous file whole.
+message whichever path found the file), or gives back the copy the command's
+:class:`~lit_nn.checkpoint_route.CheckpointRoute` already read when it is that file; and it writes
+every checkpoint beside its final name first, then renames it, so a kill at any moment leaves the
+previous file whole.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
@@ -22,8 +23,26 @@ from lit_nn.atomic import atomic_write
 from lit_nn.checkpoints import load_checkpoint
 
 
+class HeldCheckpoint(Protocol):
+    """A checkpoint already read through the gate (:class:`~lit_nn.checkpoint_route.CheckpointRoute`)."""
+
+    checkpoint: dict[str, Any] | None
+
+    def holds(self, path: str | Path) -> bool:
+        """Whether ``path`` is the file held."""
+
+
 class GatedCheckpointIO(TorchCheckpointIO):
-    """Read checkpoints through lit_nn's gate; write them atomically in their own folder."""
+    """Read checkpoints through lit_nn's gate; write them atomically in their own folder.
+
+    Args:
+        held: The command's checkpoint, already read: Lightning gets that copy when it restores the
+            same file, so a command reads its checkpoint once.
+    """
+
+    def __init__(self, held: HeldCheckpoint | None = None) -> None:
+        super().__init__()
+        self.held = held
 
     def load_checkpoint(
         self,
@@ -41,6 +60,8 @@ class GatedCheckpointIO(TorchCheckpointIO):
         Returns:
             The checkpoint.
         """
+        if self.held is not None and self.held.checkpoint is not None and self.held.holds(path):
+            return self.held.checkpoint
         return load_checkpoint(path)
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:  # noqa: ANN401

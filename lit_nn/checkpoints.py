@@ -18,9 +18,6 @@ import torch
 
 from lit_nn.errors import LitNNError
 
-_last_read: dict[tuple[str, int, int], dict[str, Any]] = {}
-"""The last checkpoint read, by (path, size, modification time): a command reads its checkpoint once."""
-
 
 class CheckpointError(LitNNError):
     """A checkpoint that is missing, unsafe, corrupt or not a lit_nn checkpoint."""
@@ -48,10 +45,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}; check the path, or use --ckpt_path best|last")
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key in _last_read:
-        return _last_read[key]
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -72,6 +65,4 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path} is not a Lightning checkpoint (it has no state_dict); pass a .ckpt file written by lit-nn fit"
         )
-    _last_read.clear()
-    _last_read[key] = checkpoint
     return checkpoint

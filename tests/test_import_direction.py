@@ -4,6 +4,7 @@ from its source and checked against the layers below."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,10 @@ RULES = [
     (("lit_nn.registry_model",), ("lit_nn.registry", "lit_nn.plugin_loader", "lit_nn.builtins"),
      "the registry's data model imports nothing that builds it"),  # fmt: skip
     (("lit_nn.plugin_loader",), ("lit_nn.registry",), "the loader fills the data model, not the facade"),
-    (CORE, UPPER + ("lit_nn.checkpoints", "lit_nn.checkpoint_io", "lit_nn.plotting", "lit_nn.wandb_runs"),
-     "core helpers sit below everything"),  # fmt: skip
+    (CORE, UPPER + ("lit_nn.checkpoints", "lit_nn.checkpoint_io", "lit_nn.plotting", "lit_nn.wandb_runs",
+                    "lit_nn.runs"), "core helpers sit below everything"),  # fmt: skip
+    (("lit_nn.runs",), UPPER + ("lit_nn.checkpoint_route", "lit_nn.checkpoint_choice", "lit_nn.sweeps"),
+     "the run-folder layout sits below everything that uses it"),  # fmt: skip
 ]
 
 
@@ -102,3 +105,44 @@ def test_the_graph_covers_the_package():
 def test_no_import_points_the_wrong_way(rule):
     wrong = [v for v in violations(import_graph()) if v.endswith(f"({rule})")]
     assert not wrong, "\n".join(wrong)
+
+
+LAYOUT_MODULE = "lit_nn.runs"
+LAYOUT_NAMES = re.compile(r"(\w\.ckpt\b|\bhpc_ckpt|\brun\.json\b|\bconfig\.yaml\b|^best-|^trial-|\bcompare-|%Y%m%d)")
+"""A checkpoint's, a run file's or a run folder's name, or the folders' time stamp: spelled by lit_nn.runs only."""
+
+
+def spelled_names(source: str) -> list[tuple[int, str]]:
+    """String constants (docstrings aside) that spell a name of the run-folder layout."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+        and LAYOUT_NAMES.search(node.value) and not node.value.count(" ") > 3  # prose in messages is not a name
+    ]  # fmt: skip
+
+
+def test_the_layout_reader_finds_names_and_skips_docstrings():
+    source = (
+        '"""Writes last.ckpt."""\ndef f(run):\n    """In run.json."""\n    return run / "last.ckpt", f"hpc_ckpt_{1}"\n'
+    )
+    assert [value for _, value in spelled_names(source)] == ["last.ckpt", "hpc_ckpt_"]
+
+
+def test_only_the_runs_module_spells_the_run_folder_layout():
+    found = [
+        f"{module_name(path)}:{line}: {value!r}"
+        for path in PACKAGE.rglob("*.py")
+        if module_name(path) != LAYOUT_MODULE
+        for line, value in spelled_names(path.read_text())
+    ]
+    assert not found, "ask lit_nn.runs for these names:\n" + "\n".join(found)

@@ -16,6 +16,7 @@ from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from lit_nn import runs
 from lit_nn.wandb_runs import finish as finish_wandb
 
 INTERRUPTED_KEY = "lit_nn_interrupted"
@@ -78,8 +79,8 @@ class SaveOnInterrupt(Callback):
         if trainer.state.fn != "fit" or trainer.global_step == 0:
             return
         checkpoint = trainer.checkpoint_callback
-        folder = getattr(checkpoint, "dirpath", None) or os.path.join(trainer.default_root_dir, "checkpoints")
-        path = Path(folder) / "last.ckpt"
+        folder = getattr(checkpoint, "dirpath", None) or runs.checkpoint_dir(Path(trainer.default_root_dir))
+        path = runs.last_checkpoint(Path(folder))
         self._saving = True
         try:
             trainer.save_checkpoint(path, weights_only=False)  # everything a resume needs
@@ -171,9 +172,7 @@ class SlurmRequeue(Callback):
         if not trainer.strategy.reduce_boolean_decision(self.requested, all=False):
             return
         self.requeued = True
-        folder = Path(trainer.default_root_dir)
-        numbers = [int(p.stem.rsplit("_", 1)[1]) for p in folder.glob("hpc_ckpt_*.ckpt") if p.stem[9:].isdigit()]
-        path = folder / f"hpc_ckpt_{max(numbers, default=0) + 1}.ckpt"
+        path = runs.next_hpc_checkpoint(Path(trainer.default_root_dir))
         trainer.save_checkpoint(path, weights_only=False)
         # Close the W&B run before the requeue: SLURM's SIGTERM to the old job would kill W&B's
         # service before it writes what it buffered (offline, the epochs before the signal were lost).

@@ -98,8 +98,8 @@ def run_lightning(
 
         from lit_nn.cli.lightning import LitNNCLI
         from lit_nn.cli.messages import condense
-        from lit_nn.cli.run_folders import RUN_DIR_ENV, SESSION_ENV
         from lit_nn.errors import ConfigError
+        from lit_nn.runs import RUN_DIR_ENV, SESSION_ENV
 
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     warnings.filterwarnings("ignore", message=r".*configure_optimizers` will be overridden")  # asked for

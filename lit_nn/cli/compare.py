@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lit_nn import runs
 from lit_nn.atomic import write_text
 from lit_nn.cli.messages import one_line
 from lit_nn.cli.table import format_table
@@ -172,6 +172,6 @@ def run(argv: Sequence[str]) -> int:
     if not done:
         raise ConfigError(f"every value of --{key} failed; the first: {outcomes[0].error}")
     metric = done[0].metric
-    folder = done[0].run_dir.parent / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder = runs.compare_dir(done[0].run_dir.parent)
     print("\n".join(report(key, outcomes, folder, metric)))
     return 1 if len(done) < len(outcomes) else 0

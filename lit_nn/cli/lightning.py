@@ -18,6 +18,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
+from lit_nn import runs
 from lit_nn.atomic import write_text
 from lit_nn.callbacks.activation_stats import ActivationStatistics
 from lit_nn.callbacks.batch_hooks import skip_unused_batch_hooks
@@ -31,22 +32,9 @@ from lit_nn.callbacks.random_state import RandomState
 from lit_nn.callbacks.run_record import RecordRun
 from lit_nn.callbacks.schedule import ReplanSchedule
 from lit_nn.callbacks.threads import ChooseThreads
-from lit_nn.checkpoint_io import GatedCheckpointIO
-from lit_nn.checkpoints import load_checkpoint
+from lit_nn.checkpoint_choice import identity
+from lit_nn.checkpoint_route import CheckpointRoute, datamodule_names
 from lit_nn.cli import class_names, yaml_loader
-from lit_nn.cli.checkpoint_choice import (
-    SIZE_KEYS,
-    check_fits,
-    check_resumable,
-    check_weights,
-    find_checkpoint,
-    identity,
-    nested_class_paths,
-    option_value,
-    rebuild_sections,
-    trusted_class_paths,
-    warn_if_mid_epoch,
-)
 from lit_nn.cli.deploy import DeployTrainer, is_deploy
 from lit_nn.cli.deploy import commands as deploy_commands
 from lit_nn.cli.fit_defaults import nothing_to_train, settle_budget
@@ -60,31 +48,18 @@ from lit_nn.cli.run_config import (
     optimizer_record,
     plain_config,
 )
-from lit_nn.cli.run_folders import (
-    RunError,
-    RunOptions,
-    discard_unused,
-    make_run_dir,
-    missing_folders,
-    plan_run_dir,
-    timestamp,
-)
 from lit_nn.cli.shipped_configs import ConfigFileOrName
 from lit_nn.console import notice
 from lit_nn.data.fitted import applying
 from lit_nn.env import flag
 from lit_nn.errors import ConfigError
 from lit_nn.registry import default_registry
+from lit_nn.runs import RunError, RunOptions, discard_unused, make_run_dir, missing_folders, plan_run_dir, timestamp
 from lit_nn.wandb_runs import finish as finish_wandb
 
 EVALUATION_COMMANDS = ("validate", "test", "predict")
 DEFAULT_ENV = "LIT_NN_DEFAULT_ENV"
 """Set to 1 to read options from environment variables (``PL_FIT__TRAINER__MAX_EPOCHS=3``)."""
-
-
-def _datamodule_names() -> dict[str, str]:
-    """Registered datamodules: import path to registry name (``lit_nn.data.bundled.Digits`` -> ``digits``)."""
-    return {e.target: e.name for e in default_registry().entries("datamodules")}
 
 
 class LitNNCLI(LightningCLI):
@@ -99,7 +74,7 @@ class LitNNCLI(LightningCLI):
     def __init__(self, args: list[str], callbacks: Sequence[Callback] = ()) -> None:
         self.command = args[0] if args else None
         self.extra_callbacks = list(callbacks)
-        self.loaded_checkpoint: dict[str, Any] | None = None
+        self.route = CheckpointRoute.from_args(args)
         class_names.install()
         yaml_loader.register()
         # a value of an untyped argument that looks like {class_path: …} stays a dict; jsonargparse would
@@ -165,7 +140,7 @@ class LitNNCLI(LightningCLI):
                 "checkpoint.mode": "min",
                 "checkpoint.save_top_k": 1,
                 "checkpoint.save_last": True,
-                "checkpoint.filename": "best-{epoch:03d}",
+                "checkpoint.filename": runs.BEST_FILENAME,
                 "trainer.log_every_n_steps": 10,
             }
         )
@@ -205,10 +180,10 @@ class LitNNCLI(LightningCLI):
     # parsing ----------------------------------------------------------------------------------
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:  # noqa: ANN401
-        """Parse; then choose the checkpoint, check it fits the configuration, and read it once.
+        """Parse; then let the command's :class:`~lit_nn.checkpoint_route.CheckpointRoute` choose, read and check.
 
-        A checkpoint file on the command line is read (safely) before parsing: its recorded model
-        and data are the parser's defaults, which a config or options then override, so
+        A checkpoint file on the command line is read (safely, once) before parsing: its recorded
+        model and data are the parser's defaults, which a config or options then override, so
         ``lit-nn test --ckpt_path FILE --data.path NEW.csv`` needs nothing else.
 
         Raises:
@@ -216,11 +191,8 @@ class LitNNCLI(LightningCLI):
                 not fit, in one line.
         """
         subparser = getattr(self, "_subcommand_parsers", {}).get(self.command)
-        given = option_value(list(args or []), "--ckpt_path")
-        if subparser is not None and given not in (None, "best", "last"):
-            sections = self._sections_of(given, load_checkpoint(given), strict=False)
-            if sections:
-                subparser.set_defaults(sections)
+        if subparser is not None and (sections := self.route.defaults()):
+            subparser.set_defaults(sections)
         try:
             self.config = parser.parse_args(args)
         except ArgumentError as exc:
@@ -232,10 +204,9 @@ class LitNNCLI(LightningCLI):
             return
         config = self.config[command]
         check_sections(config)
-        self._choose_checkpoint(command, config)
-        if config.get("model") is None and self.loaded_checkpoint is not None:
-            sections = self._sections_of(config.ckpt_path, self.loaded_checkpoint)
-            self.config = parser.parse_object({command: sections}, self.config)
+        self.route.choose(command, config, lambda: self.experiment_dir(config))
+        if config.get("model") is None and self.route.checkpoint is not None:
+            self.config = parser.parse_object({command: self.route.sections()}, self.config)
             config = self.config[command]
         if config.get("model") is None:
             raise ConfigError(
@@ -254,56 +225,14 @@ class LitNNCLI(LightningCLI):
         if command == "predict":
             check_output(config.get("output"), config.get("overwrite"))
 
-    def _sections_of(self, path: str, checkpoint: dict[str, Any], strict: bool = True) -> dict[str, Any]:
-        names = _datamodule_names()
-        return rebuild_sections(path, checkpoint, trusted_class_paths(names), strict)
-
-    def _choose_checkpoint(self, command: str, config: Namespace) -> None:
-        """Turn ``best``/``last`` into a file of a matching run; read the checkpoint; check it fits."""
-        ckpt = config.get("ckpt_path")
-        if not ckpt:
-            return
-        names = _datamodule_names()
-        wanted = identity(config.get("model"), config.get("data"))
-        if ckpt in ("best", "last"):
-            if config.get("model") is None:
-                raise ConfigError(
-                    f"--ckpt_path {ckpt} picks the {ckpt} checkpoint of the latest run of a configuration: give the "
-                    "config (-c …) or --model and --data, or a checkpoint FILE"
-                )
-            path, run = find_checkpoint(self.experiment_dir(config), ckpt, wanted, names)
-            config.ckpt_path = str(path)
-            notice(f"using the {ckpt} checkpoint of run {run}: {path}")
-        self.loaded_checkpoint = load_checkpoint(config.ckpt_path)  # refuses pickled code and names corrupt files
-        if config.get("model") is not None:
-            init = config.model.get("init_args") or Namespace()
-            sizes = {key: init.get(key) for key in SIZE_KEYS}
-            check_fits(config.ckpt_path, self.loaded_checkpoint, wanted, sizes)
-        if command == "fit":
-            check_resumable(config.ckpt_path, self.loaded_checkpoint)
-            warn_if_mid_epoch(config.ckpt_path, self.loaded_checkpoint)
-
     def _parse_ckpt_path(self) -> None:
-        """Build the model with the checkpoint's hyperparameters, as Lightning does, from the one read."""
-        if self.loaded_checkpoint is None or not self.config.get("subcommand"):
+        """Build the model with the checkpoint's hyperparameters, as Lightning does, from the route's one read."""
+        if not self.config.get("subcommand"):
             return
-        hparams = dict(self.loaded_checkpoint.get("hyper_parameters") or {})
-        hparams.pop("_instantiator", None)
-        if not hparams:
-            return
-        class_path = hparams.pop("_class_path", None)
-        names = _datamodule_names()
         named = self.config[self.config.subcommand].get("model") or Namespace()
-        allowed = trusted_class_paths(names) | {named.get("class_path")}
-        for nested in nested_class_paths(hparams):
-            if nested not in allowed:  # a value naming a class is imported by jsonargparse: not on a file's word
-                raise ConfigError(
-                    f"checkpoint {self.config[self.config.subcommand].ckpt_path} names the class {nested} in its "
-                    "hyperparameters; lit_nn imports no class a file names, unless it is a lit_nn task, a registered "
-                    "datamodule or the command's own model"
-                )
-        model = {"class_path": class_path, "dict_kwargs": hparams} if class_path else hparams
-        self.config = self.parser.parse_object({self.config.subcommand: {"model": model}}, self.config)
+        model = self.route.model_section(named.get("class_path"))
+        if model is not None:
+            self.config = self.parser.parse_object({self.config.subcommand: {"model": model}}, self.config)
 
     def experiment_dir(self, config: Namespace) -> Path:
         """The experiment's folder: ``--run.experiment``, else the datamodule's registry name.
@@ -323,9 +252,8 @@ class LitNNCLI(LightningCLI):
             class_path = data.get("class_path") if isinstance(data, Namespace) else None
             if class_path is None:
                 raise RunError("cannot tell which experiment this is: give --data (or -c CONFIG) or --run.experiment")
-            names = _datamodule_names()
-            experiment = names.get(class_path, class_path.rsplit(".", 1)[-1].lower())
-        return Path(config.run.root) / experiment
+            experiment = datamodule_names().get(class_path, class_path.rsplit(".", 1)[-1].lower())
+        return runs.experiment_dir(config.run.root, experiment)
 
     # before instantiating ---------------------------------------------------------------------
 
@@ -341,8 +269,8 @@ class LitNNCLI(LightningCLI):
         config = self.config[self.subcommand]
         if self.subcommand == "fit" and (said := settle_budget(config)):
             notice(said)
-        if self.subcommand == "fit" and self.loaded_checkpoint is not None:
-            idle = nothing_to_train(self.loaded_checkpoint, config.trainer)
+        if self.subcommand == "fit" and self.route.checkpoint is not None:
+            idle = nothing_to_train(self.route.checkpoint, config.trainer)
             if idle:  # a fit that trains nothing changes nothing: no session, no plots redrawn
                 notice(f"{config.ckpt_path}: {idle}")
                 raise SystemExit(0)
@@ -368,8 +296,10 @@ class LitNNCLI(LightningCLI):
         """Send the trainer's files, the checkpoints (unless the user chose a folder), plots and logs to ``run_dir``."""
         self.run_dir = run_dir
         config.trainer.default_root_dir = str(run_dir)
-        config.checkpoint.dirpath = user_dirpath or str(run_dir / "checkpoints")
-        config.plots.subfolder = config.activation_stats.subfolder = f"plots/{self.session}"
+        config.checkpoint.dirpath = user_dirpath or str(runs.checkpoint_dir(run_dir))
+        config.plots.subfolder = config.activation_stats.subfolder = runs.session_folder(
+            runs.PLOTS_FOLDER, self.session
+        )
         config.trainer.logger = point_loggers(
             config.trainer.logger, run_dir, self.session, self._tags(), config.run.log_checkpoints
         )
@@ -377,7 +307,7 @@ class LitNNCLI(LightningCLI):
     def _tags(self) -> list[str]:
         """W&B tags: the task, backbone and datamodule the run trains, and the third-party plugins loaded."""
         trains = getattr(self, "trains", None) or {}
-        names = _datamodule_names()
+        names = datamodule_names()
         tags = [str(trains[k]).rsplit(".", 1)[-1] for k in ("task", "backbone") if trains.get(k)]
         if trains.get("data"):
             tags.append(names.get(trains["data"], str(trains["data"]).rsplit(".", 1)[-1]))
@@ -401,8 +331,7 @@ class LitNNCLI(LightningCLI):
                 self.config_init = self.parser.instantiate(self.config, instantiators=self._instantiators())
                 self.datamodule = self._get(self.config_init, "data")
                 self.model = self._get(self.config_init, "model")
-                if self.loaded_checkpoint is not None:
-                    check_weights(self.config[self.subcommand].ckpt_path, self.loaded_checkpoint, self.model)
+                self.route.check_weights(self.model)
                 self._add_configure_optimizers_method_to_model(self.subcommand)
                 self.trainer = self.instantiate_trainer()
             except MisconfigurationException as exc:
@@ -430,10 +359,10 @@ class LitNNCLI(LightningCLI):
             jsonargparse instantiators for this command (none when training).
         """
         data = self.config[self.subcommand].get("data")
-        if self.subcommand == "fit" or self.loaded_checkpoint is None or not isinstance(data, Namespace):
+        if self.subcommand == "fit" or not isinstance(data, Namespace):
             return []
-        state = self.loaded_checkpoint.get(data.class_path.rsplit(".", 1)[-1])
-        if not isinstance(state, dict):
+        state = self.route.datamodule_state(data.class_path)
+        if state is None:
             return []
 
         def with_fitted_state(class_type: type, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
@@ -476,7 +405,7 @@ class LitNNCLI(LightningCLI):
         """
         trainer = super().instantiate_trainer(**kwargs)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default: lit_nn's gate instead
-            trainer.strategy.checkpoint_io = GatedCheckpointIO()
+            trainer.strategy.checkpoint_io = self.route.checkpoint_io()
         configured = self.config_init[self.subcommand]["trainer"].get("callbacks") or []
         configured = configured if isinstance(configured, list) else [configured]
         bar = trainer.progress_bar_callback
@@ -505,7 +434,7 @@ class LitNNCLI(LightningCLI):
 
     def before_export(self) -> None:
         """Load the checkpoint's weights (read and checked once, while parsing) into the model to export or serve."""
-        self.model.load_state_dict(self.loaded_checkpoint["state_dict"])
+        self.model.load_state_dict(self.route.weights())
 
     before_serve = before_export
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from jsonargparse import Namespace
 
-from lit_nn.cli.run_folders import run_info
 from lit_nn.console import process_rank
+from lit_nn.runs import LOGS_FOLDER, run_info
 from lit_nn.wandb_logger import continuation
 from lit_nn.wandb_runs import git_state, wandb_environment, wandb_mode
 
@@ -66,7 +66,7 @@ def point_loggers(  # noqa: ANN401 (a logger config, list, or bool)
                 os.environ.update(wandb_environment(os.environ))
         item.init_args.save_dir = str(run_dir)
         if item.class_path.endswith(("CSVLogger", "TensorBoardLogger")):
-            item.init_args.name, item.init_args.version = "logs", session
+            item.init_args.name, item.init_args.version = LOGS_FOLDER, session
     return items if isinstance(logger, list) else items[0]
 
 

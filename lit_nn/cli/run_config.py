@@ -13,7 +13,7 @@ from jsonargparse import Namespace
 from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningArgumentParser, SaveConfigCallback
 
-from lit_nn import __version__
+from lit_nn import __version__, runs
 from lit_nn.atomic import write_text
 from lit_nn.errors import ConfigError
 from lit_nn.registry import default_registry
@@ -77,8 +77,8 @@ class RunConfigSaver(SaveConfigCallback):
 
     def save_config(self, trainer: Trainer, pl_module: Any, stage: str) -> None:  # noqa: ANN401
         """Write the YAML file and give every logger the config and the versions (rank zero only)."""
-        first = self.run_dir / "config.yaml"
-        path = first if stage == "fit" and not first.exists() else self.run_dir / f"{self.session}.yaml"
+        first = runs.config_file(self.run_dir, self.session, first=True)
+        path = first if stage == "fit" and not first.exists() else runs.config_file(self.run_dir, self.session, False)
         resolved = plain_config(self.parser, self.config)
         write_text(path, yaml.safe_dump(resolved, sort_keys=False))
         for logger in trainer.loggers:

@@ -30,6 +30,7 @@ from jsonargparse import ArgumentError, Namespace
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from optuna.trial import TrialState
 
+from lit_nn import runs
 from lit_nn.atomic import write_text
 from lit_nn.callbacks.threads import THREADS_ENV, usable_cpus
 from lit_nn.cli import run_lightning
@@ -204,7 +205,7 @@ def parse(argv: Sequence[str]) -> Plan:
     except ArgumentError as exc:
         fit = cli.parser._subcommands_action.choices["fit"]
         raise ConfigError(f"sweep.parameters: {condense(str(exc), list(fit._option_string_actions))}") from None
-    folder = SweepFolder(cli.experiment_dir(config) / "sweeps" / spec.name)
+    folder = SweepFolder(runs.sweep_dir(cli.experiment_dir(config), spec.name))
     return Plan(spec, folder, base, config.workers, cli)
 
 
@@ -265,9 +266,9 @@ def write_report(plan: Plan, study: optuna.Study) -> list[str]:
     else:
         lines.append("No plots: Optuna draws a study once a trial has completed")
     lines.append(f"Table: {folder / 'trials.csv'}")
-    if any(folder.glob("trial-*/wandb/offline-run-*")):
-        lines.append(f"W&B: each trial's run is offline in its folder; upload them all: "
-                     f"wandb sync {folder}/trial-*/wandb/offline-run-*")  # fmt: skip
+    offline = f"{runs.TRIALS}/wandb/offline-run-*"
+    if any(folder.glob(offline)):
+        lines.append(f"W&B: each trial's run is offline in its folder; upload them all: wandb sync {folder}/{offline}")
     return lines
 
 

@@ -35,6 +35,7 @@ import optuna
 import yaml
 from optuna.trial import TrialState
 
+from lit_nn import runs
 from lit_nn.atomic import write_text
 from lit_nn.errors import ConfigError
 from lit_nn.sweeps.space import SweepSpec, pruner_for, sampler_for, spec_from_record, suggest
@@ -85,19 +86,18 @@ class SweepFolder:
 
     def lock_file(self, number: int) -> Path:
         """``locks/trial-NNNN.lock``, held by the process running trial ``number``."""
-        return self.path / "locks" / f"trial-{number:04d}.lock"
+        return self.path / "locks" / f"{runs.trial_name(number)}.lock"
 
     def log_file(self, number: int) -> Path:
         """``logs/trial-NNNN.log``: what trial ``number`` printed."""
-        return self.path / "logs" / f"trial-{number:04d}.log"
+        return self.path / "logs" / f"{runs.trial_name(number)}.log"
 
     def run_name(self, number: int) -> str:
         """A free run-folder name for trial ``number``: ``trial-0003``, then ``trial-0003-2`` … for a re-run."""
-        base = f"trial-{number:04d}"
         attempt = 1
-        while (self.path / (base if attempt == 1 else f"{base}-{attempt}")).exists():
+        while (self.path / runs.trial_name(number, attempt)).exists():
             attempt += 1
-        return base if attempt == 1 else f"{base}-{attempt}"
+        return runs.trial_name(number, attempt)
 
 
 @contextlib.contextmanager
@@ -208,19 +208,6 @@ def load_study(folder: SweepFolder) -> tuple[optuna.Study, SweepSpec]:
     return optuna.load_study(study_name=spec.name, storage=folder.storage(spec.storage)), spec
 
 
-def resume_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint an interrupted trial carries on from: the newer of ``last.ckpt`` and SLURM's ``hpc_ckpt_N``.
-
-    Args:
-        run_dir: The trial's run folder.
-
-    Returns:
-        The file, or ``None`` when the trial wrote none.
-    """
-    found = [p for p in (run_dir / "checkpoints" / "last.ckpt", *run_dir.glob("hpc_ckpt_*.ckpt")) if p.is_file()]
-    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
-
-
 @dataclass
 class Claimed:
     """A trial this process runs.
@@ -277,7 +264,7 @@ def next_trial(study: optuna.Study, folder: SweepFolder, spec: SweepSpec) -> Cla
             study.sampler = sampler_for(spec, frozen.number)  # one stopped before its values were drawn draws them now
             trial = optuna.Trial(study, frozen._trial_id)
             run_dir = Path(frozen.user_attrs.get(RUN_DIR_ATTR) or folder.path / folder.run_name(frozen.number))
-            if resume_checkpoint(run_dir) is None:
+            if runs.resume_checkpoint(run_dir) is None:
                 run_dir = folder.path / folder.run_name(frozen.number)  # nothing to resume: a fresh run
             return _claimed(trial, spec, run_dir, lock, carried_on=True)
         limit = min(spec.n_trials, spec.grid_size()) if spec.sampler == "grid" else spec.n_trials

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from lit_nn import runs
 from lit_nn.checkpoints import load_checkpoint
 from lit_nn.errors import ConfigError
 
@@ -63,7 +64,7 @@ def recorded_score(run_dir: Path, metric: str) -> float | None:
     Returns:
         The score, or ``None`` when none was recorded or it is not finite.
     """
-    path = run_dir / "checkpoints" / "last.ckpt"
+    path = runs.last_checkpoint(runs.checkpoint_dir(run_dir))
     if not path.is_file():
         return None
     checkpoint = load_checkpoint(str(path))

@@ -172,7 +172,7 @@ def test_debugging_lets_the_exception_through(tmp_path, monkeypatch):
 
 
 def test_commands_in_the_same_second_keep_separate_outputs(tmp_path):
-    from lit_nn.cli.run_folders import reserve_session
+    from lit_nn.runs import reserve_session
 
     names = {reserve_session(tmp_path, "fit") for _ in range(3)}
     assert len(names) == 3 and all((tmp_path / "logs" / n).is_dir() for n in names)

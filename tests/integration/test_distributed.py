@@ -13,8 +13,8 @@ import pytest
 import torch
 import yaml
 
-from lit_nn.cli.run_folders import RunError, launched_run_name
 from lit_nn.console import process_rank
+from lit_nn.runs import RunError, launched_run_name
 from tests.conftest import ROOT
 from tests.helpers.cli import fit, lit_nn_command, run
 from tests.helpers.run_if import gpu

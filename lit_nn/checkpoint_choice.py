@@ -9,17 +9,14 @@ naming both sides.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from lit_nn import runs
 from lit_nn.callbacks.interrupt import INTERRUPTED_KEY
 from lit_nn.callbacks.run_record import RECORD_KEY
-from lit_nn.cli.run_folders import MARKER, RunError
 from lit_nn.errors import ConfigError, LitNNWarning
 
 IDENTITY_KEYS = ("task", "backbone", "backbone_kwargs", "activation", "data")
@@ -138,24 +135,11 @@ def run_identity(run: Path) -> dict[str, Any] | None:
     Returns:
         The identity, or ``None`` when the folder records neither.
     """
-    try:
-        info = json.loads((run / MARKER).read_text())
-    except (OSError, ValueError):
-        info = {}
-    if isinstance(info, dict) and isinstance(info.get("trains"), dict):
-        return info["trains"]
-    try:
-        config = yaml.safe_load((run / "config.yaml").read_text())
-    except (OSError, yaml.YAMLError):
-        return None
-    return identity(config.get("model"), config.get("data")) if isinstance(config, dict) else None
-
-
-def _created(run: Path) -> float:
-    try:
-        return float(json.loads((run / MARKER).read_text())["created"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return run.stat().st_mtime
+    trains = runs.run_info(run).get("trains")
+    if isinstance(trains, dict):
+        return trains
+    config = runs.run_config(run)
+    return identity(config.get("model"), config.get("data")) if config is not None else None
 
 
 def find_checkpoint(
@@ -173,12 +157,11 @@ def find_checkpoint(
         ``(checkpoint file, run folder)``.
 
     Raises:
-        RunError: When no matching run has one, naming the latest run that does and what it trains.
+        runs.RunError: When no matching run has one, naming the latest run that does and what it trains.
     """
-    runs = [p.parent for p in experiment_dir.glob(f"*/{MARKER}")] if experiment_dir.is_dir() else []
     other: tuple[Path, dict[str, Any] | None] | None = None
-    for run in sorted(runs, key=_created, reverse=True):
-        files = sorted((run / "checkpoints").glob("best-*.ckpt" if which == "best" else "last.ckpt"))
+    for run in runs.runs_newest_first(experiment_dir):
+        files = runs.run_checkpoints(run, which)
         if not files:
             continue
         found = run_identity(run)
@@ -186,13 +169,13 @@ def find_checkpoint(
             return files[-1], run
         other = other or (run, found)
     if other is None:
-        raise RunError(
+        raise runs.RunError(
             f"no run under {experiment_dir} has a {which} checkpoint; train one first with `lit-nn fit`, "
             "or pass --ckpt_path PATH/TO/FILE.ckpt"
         )
     run, found = other
     trains = describe(found, names) if found else "something lit_nn did not record"
-    raise RunError(
+    raise runs.RunError(
         f"no run under {experiment_dir} that trains {describe(wanted, names)} has a {which} checkpoint; the latest "
         f"run with one, {run.name}, trains {trains}. Train this configuration first with `lit-nn fit`, or pass "
         "that run's file with --ckpt_path FILE (with a config that matches it)"
@@ -350,7 +333,8 @@ def check_resumable(path: str, checkpoint: Mapping[str, Any]) -> None:
     if "optimizer_states" not in checkpoint or "loops" not in checkpoint:
         raise ConfigError(
             f"checkpoint {path} holds the model's weights only (it was saved with save_weights_only), not the "
-            "optimiser and loop state a resumed fit needs: test or predict with it, or resume from last.ckpt"
+            f"optimiser and loop state a resumed fit needs: test or predict with it, or resume from "
+            f"{runs.LAST_CHECKPOINT}"
         )
 
 

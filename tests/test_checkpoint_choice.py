@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from lit_nn.cli.checkpoint_choice import (
+from lit_nn.checkpoint_choice import (
     check_fits,
     checkpoint_identity,
     describe,
@@ -17,8 +17,8 @@ from lit_nn.cli.checkpoint_choice import (
     rebuild_sections,
     trusted_class_paths,
 )
-from lit_nn.cli.run_folders import RunError
 from lit_nn.errors import ConfigError
+from lit_nn.runs import RunError
 
 CNN = {"task": "lit_nn.tasks.MulticlassClassificationTask", "backbone": "cnn", "backbone_kwargs": {},
        "activation": "relu", "data": "lit_nn.data.bundled.Digits"}  # fmt: skip

@@ -1,12 +1,18 @@
 """Run folders: one per training run, never shared, found again by ``--ckpt_path best|last``.
 
-Layout::
+This module owns the layout, as Lightning's ``ModelCheckpoint`` owns its file names: every other
+part of lit_nn asks it for a run's, a checkpoint's, a sweep's or a comparison's path, and it is the
+only reader and writer of ``run.json``::
 
-    runs/<experiment>/<run>/
-        run.json              when the run was created, and what it trains (task, backbone, data)
-        config.yaml           the resolved configuration of the first fit
+    <root>/<experiment>/<run>/
+        run.json                 when the run was created, and what it trains (task, backbone, data)
+        config.yaml              the resolved configuration of the first fit
         checkpoints/best-*.ckpt, checkpoints/last.ckpt
+        hpc_ckpt_N.ckpt          SLURM's preemption checkpoints (Lightning restores the newest)
         logs/<command>-<time>/   logger output of each command run on it
+        plots/<command>-<time>/  figures
+    <root>/<experiment>/sweeps/<sweep>/trial-NNNN/   a sweep's trials, each an ordinary run
+    <root>/<experiment>/compare-<time>/              a comparison's table and figure
 """
 
 from __future__ import annotations
@@ -22,12 +28,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from lit_nn import __version__
 from lit_nn.atomic import write_text
 from lit_nn.console import process_rank
 from lit_nn.errors import LitNNError
 
-MARKER = "run.json"
+RUN_FILE = "run.json"
+"""A run's record: when it was created, by which lit_nn, its W&B id and what it trains."""
+CONFIG_FILE = "config.yaml"
+"""The resolved configuration of a run's first fit."""
+CHECKPOINT_FOLDER = "checkpoints"
+LAST_CHECKPOINT = "last.ckpt"
+BEST_PREFIX = "best"
+BEST_FILENAME = BEST_PREFIX + "-{epoch:03d}"
+"""``ModelCheckpoint``'s ``filename`` for the best checkpoints (Lightning adds ``.ckpt``)."""
+HPC_PREFIX = "hpc_ckpt_"
+"""SLURM's preemption checkpoints, ``hpc_ckpt_N.ckpt`` in the run folder: Lightning's own name, which its
+SLURM restore looks for."""
+LOGS_FOLDER = "logs"
+PLOTS_FOLDER = "plots"
+SWEEPS_FOLDER = "sweeps"
+TIME_FORMAT = "%Y%m%d-%H%M%S"
 RUN_DIR_ENV = "LIT_NN_RUN_DIR"
 """Set for child processes (DDP) so every rank uses the run folder rank 0 chose."""
 SESSION_ENV = "LIT_NN_SESSION"
@@ -74,7 +97,7 @@ def run_info(run_dir: Path) -> dict[str, Any]:
         Its content, or ``{}`` when missing or unreadable.
     """
     try:
-        info = json.loads((run_dir / MARKER).read_text())
+        info = json.loads((run_dir / RUN_FILE).read_text())
     except (OSError, ValueError):
         return {}
     return info if isinstance(info, dict) else {}
@@ -86,7 +109,195 @@ def timestamp() -> str:
     Returns:
         For example ``"20261127-101530"``.
     """
-    return time.strftime("%Y%m%d-%H%M%S")
+    return time.strftime(TIME_FORMAT)
+
+
+def experiment_dir(root: str | Path, experiment: str) -> Path:
+    """An experiment's folder, holding its runs, sweeps and comparisons.
+
+    Args:
+        root: ``--run.root``.
+        experiment: ``--run.experiment`` or the datamodule's registry name.
+
+    Returns:
+        ``<root>/<experiment>``.
+    """
+    return Path(root) / experiment
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    """Where a run's ``ModelCheckpoint`` writes (unless the user chose another folder).
+
+    Args:
+        run_dir: The run folder.
+
+    Returns:
+        ``<run>/checkpoints``.
+    """
+    return run_dir / CHECKPOINT_FOLDER
+
+
+def last_checkpoint(folder: Path) -> Path:
+    """The ``last.ckpt`` of a checkpoint folder.
+
+    Args:
+        folder: A checkpoint folder (``ModelCheckpoint.dirpath``).
+
+    Returns:
+        ``<folder>/last.ckpt``.
+    """
+    return folder / LAST_CHECKPOINT
+
+
+def run_checkpoints(run_dir: Path, which: str) -> list[Path]:
+    """A run's ``best`` or ``last`` checkpoints, oldest name first.
+
+    Args:
+        run_dir: The run folder.
+        which: ``"best"`` or ``"last"``.
+
+    Returns:
+        The files (the last one is the one to use).
+    """
+    pattern = f"{BEST_PREFIX}-*.ckpt" if which == "best" else LAST_CHECKPOINT
+    return sorted(checkpoint_dir(run_dir).glob(pattern))
+
+
+def next_hpc_checkpoint(run_dir: Path) -> Path:
+    """The file SLURM's next preemption checkpoint goes to: ``hpc_ckpt_<N+1>.ckpt``.
+
+    Args:
+        run_dir: The run folder (the trainer's ``default_root_dir``).
+
+    Returns:
+        The next free number's file.
+    """
+    numbers = [int(p.stem[len(HPC_PREFIX) :]) for p in _hpc_checkpoints(run_dir)]
+    return run_dir / f"{HPC_PREFIX}{max(numbers, default=0) + 1}.ckpt"
+
+
+def _hpc_checkpoints(run_dir: Path) -> list[Path]:
+    return [p for p in run_dir.glob(f"{HPC_PREFIX}*.ckpt") if p.stem[len(HPC_PREFIX) :].isdigit()]
+
+
+def resume_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint an interrupted run carries on from: the newer of ``last.ckpt`` and SLURM's ``hpc_ckpt_N``.
+
+    Args:
+        run_dir: The run folder.
+
+    Returns:
+        The file, or ``None`` when the run wrote none.
+    """
+    candidates = (last_checkpoint(checkpoint_dir(run_dir)), *_hpc_checkpoints(run_dir))
+    found = [p for p in candidates if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
+
+
+def runs_newest_first(experiment: Path) -> list[Path]:
+    """An experiment's run folders (those holding a ``run.json``), the latest started first.
+
+    Args:
+        experiment: The experiment's folder.
+
+    Returns:
+        The run folders, by the start each recorded (else their modification time).
+    """
+    runs = [p.parent for p in experiment.glob(f"*/{RUN_FILE}")] if experiment.is_dir() else []
+    return sorted(runs, key=_created, reverse=True)
+
+
+def _created(run: Path) -> float:
+    try:
+        return float(run_info(run)["created"])
+    except (KeyError, TypeError, ValueError):
+        return run.stat().st_mtime
+
+
+def run_config(run_dir: Path) -> dict[str, Any] | None:
+    """A run's ``config.yaml`` (the resolved configuration of its first fit).
+
+    Args:
+        run_dir: The run folder.
+
+    Returns:
+        The configuration, or ``None`` when missing or unreadable.
+    """
+    try:
+        config = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def config_file(run_dir: Path, session: str, first: bool) -> Path:
+    """Where a command's resolved configuration goes.
+
+    Args:
+        run_dir: The run folder.
+        session: The command's ``<command>-<time>`` name.
+        first: The run's first fit (which writes ``config.yaml``).
+
+    Returns:
+        ``<run>/config.yaml`` for the first fit, ``<run>/<session>.yaml`` for every later command.
+    """
+    return run_dir / (CONFIG_FILE if first else f"{session}.yaml")
+
+
+def session_folder(kind: str, session: str) -> str:
+    """A command's own subfolder of a run folder, relative to it.
+
+    Args:
+        kind: ``"logs"`` or ``"plots"`` (:data:`LOGS_FOLDER`, :data:`PLOTS_FOLDER`).
+        session: The command's ``<command>-<time>`` name.
+
+    Returns:
+        For example ``"plots/fit-20261127-101530"``.
+    """
+    return f"{kind}/{session}"
+
+
+def sweep_dir(experiment: Path, name: str) -> Path:
+    """A sweep's folder: its study, and its trials' run folders.
+
+    Args:
+        experiment: The experiment's folder.
+        name: The sweep's name.
+
+    Returns:
+        ``<experiment>/sweeps/<name>``.
+    """
+    return experiment / SWEEPS_FOLDER / name
+
+
+def trial_name(number: int, attempt: int = 1) -> str:
+    """A sweep trial's run-folder name.
+
+    Args:
+        number: The trial's number.
+        attempt: 1, or 2, 3 … for a trial re-run beside a folder that holds no checkpoint.
+
+    Returns:
+        ``trial-0003``, ``trial-0003-2`` …
+    """
+    base = f"trial-{number:04d}"
+    return base if attempt == 1 else f"{base}-{attempt}"
+
+
+TRIALS = "trial-*"
+"""A glob for every trial folder of a sweep."""
+
+
+def compare_dir(experiment: Path) -> Path:
+    """A new comparison's folder (its table and figure).
+
+    Args:
+        experiment: The experiment's folder.
+
+    Returns:
+        ``<experiment>/compare-<time>``.
+    """
+    return experiment / f"compare-{timestamp()}"
 
 
 def create_run_dir(experiment_dir: Path, name: str | None, identity: Mapping[str, Any] | None = None) -> Path:
@@ -119,7 +330,7 @@ def create_run_dir(experiment_dir: Path, name: str | None, identity: Mapping[str
                         "or resume it with --ckpt_path last"
                     ) from None
                 continue
-            write_text(candidate / MARKER, _marker(candidate.name, identity))
+            write_text(candidate / RUN_FILE, _marker(candidate.name, identity))
             return candidate
     except OSError as exc:
         raise RunError(f"cannot create a run folder under {experiment_dir}: {exc.strerror or exc}") from exc
@@ -174,8 +385,8 @@ def join_run_dir(experiment_dir: Path, name: str, rank: int, identity: Mapping[s
     run = experiment_dir / name
     try:
         run.mkdir(parents=True, exist_ok=True)
-        if rank == 0 and not (run / MARKER).exists():
-            write_text(run / MARKER, _marker(name, identity))
+        if rank == 0 and not (run / RUN_FILE).exists():
+            write_text(run / RUN_FILE, _marker(name, identity))
     except OSError as exc:
         raise RunError(f"cannot create the run folder {run}: {exc.strerror or exc}") from exc
     return run
@@ -199,11 +410,11 @@ def reserve_session(run_dir: Path, command: str) -> str:
     """
     base = f"{command}-{timestamp()}"
     try:
-        (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        (run_dir / LOGS_FOLDER).mkdir(parents=True, exist_ok=True)
         for attempt in range(1, 1000):
             name = base if attempt == 1 else f"{base}-{attempt}"
             try:
-                (run_dir / "logs" / name).mkdir()
+                (run_dir / LOGS_FOLDER / name).mkdir()
                 return name
             except FileExistsError:
                 continue
@@ -240,12 +451,12 @@ def discard_unused(run_dir: Path, session: str, whole_run: bool, parents: Sequen
         parents: Folders above it the command created (:func:`missing_folders`), deepest
             first; each is removed if it is empty.
     """
-    for empty in (run_dir / "logs" / session, run_dir / "logs"):
+    for empty in (run_dir / LOGS_FOLDER / session, run_dir / LOGS_FOLDER):
         with contextlib.suppress(OSError):
             empty.rmdir()  # only ever removes an empty folder
     with contextlib.suppress(OSError):
-        if whole_run and sorted(p.name for p in run_dir.iterdir()) == [MARKER]:
-            (run_dir / MARKER).unlink()
+        if whole_run and sorted(p.name for p in run_dir.iterdir()) == [RUN_FILE]:
+            (run_dir / RUN_FILE).unlink()
             run_dir.rmdir()
     for folder in parents:
         with contextlib.suppress(OSError):
@@ -263,7 +474,7 @@ def run_dir_of(checkpoint: Path) -> Path | None:
         ``<run>`` holds a ``run.json``, else ``None``.
     """
     folder = checkpoint.resolve().parent
-    return next((run for run in (folder.parent, folder) if (run / MARKER).is_file()), None)
+    return next((run for run in (folder.parent, folder) if (run / RUN_FILE).is_file()), None)
 
 
 def plan_run_dir(experiment_dir: Path, name: str | None, ckpt_path: str | None) -> tuple[Path, str]:
