@@ -294,7 +294,7 @@ Found with cProfile and A/B runs of `benchmarks/overhead.py` (details in the com
   names imports nothing heavy; only the running command's Lightning parser is built (building all
   four cost about 0.4 s). The collector is off while the command imports, and after the imports
   `gc.freeze()` moves the few hundred thousand objects
-  they made out of the collector's way (`lit_nn/cli/heap.py`): about 1.5 s less at exit and 1-3 s
+  they made out of the collector's way (`lit_nn/cli/gc_freeze.py`): about 1.5 s less at exit and 1-3 s
   less in a short digits fit, measured on the 2-CPU machine below.
 - **Threads**: `ChooseThreads` (see "Threads under load") sets one thread for a small step and the
   free share of the CPUs otherwise.

@@ -1,18 +1,19 @@
-"""The ``lit-nn`` command line: Lightning's fit/validate/test/predict, and ``plugins``."""
+"""The ``lit-nn`` command line: one table of commands (:data:`COMMANDS`) and the Lightning commands' runner."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lit_nn import __version__
-from lit_nn.cli import configs, plugins
 from lit_nn.cli.errors import user_errors
 
 if TYPE_CHECKING:
@@ -20,24 +21,69 @@ if TYPE_CHECKING:
 
     from lit_nn.cli.lightning import LitNNCLI
 
-LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict", "export", "serve")
-COMMAND_HELP = {
-    "fit": "train a model (lit-nn fit -c digits)",
-    "compare": "train over several values of one setting, drawn in one figure (--model.activation relu,tanh)",
-    "sweep": "search hyperparameters with Optuna: every trial a run, resumable, parallel (-c digits -c sweeps/digits)",
-    "validate": "evaluate on the validation split",
-    "test": "evaluate on the test split (--ckpt_path best|last|FILE)",
-    "predict": "write predictions to CSV (--output FILE)",
-    "export": "export a checkpoint's model to ONNX, TorchScript or torch.export, checked on the test split",
-    "serve": "serve a checkpoint's model over HTTP (POST /predict, GET /health) on LitServe",
+
+@dataclass(frozen=True)
+class Command:
+    """One ``lit-nn`` command.
+
+    Attributes:
+        help: The line ``lit-nn --help`` shows.
+        target: ``module:function`` running it, imported only when the command runs: a Lightning
+            command's function takes the whole argument list (the command's name first), any
+            other's the arguments after the name and returns the exit status.
+        lightning: The command is one of Lightning's trainer methods, run by :func:`run_lightning`.
+    """
+
+    help: str
+    target: str = "lit_nn.cli:run_lightning"
+    lightning: bool = True
+
+    def run(self, argv: list[str], own_process: bool) -> int:
+        """Run the command.
+
+        Args:
+            argv: The arguments after ``lit-nn``, the command's name first.
+            own_process: The command is the whole process (see :func:`run_lightning`).
+
+        Returns:
+            The exit status.
+        """
+        module, name = self.target.split(":")
+        function = getattr(importlib.import_module(module), name)
+        if self.lightning:
+            function(argv, own_process=own_process)
+            return 0
+        return int(function(argv[1:]) or 0)
+
+
+COMMANDS: dict[str, Command] = {
+    "fit": Command("train a model (lit-nn fit -c digits)"),
+    "compare": Command(
+        "train over several values of one setting, drawn in one figure (--model.activation relu,tanh)",
+        "lit_nn.cli.compare:run",
+        lightning=False,
+    ),
+    "sweep": Command(
+        "search hyperparameters with Optuna: every trial a run, resumable, parallel (-c digits -c sweeps/digits)",
+        "lit_nn.cli.sweep:run",
+        lightning=False,
+    ),
+    "validate": Command("evaluate on the validation split"),
+    "test": Command("evaluate on the test split (--ckpt_path best|last|FILE)"),
+    "predict": Command("write predictions to CSV (--output FILE)"),
+    "export": Command("export a checkpoint's model to ONNX, TorchScript or torch.export, checked on the test split"),
+    "serve": Command("serve a checkpoint's model over HTTP (POST /predict, GET /health) on LitServe"),
+    "plugins": Command("list plugins and what they register", "lit_nn.cli.plugins:main", lightning=False),
+    "configs": Command("list the shipped configs (lit-nn fit -c NAME)", "lit_nn.cli.configs:main", lightning=False),
 }
+"""Every ``lit-nn`` command, in the order ``lit-nn --help`` lists them."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser.
+    """Build the top-level parser: ``--help``, ``--version`` and the command names.
 
     Returns:
-        The parser with one sub-command per ``lit-nn`` command.
+        The parser (each command parses its own options).
     """
     parser = argparse.ArgumentParser(
         prog="lit-nn",
@@ -46,10 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"lit_nn {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, text in COMMAND_HELP.items():
-        subparsers.add_parser(name, help=text, add_help=False)
-    plugins.add_parser(subparsers).set_defaults(handler=plugins.run)
-    configs.add_parser(subparsers).set_defaults(handler=configs.run)
+    for name, command in COMMANDS.items():
+        subparsers.add_parser(name, help=command.help, add_help=False)
     return parser
 
 
@@ -70,6 +114,34 @@ def _drop_advert(record: logging.LogRecord) -> bool:
     return "litlogger" not in record.getMessage()  # Lightning's tip to install a cloud logger
 
 
+@contextlib.contextmanager
+def _library_noise_filtered() -> Iterator[None]:
+    """While a command runs: the library warnings and log records lit-nn keeps off the console.
+
+    Scoped to the command (a library caller's own warning filters and logging settings are as
+    they were afterwards).
+
+    Yields:
+        Nothing.
+    """
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    raise_exceptions = logging.raiseExceptions
+    # A log handler that cannot write (W&B's debug log on a full disk) prints a traceback per record,
+    # thousands of lines; logging's own switch keeps it quiet, and lit-nn says what failed, once.
+    logging.raiseExceptions = False
+    logger.addFilter(_drop_advert)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+            warnings.filterwarnings("ignore", message=r".*configure_optimizers` will be overridden")  # asked for
+            # Lightning's hint on any machine with SLURM installed, even when no job runs lit-nn
+            warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system but is not used")
+            yield
+    finally:
+        logger.removeFilter(_drop_advert)
+        logging.raiseExceptions = raise_exceptions
+
+
 def run_lightning(
     argv: list[str],
     own_process: bool = False,
@@ -81,7 +153,7 @@ def run_lightning(
     Args:
         argv: Arguments after ``lit-nn``, starting with the command.
         own_process: The command is the whole process (the ``lit-nn`` script), so what the
-            imports made may be frozen for good (:mod:`lit_nn.cli.heap`).
+            imports made may be frozen for good (:mod:`lit_nn.cli.gc_freeze`).
         callbacks: More callbacks for the trainer (a sweep's trial reporter and pruner).
         cli_class: A subclass of ``LitNNCLI`` to run instead (the sweep's parse-only one).
 
@@ -91,7 +163,7 @@ def run_lightning(
     Raises:
         ConfigError: If the arguments or config files do not parse, as one line.
     """
-    from lit_nn.cli.heap import collector_off
+    from lit_nn.cli.gc_freeze import collector_off
 
     with collector_off(freeze=own_process):
         from jsonargparse import ArgumentError
@@ -101,15 +173,7 @@ def run_lightning(
         from lit_nn.errors import ConfigError
         from lit_nn.runs import RUN_DIR_ENV, SESSION_ENV
 
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-    warnings.filterwarnings("ignore", message=r".*configure_optimizers` will be overridden")  # asked for
-    # Lightning's hint on any machine with SLURM installed, even when no job runs lit-nn
-    warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system but is not used")
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_drop_advert)
-    # A log handler that cannot write (W&B's debug log on a full disk) prints a traceback per record,
-    # thousands of lines; logging's own switch keeps it quiet, and lit-nn says what failed, once.
-    logging.raiseExceptions = False
-    with _environment_restored(RUN_DIR_ENV, SESSION_ENV):
+    with _library_noise_filtered(), _environment_restored(RUN_DIR_ENV, SESSION_ENV):
         try:
             return (cli_class or LitNNCLI)(args=argv, callbacks=callbacks)
         except ArgumentError as exc:  # raised outside parse_arguments (config files, links)
@@ -127,19 +191,10 @@ def main(args: Sequence[str] | None = None) -> None:
     """
     argv = list(sys.argv[1:] if args is None else args)
     with user_errors(last_word=args is None):
-        if argv and argv[0] in LIGHTNING_COMMANDS:
-            run_lightning(argv, own_process=args is None)
+        command = COMMANDS.get(argv[0]) if argv else None
+        if command is None:
+            build_parser().parse_args(argv)  # --help, --version, or argparse's own line for an unknown command
             return
-        if argv and argv[0] == "compare":
-            from lit_nn.cli import compare
-
-            status = compare.run(argv[1:])
-        elif argv and argv[0] == "sweep":
-            from lit_nn.cli import sweep
-
-            status = sweep.run(argv[1:])
-        else:
-            namespace = build_parser().parse_args(argv)
-            status = namespace.handler(namespace)
+        status = command.run(argv, own_process=args is None)
     if status:
         raise SystemExit(status)

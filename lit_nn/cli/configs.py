@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from lit_nn.cli.shipped_configs import description, shipped_configs
 from lit_nn.cli.table import format_table
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:  # noqa: ANN401 (argparse's subparsers action)
-    """Add the ``configs`` sub-command.
-
-    Args:
-        subparsers: What ``ArgumentParser.add_subparsers()`` returned.
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``lit-nn configs``.
 
     Returns:
-        The sub-command's parser.
+        The parser.
     """
-    parser = subparsers.add_parser(
-        "configs",
-        help="list the shipped configs (lit-nn fit -c NAME)",
+    parser = argparse.ArgumentParser(
+        prog="lit-nn configs",
         description="List the configs shipped with lit_nn: dataset configs and presets to compose with more -c. "
         "Each works by name from any folder (lit-nn fit -c digits -c trainer/debug).",
     )
     parser.add_argument("--paths", action="store_true", help="also print where each file is")
     return parser
+
+
+def main(argv: list[str]) -> int:
+    """``lit-nn configs ARGS``.
+
+    Args:
+        argv: The arguments after ``configs``.
+
+    Returns:
+        The exit status.
+    """
+    return run(build_parser().parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:

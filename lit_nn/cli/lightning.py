@@ -21,7 +21,6 @@ import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
 from lit_nn import runs
 from lit_nn.atomic import write_text
 from lit_nn.callbacks.activation_stats import ActivationStatistics
-from lit_nn.callbacks.batch_hooks import skip_unused_batch_hooks
 from lit_nn.callbacks.finite_loss import StopOnNonFiniteLoss
 from lit_nn.callbacks.interrupt import SaveOnInterrupt, SlurmRequeue
 from lit_nn.callbacks.nvml import SkipFutileNvmlCheck
@@ -31,6 +30,7 @@ from lit_nn.callbacks.progress import ThrottledProgressBar
 from lit_nn.callbacks.random_state import RandomState
 from lit_nn.callbacks.run_record import RecordRun
 from lit_nn.callbacks.schedule import ReplanSchedule
+from lit_nn.callbacks.skip_unused_hooks import skip_unused_batch_hooks
 from lit_nn.callbacks.threads import ChooseThreads
 from lit_nn.checkpoint_choice import identity
 from lit_nn.checkpoint_route import CheckpointRoute, datamodule_names

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from lit_nn import signatures
 from lit_nn.cli.scaffold import new_plugin
@@ -13,18 +12,14 @@ from lit_nn.errors import InvalidArgumentsError
 from lit_nn.registry import KINDS, Registry, default_registry
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``plugins`` sub-command.
-
-    Args:
-        subparsers: What ``ArgumentParser.add_subparsers()`` returned.
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``lit-nn plugins``.
 
     Returns:
-        The sub-command's parser.
+        The parser.
     """
-    parser = subparsers.add_parser(
-        "plugins",
-        help="list plugins and what they register",
+    parser = argparse.ArgumentParser(
+        prog="lit-nn plugins",
         description="List the loaded plugins (built-ins included), what each registers, and "
         "any that failed to load. With --kind, list one kind's names with their providers "
         "and arguments.",
@@ -46,6 +41,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     new.add_argument("name", help="plugin name: lower case letters, digits, '-' and '_'")
     new.add_argument("--dir", default=".", help="where to create the package folder (default: here)")
     return parser
+
+
+def main(argv: list[str]) -> int:
+    """``lit-nn plugins ARGS``.
+
+    Args:
+        argv: The arguments after ``plugins``.
+
+    Returns:
+        The exit status.
+    """
+    return run(build_parser().parse_args(argv))
 
 
 def run(args: argparse.Namespace, registry: Registry | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from lit_nn.cli.heap import freeze_imports
+from lit_nn.cli.gc_freeze import freeze_imports
 
 
 def test_imported_objects_are_frozen_and_new_garbage_is_still_collected():
@@ -25,7 +25,7 @@ def test_imported_objects_are_frozen_and_new_garbage_is_still_collected():
 
 
 def test_the_collector_is_off_inside_and_back_on_after_even_on_error():
-    from lit_nn.cli.heap import collector_off
+    from lit_nn.cli.gc_freeze import collector_off
 
     assert gc.isenabled()
     with collector_off(freeze=False):
