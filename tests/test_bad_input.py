@@ -11,11 +11,11 @@ import pytest
 import torch
 import yaml
 
-from lit_nn.data.shapes import make_shapes_folder
 from tests.conftest import ROOT
 from tests.helpers.cli import fit, run
 from tests.helpers.data import write_csv
 from tests.helpers.files import snapshot
+from tests.helpers.shapes import make_shapes_folder
 
 DIGITS = ["fit", "-c", str(ROOT / "configs/digits.yaml"), "--trainer.max_epochs", "1"]
 DOGS = str(ROOT / "configs/dogs_vs_cats.yaml")

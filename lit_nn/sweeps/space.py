@@ -31,7 +31,6 @@ import optuna
 
 from lit_nn.errors import ConfigError
 
-SAMPLERS = ("tpe", "random", "grid")
 DIRECTIONS = {"min": "minimize", "max": "maximize"}
 SCALAR = (str, int, float, bool, type(None))
 """What Optuna stores as a categorical choice; other choices (lists, mappings) are stored as JSON text."""

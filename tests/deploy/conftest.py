@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from lit_nn.cli import main
-from lit_nn.data.shapes import make_shapes_folder
 from tests.helpers.data import house_prices_csv
+from tests.helpers.shapes import make_shapes_folder
 
 QUICK = ["--trainer.logger", "false", "--trainer.enable_model_summary", "false"]
 

@@ -11,8 +11,8 @@ import torch
 import torchvision
 
 from lit_nn.cli import main
-from lit_nn.data.shapes import make_shapes_folder
 from tests.conftest import DISTRIBUTED_ENV
+from tests.helpers.shapes import make_shapes_folder
 
 
 def lit_nn_command() -> list[str]:

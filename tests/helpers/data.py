@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from lit_nn.data.shapes import make_shapes_folder
+from tests.helpers.shapes import make_shapes_folder
 
 
 def write_csv(path: Path, rows: list[list[Any]], header: list[str]) -> Path:
