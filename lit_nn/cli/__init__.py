@@ -118,16 +118,16 @@ def _drop_advert(record: logging.LogRecord) -> bool:
 def _library_noise_filtered() -> Iterator[None]:
     """While a command runs: the library warnings and log records lit-nn keeps off the console.
 
-    Scoped to the command (a library caller's own warning filters and logging settings are as
-    they were afterwards).
+    The warning filters and the log filter are the command's own: a library caller's are as they
+    were afterwards.
 
     Yields:
         Nothing.
     """
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    raise_exceptions = logging.raiseExceptions
     # A log handler that cannot write (W&B's debug log on a full disk) prints a traceback per record,
-    # thousands of lines; logging's own switch keeps it quiet, and lit-nn says what failed, once.
+    # thousands of lines; logging's own switch keeps it quiet, and lit-nn says what failed, once. Left
+    # off afterwards: W&B's threads go on logging after the command returns, until the process exits.
     logging.raiseExceptions = False
     logger.addFilter(_drop_advert)
     try:
@@ -139,7 +139,6 @@ def _library_noise_filtered() -> Iterator[None]:
             yield
     finally:
         logger.removeFilter(_drop_advert)
-        logging.raiseExceptions = raise_exceptions
 
 
 def run_lightning(
