@@ -35,7 +35,6 @@ from lit_nn.checkpoint_io import GatedCheckpointIO
 from lit_nn.checkpoints import load_checkpoint
 from lit_nn.cli import class_names, yaml_loader
 from lit_nn.cli.checkpoint_choice import (
-    SIZE_KEYS,
     check_fits,
     check_resumable,
     check_weights,
@@ -44,6 +43,7 @@ from lit_nn.cli.checkpoint_choice import (
     nested_class_paths,
     option_value,
     rebuild_sections,
+    size_keys,
     trusted_class_paths,
     warn_if_mid_epoch,
 )
@@ -156,7 +156,7 @@ class LitNNCLI(LightningCLI):
         parser.link_arguments(
             "data.input_shape", "model.init_args.input_shape", compute_fn=list, apply_on="instantiate"
         )
-        for name in ("num_classes", "num_targets"):
+        for name in size_keys()[:-1]:  # every registered task's size argument
             parser.link_arguments(f"data.{name}", f"model.init_args.{name}", apply_on="instantiate")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
@@ -277,7 +277,7 @@ class LitNNCLI(LightningCLI):
         self.loaded_checkpoint = load_checkpoint(config.ckpt_path)  # refuses pickled code and names corrupt files
         if config.get("model") is not None:
             init = config.model.get("init_args") or Namespace()
-            sizes = {key: init.get(key) for key in SIZE_KEYS}
+            sizes = {key: init.get(key) for key in size_keys()}
             check_fits(config.ckpt_path, self.loaded_checkpoint, wanted, sizes)
         if command == "fit":
             check_resumable(config.ckpt_path, self.loaded_checkpoint)
