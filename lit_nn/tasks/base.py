@@ -19,10 +19,11 @@ from lit_nn.tasks.backbone import build_backbone
 from lit_nn.tasks.labels import check_size
 from lit_nn.tasks.optimizers import build_optimizer, build_schedule, check_choice
 from lit_nn.tasks.outputs import csv_rows, json_answers, plain_columns, target_cell
+from lit_nn.tasks.speed import CheapHookBookkeeping, attached_trainer, step_loss_is_read
 from lit_nn.tasks.stage_metrics import StageMetrics, training_epoch_may_end
 
 
-class BaseTask(LightningModule, ABC):
+class BaseTask(CheapHookBookkeeping, LightningModule, ABC):
     """Backbone, activation and loss by registry name; optimiser and schedule; metrics per stage.
 
     Args:
@@ -98,13 +99,6 @@ class BaseTask(LightningModule, ABC):
         self.configure_losses()
         self.configure_metrics()
 
-    def __setattr__(self, name: str, value: Any) -> None:  # noqa: ANN401
-        """Set an attribute; Lightning's hook bookkeeping skips ``nn.Module``'s checks."""
-        if name == "_current_fx_name":  # set twice around every hook call, always a string or None
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
-
     @property
     @abstractmethod
     def output_size(self) -> int:
@@ -178,23 +172,13 @@ class BaseTask(LightningModule, ABC):
         """Training loss: ``train/loss`` when a logger writes it, ``train/loss_epoch`` per epoch."""
         loss, preds, target = self._checked_step(batch, batch_idx)
         self.train_stage.update(loss, preds, target)
-        if self._logger_wants_step_loss():
+        if step_loss_is_read(self):
             self.log("train/loss", loss, prog_bar=True)
         if not self._epoch_loss_logged:
             # A metric logged once: Lightning computes it (synced across ranks) at the epoch's end.
             self.log("train/loss_epoch", self.train_stage.loss, on_step=False, on_epoch=True)
             self._epoch_loss_logged = True
         return loss
-
-    def _logger_wants_step_loss(self) -> bool:
-        # Each self.log costs about as much as a small model's forward pass: log the step loss
-        # only when the logger writes it (every log_every_n_steps) and at the epoch's last step,
-        # where callbacks read it. The progress bar shows every step's loss from the step's output.
-        trainer = self._trainer
-        if trainer is None or trainer.fast_dev_run:
-            return True
-        connector = getattr(trainer, "_logger_connector", None)  # Lightning's LearningRateMonitor asks it too
-        return connector is None or connector.should_update_logs or training_epoch_may_end(trainer)
 
     def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> dict[str, Tensor]:
         """Validation loss and metrics, logged at the epoch's end (``val/loss`` is monitored).
@@ -390,5 +374,5 @@ class BaseTask(LightningModule, ABC):
         Returns:
             Its value, or ``None``.
         """
-        trainer = self._trainer
+        trainer = attached_trainer(self)
         return getattr(getattr(trainer, "datamodule", None), name, None) if trainer is not None else None
