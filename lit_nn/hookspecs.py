@@ -75,7 +75,7 @@ def lit_nn_register_tasks() -> dict[str, type[LightningModule]]:
     """Register tasks (the LightningModules ``--model`` and ``model:`` name).
 
     Returns:
-        Class name (``MultilabelTask``: letters and digits, starting with a capital) to a
+        Class name (``MyTask``: letters and digits, starting with a capital) to a
         :class:`lit_nn.tasks.BaseTask` subclass. The task owns its kind: its ``size_argument``
         (linked from the datamodule), its metrics, and what its predictions, plots, exported
         outputs and served answers are. Checkpoints naming a registered task's import path are

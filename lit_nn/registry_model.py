@@ -32,7 +32,7 @@ SINGULAR: dict[str, str] = {
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 """Registered names: lower case letters, digits and underscores, starting with a letter."""
 CLASS_NAME_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-"""Registered task names: a class name (``MultilabelTask``), as configs and ``--model`` spell a task."""
+"""Registered task names: a class name (``MyTask``), as configs and ``--model`` spell a task."""
 
 
 def name_problem(kind: str, name: object) -> str | None:
