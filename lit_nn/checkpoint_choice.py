@@ -20,7 +20,17 @@ from lit_nn.callbacks.run_record import RECORD_KEY
 from lit_nn.errors import ConfigError, LitNNWarning
 
 IDENTITY_KEYS = ("task", "backbone", "backbone_kwargs", "activation", "data")
-SIZE_KEYS = ("num_classes", "num_targets", "input_shape")
+
+
+def size_keys() -> tuple[str, ...]:
+    """The hyperparameters that size a model: every registered task's size argument, then ``input_shape``.
+
+    Returns:
+        For example ``("num_classes", "num_targets", "input_shape")``.
+    """
+    from lit_nn.tasks.registered import size_arguments
+
+    return (*size_arguments(), "input_shape")
 
 
 def _get(section: Any, key: str) -> Any:  # noqa: ANN401 (a Namespace, a dict or None)
@@ -197,7 +207,9 @@ def check_fits(path: str, checkpoint: Mapping[str, Any], wanted: Mapping[str, An
     found = checkpoint_identity(checkpoint)
     hparams = checkpoint.get("hyper_parameters") or {}
     keys = differences(wanted, found)
-    keys += [k for k in SIZE_KEYS if sizes.get(k) is not None and k in hparams and _same(sizes[k]) != _same(hparams[k])]
+    keys += [
+        k for k in size_keys() if sizes.get(k) is not None and k in hparams and _same(sizes[k]) != _same(hparams[k])
+    ]
     if not keys:
         return
     sides = [f"{k}: this command {_side(k, wanted, sizes)}, the checkpoint {_side(k, found, hparams)}" for k in keys]
@@ -217,7 +229,9 @@ def _side(key: str, ident: Mapping[str, Any], sizes: Mapping[str, Any]) -> str:
 
 
 def trusted_class_paths(registry_targets: Mapping[str, str]) -> set[str]:
-    """The class paths a checkpoint may name and lit_nn imports: the tasks and registered datamodules.
+    """The class paths a checkpoint may name and lit_nn imports: the registered tasks and datamodules.
+
+    A plugin's task is trusted exactly as a built-in one: by the import path its plugin registered.
 
     Args:
         registry_targets: Registry datamodule import paths (to their names).
@@ -225,9 +239,9 @@ def trusted_class_paths(registry_targets: Mapping[str, str]) -> set[str]:
     Returns:
         The import paths.
     """
-    from lit_nn import tasks
+    from lit_nn.registry import default_registry
 
-    return {f"lit_nn.tasks.{name}" for name in tasks.__all__} | set(registry_targets)
+    return {entry.target for entry in default_registry().entries("tasks")} | set(registry_targets)
 
 
 def rebuild_sections(

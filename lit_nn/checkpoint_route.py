@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from lit_nn.checkpoint_choice import (
-    SIZE_KEYS,
     check_fits,
     check_resumable,
     check_weights,
@@ -24,6 +23,7 @@ from lit_nn.checkpoint_choice import (
     nested_class_paths,
     option_value,
     rebuild_sections,
+    size_keys,
     trusted_class_paths,
     warn_if_mid_epoch,
 )
@@ -130,7 +130,7 @@ class CheckpointRoute:
         checkpoint = self._read(config.ckpt_path)
         if model is not None:
             init = model.get("init_args") or {}
-            check_fits(config.ckpt_path, checkpoint, wanted, {key: init.get(key) for key in SIZE_KEYS})
+            check_fits(config.ckpt_path, checkpoint, wanted, {key: init.get(key) for key in size_keys()})
         if command == "fit":
             check_resumable(config.ckpt_path, checkpoint)
             warn_if_mid_epoch(config.ckpt_path, checkpoint)

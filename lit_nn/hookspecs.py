@@ -1,4 +1,4 @@
-"""The lit_nn plugin contract: hook markers and the four registration hooks.
+"""The lit_nn plugin contract: hook markers and the five registration hooks.
 
 A plugin is a module (or any object) whose functions are marked with :data:`hookimpl` and named
 after the hooks below. Every hook takes no arguments and returns a ``dict`` mapping a registry
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from lightning.pytorch import LightningDataModule
+    from lightning.pytorch import LightningDataModule, LightningModule
     from torch import nn
 
 PROJECT_NAME = "lit_nn"
@@ -64,6 +64,20 @@ def lit_nn_register_datamodules() -> dict[str, type[LightningDataModule]]:
 
     Returns:
         Name to ``LightningDataModule`` subclass. Right after construction an instance exposes
-        ``input_shape`` (one sample, no batch dimension) and ``num_classes`` (classification)
-        or ``num_targets`` (regression).
+        ``input_shape`` (one sample, no batch dimension) and the size argument of the tasks it
+        feeds: ``num_classes`` (classification), ``num_targets`` (regression) or a plugin task's
+        own (its ``size_argument``).
+    """
+
+
+@hookspec
+def lit_nn_register_tasks() -> dict[str, type[LightningModule]]:
+    """Register tasks (the LightningModules ``--model`` and ``model:`` name).
+
+    Returns:
+        Class name (``MyTask``: letters and digits, starting with a capital) to a
+        :class:`lit_nn.tasks.BaseTask` subclass. The task owns its kind: its ``size_argument``
+        (linked from the datamodule), its metrics, and what its predictions, plots, exported
+        outputs and served answers are. Checkpoints naming a registered task's import path are
+        trusted like the built-ins'.
     """

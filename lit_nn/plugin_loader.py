@@ -28,10 +28,16 @@ from lit_nn.errors import (
 )
 from lit_nn.hookspecs import PROJECT_NAME
 from lit_nn.lazy import LazyFactory
-from lit_nn.registry_model import KINDS, SINGULAR, Entry, PluginInfo, Registry, factory_problem, hook_name
-
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-"""Registered names: lower case letters, digits and underscores, starting with a letter."""
+from lit_nn.registry_model import (
+    KINDS,
+    SINGULAR,
+    Entry,
+    PluginInfo,
+    Registry,
+    factory_problem,
+    hook_name,
+    name_problem,
+)
 
 
 def _names(environ: Mapping[str, str], key: str) -> tuple[str, ...]:
@@ -165,11 +171,9 @@ def _validate(kind: str, hook: str, result: object) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise _PluginProblem(f"{hook}() returned {type(result).__name__}, not a dict of name to factory")
     for name, factory in result.items():
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
-            raise _PluginProblem(
-                f"{hook}() registered the name {name!r}; names must be lower case letters, digits "
-                "and underscores, starting with a letter"
-            )
+        wrong = name_problem(kind, name)
+        if wrong:
+            raise _PluginProblem(f"{hook}() registered the name {name!r}; {wrong}")
         problem = None if isinstance(factory, LazyFactory) else factory_problem(kind, factory)
         if problem:
             raise _PluginProblem(f"{hook}() registered {name!r} as {problem}")

@@ -1,4 +1,4 @@
-"""The registry: every activation, loss, backbone and datamodule name, and who provided it.
+"""The registry: every activation, loss, backbone, datamodule and task name, and who provided it.
 
 Build one with :func:`build_registry` (tests get isolated registries that way); the CLI and the
 tasks share :func:`default_registry`. The data model lives in :mod:`lit_nn.registry_model`, the

@@ -1,4 +1,4 @@
-"""The registry's data model: every activation, loss, backbone and datamodule name, and who provided it.
+"""The registry's data model: every activation, loss, backbone, datamodule and task name, and who provided it.
 
 Nothing here builds a registry: :mod:`lit_nn.plugin_loader` fills one from the hooks, and
 :mod:`lit_nn.registry` is the public way in (``build_registry``, ``default_registry``).
@@ -7,6 +7,7 @@ Nothing here builds a registry: :mod:`lit_nn.plugin_loader` fills one from the h
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,14 +19,42 @@ from lit_nn import signatures
 from lit_nn.errors import InvalidArgumentsError, PluginLoadError, UnknownNameError, suggest
 from lit_nn.lazy import LazyFactory, LazyTargetError
 
-Kind = Literal["activations", "losses", "backbones", "datamodules"]
+Kind = Literal["activations", "losses", "backbones", "datamodules", "tasks"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 SINGULAR: dict[str, str] = {
     "activations": "activation",
     "losses": "loss",
     "backbones": "backbone",
     "datamodules": "datamodule",
+    "tasks": "task",
 }
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+"""Registered names: lower case letters, digits and underscores, starting with a letter."""
+CLASS_NAME_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+"""Registered task names: a class name (``MyTask``), as configs and ``--model`` spell a task."""
+
+
+def name_problem(kind: str, name: object) -> str | None:
+    """Say what is wrong with a registered name, if anything.
+
+    Tasks are configured by class name (``model: RegressionTask``, ``--model RegressionTask``), so
+    they register under one; every other kind under a lower-case name (``data: digits``).
+
+    Args:
+        kind: Its kind.
+        name: The name a hook returned.
+
+    Returns:
+        ``None`` when it is valid, else what names of that kind must look like.
+    """
+    if kind == "tasks":
+        if isinstance(name, str) and CLASS_NAME_PATTERN.match(name):
+            return None
+        return "task names are class names: letters and digits, starting with a capital letter"
+    if isinstance(name, str) and NAME_PATTERN.match(name):
+        return None
+    return "names must be lower case letters, digits and underscores, starting with a letter"
 
 
 def hook_name(kind: str) -> str:
@@ -101,13 +130,14 @@ def factory_problem(kind: str, factory: object) -> str | None:
     Returns:
         ``None`` when it is usable, else the problem, phrased for the plugin's author.
     """
-    if kind == "datamodules":
-        # A LightningDataModule subclass was defined by code that imported Lightning, so Lightning
-        # is imported already whenever the check can pass: never import it just to check.
+    bases = {"datamodules": "LightningDataModule", "tasks": "LightningModule"}
+    if kind in bases:
+        # A Lightning subclass was defined by code that imported Lightning, so Lightning is
+        # imported already whenever the check can pass: never import it just to check.
         lightning = sys.modules.get("lightning.pytorch")
-        base = getattr(lightning, "LightningDataModule", None)
+        base = getattr(lightning, bases[kind], None)
         if base is None or not (isinstance(factory, type) and issubclass(factory, base)):
-            return f"{factory!r}, not a LightningDataModule subclass"
+            return f"{factory!r}, not a {bases[kind]} subclass"
     elif not callable(factory):
         return f"{factory!r}, which is not callable"
     return None
@@ -242,7 +272,8 @@ class Registry:
             name: The registered name.
 
         Returns:
-            The factory (a ``LightningDataModule`` subclass for datamodules).
+            The factory (a ``LightningDataModule`` subclass for datamodules, a
+            ``LightningModule`` subclass for tasks).
         """
         return self.entry(kind, name).factory
 

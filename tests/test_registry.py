@@ -113,6 +113,37 @@ def test_hook_lit_nn_register_datamodules(use_plugins):
     assert x.shape == (8, 2) and set(y.tolist()) == {0, 1}
 
 
+def test_hook_lit_nn_register_tasks(use_plugins):
+    use_plugins("task")
+    registry = build_registry()
+    entry = registry.entry("tasks", "MedianTask")
+    assert entry.plugin.name == "fixture_task" and entry.target == "litnn_fixture_task.MedianTask"
+    assert "MedianTask" in registry.names("tasks") and "RegressionTask" in registry.names("tasks")
+    task = registry.create("tasks", "MedianTask", num_targets=1, input_shape=[3])
+    assert "L1Loss" in repr(task.criterion) and task.kind == "regression"
+    loss, preds, target = task.model_step((torch.randn(4, 3), torch.randn(4)))
+    assert loss.dim() == 0 and preds.shape == target.shape == (4,)
+
+
+@pytest.mark.parametrize(
+    ("name", "registered", "expected"),
+    [
+        ("median_task", "litnn_fixture_task:MedianTask", "registered the name 'median_task'; task names are class"),
+        ("MedianTask", nn.Linear, "registered 'MedianTask' as <class 'torch.nn.modules.linear.Linear'>, not a Lightn"),
+    ],
+)
+def test_task_names_are_class_names_of_lightning_modules(use_plugins, name, registered, expected):
+    use_plugins("task")
+    from lit_nn.lazy import lazy
+
+    bad = types.ModuleType("bad_tasks")
+    factory = lazy(registered) if isinstance(registered, str) else registered
+    bad.lit_nn_register_tasks = lit_nn.hookimpl(lambda: {name: factory})
+    with pytest.warns(PluginLoadWarning, match=expected):
+        registry = build_registry(plugins=[bad], autoload=False)
+    assert name not in registry.names("tasks") and plugin(registry, "bad_tasks").status == "failed"
+
+
 def test_extra_plugin_objects_give_an_isolated_registry():
     extra = types.ModuleType("in_memory")
     extra.lit_nn_register_losses = lit_nn.hookimpl(lambda: {"half_mse": nn.MSELoss})
@@ -352,4 +383,5 @@ def test_hook_name_matches_kinds():
         "lit_nn_register_losses",
         "lit_nn_register_backbones",
         "lit_nn_register_datamodules",
+        "lit_nn_register_tasks",
     ]

@@ -14,8 +14,9 @@ from torch import Tensor
 class PredictionPlots(Callback):
     """Plots of predictions and training curves.
 
-    Confusion matrix (classification), ROC and precision-recall (binary), predicted against true
-    and residuals (regression), and loss and metric curves. Written to ``<run>/plots/`` as PNG
+    The task draws the plots of its predictions (its ``plot_predictions``: confusion matrix for
+    classification, ROC and precision-recall for binary, predicted against true and residuals for
+    regression …); this callback collects them and adds loss and metric curves. Written to ``<run>/plots/`` as PNG
     files at the end of fitting (from the last validation epoch, and the curves of all epochs)
     and of testing, and logged as images to a W&B logger.
 
@@ -109,42 +110,16 @@ class PredictionPlots(Callback):
         return preds, targets
 
     def _draw(self, trainer: Trainer, pl_module: LightningModule, stage: str, suffix: str = "") -> None:
-        from lit_nn import plotting
-
         gathered = self._gathered(pl_module, stage)
         if gathered is None or not trainer.is_global_zero:
             return
         preds, targets = gathered
         folder, title = self._folder(trainer), {"val": "validation", "test": "test"}[stage]
-        kind = getattr(pl_module, "size_argument", None)
+        draw = getattr(pl_module, "plot_predictions", None)  # the task draws what fits its kind
+        if draw is None:
+            return
         names = getattr(trainer.datamodule, "class_names", None)
-        if kind == "num_targets":
-            paths = plotting.regression(
-                preds,
-                targets,
-                folder / f"{stage}-predicted_vs_true{suffix}.png",
-                folder / f"{stage}-residuals{suffix}.png",
-                title,
-            )
-        elif preds.dim() == 1:  # binary: probabilities of class 1
-            threshold = float(pl_module.hparams.get("threshold", 0.5))
-            labels = (preds >= threshold).long()
-            paths = [
-                plotting.confusion_matrix(
-                    labels, targets, names or ["0", "1"], folder / f"{stage}-confusion_matrix{suffix}.png", title
-                )
-            ]
-            paths += plotting.roc_and_pr(
-                preds, targets, folder / f"{stage}-roc{suffix}.png", folder / f"{stage}-pr{suffix}.png", title
-            )
-        else:
-            labels = preds.argmax(dim=1)
-            names = names or [str(i) for i in range(preds.shape[1])]
-            paths = [
-                plotting.confusion_matrix(
-                    labels, targets, names, folder / f"{stage}-confusion_matrix{suffix}.png", title
-                )
-            ]
+        paths = draw(preds, targets, lambda name: folder / f"{stage}-{name}{suffix}.png", title, names)
         self._publish(trainer, paths)
 
     def _publish(self, trainer: Trainer, paths: list[Path]) -> None:

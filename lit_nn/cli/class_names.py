@@ -4,8 +4,9 @@ jsonargparse turns a ``class_path`` without dots into a class by looking through
 subclasses of the expected base class, in one function (``resolve_class_path_by_name``) that
 every route goes through: the command line, config files at any depth (and the files they
 include), environment variables, ``--data.help NAME`` and ``--print_config``. lit_nn extends that
-one resolver: a datamodule's registry name resolves to the import path its plugin registered,
-without importing it, and a name that resolves to nothing is reported with the names that do.
+one resolver: a datamodule's or a task's registry name resolves to the import path its plugin
+registered, without importing it, and a name that resolves to nothing is reported with the names
+that do.
 Config files are read by jsonargparse itself, from where they are, never copied.
 """
 
@@ -20,15 +21,19 @@ from lit_nn.registry import Registry, default_registry
 _ORIGINAL: dict[str, Callable[[Any, str], str]] = {}
 
 
-def model_names() -> list[str]:
-    """Class names the CLI accepts for ``--model``: the imported, concrete LightningModule subclasses.
+def model_names(registry: Registry | None = None) -> list[str]:
+    """Class names the CLI accepts for ``--model``: registered tasks and imported, concrete LightningModules.
+
+    Args:
+        registry: The registry (default: the process-wide one).
 
     Returns:
-        Sorted class names (the lit_nn tasks, and any other imported ones).
+        Sorted class names (the registered tasks, plugins' included, and any other imported ones).
     """
     from lightning.pytorch import LightningModule
 
-    found, stack = set(), list(LightningModule.__subclasses__())
+    found = set((registry or default_registry()).names("tasks"))
+    stack = list(LightningModule.__subclasses__())
     while stack:
         cls = stack.pop()
         stack += cls.__subclasses__()
@@ -42,7 +47,7 @@ def _bases(cls: Any) -> tuple[type, ...]:  # noqa: ANN401 (a class or a tuple of
 
 
 def resolve_class_path(cls: Any, name: str, registry: Registry | None = None) -> str:  # noqa: ANN401
-    """Resolve a class name as jsonargparse does, with the registry's datamodule names first.
+    """Resolve a class name as jsonargparse does, with the registry's datamodule and task names first.
 
     Args:
         cls: The base class (or classes) the value must be a subclass of.
@@ -75,9 +80,14 @@ def resolve_class_path(cls: Any, name: str, registry: Registry | None = None) ->
                 "A class of your own needs its full import path (my_package.module.MyDataModule)"
             )
         return resolved
+    is_model = any(issubclass(c, LightningModule) for c in bases)
+    if is_model:
+        registry = registry or default_registry()
+        if name in registry.names("tasks"):
+            return registry.entry("tasks", name).target
     resolved = original(cls, name)
-    if "." not in resolved and any(issubclass(c, LightningModule) for c in bases):
-        names = model_names()
+    if "." not in resolved and is_model:
+        names = model_names(registry)
         raise UnknownNameError(
             f"Unknown model {name!r}.{suggest(name, names)} Available: {', '.join(names)}; a class of your own "
             "needs its full import path (my_package.module.MyModel)"

@@ -32,7 +32,7 @@ from lit_nn.callbacks.run_record import RecordRun
 from lit_nn.callbacks.schedule import ReplanSchedule
 from lit_nn.callbacks.skip_unused_hooks import skip_unused_batch_hooks
 from lit_nn.callbacks.threads import ChooseThreads
-from lit_nn.checkpoint_choice import identity
+from lit_nn.checkpoint_choice import identity, size_keys
 from lit_nn.checkpoint_route import CheckpointRoute, datamodule_names
 from lit_nn.cli import class_names, yaml_loader
 from lit_nn.cli.deploy import DeployTrainer, is_deploy
@@ -131,7 +131,7 @@ class LitNNCLI(LightningCLI):
         parser.link_arguments(
             "data.input_shape", "model.init_args.input_shape", compute_fn=list, apply_on="instantiate"
         )
-        for name in ("num_classes", "num_targets"):
+        for name in size_keys()[:-1]:  # every registered task's size argument
             parser.link_arguments(f"data.{name}", f"model.init_args.{name}", apply_on="instantiate")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(

@@ -15,7 +15,11 @@ from lit_nn.data.fitted import fitted_state
 from lit_nn.data.sampling import shuffle_options
 from lit_nn.data.splits import Split, check_fractions, split_indices
 
-TaskType = Literal["regression", "binary", "multiclass"]
+TaskType = Literal["regression", "binary", "multiclass", "indicators"]
+"""What the targets are: values, a class label, or ``indicators`` (a row of independent 0/1 flags per sample)."""
+
+SIZE_NAMES: dict[str, str] = {"regression": "num_targets", "indicators": "num_labels"}
+"""The attribute that counts each target type's outputs (``num_classes`` for class labels)."""
 
 
 def keep_batch(batch: Any) -> Any:  # noqa: ANN401 (whatever __getitems__ returned)
@@ -76,7 +80,8 @@ class ArrayDataModule(SplitDataModule):
 
     A subclass loads ``features`` (``(N, *input_shape)``) and ``targets`` in its constructor and
     sets ``task``; this class splits, standardises (statistics from the training split only) and
-    serves batches. Exposes ``input_shape`` and ``num_classes`` or ``num_targets`` at once.
+    serves batches. Exposes ``input_shape`` and ``num_classes``, ``num_targets`` or ``num_labels``
+    (``indicators``) at once.
 
     Args:
         batch_size: Samples per batch.
@@ -124,7 +129,7 @@ class ArrayDataModule(SplitDataModule):
         Args:
             features: ``(N, *input_shape)`` numbers.
             targets: Class indices ``(N,)`` for classification; values ``(N,)`` or ``(N, T)``
-                for regression.
+                for regression; 0/1 flags ``(N, L)`` for ``indicators``.
             task: What the targets are.
 
         Raises:
@@ -138,6 +143,13 @@ class ArrayDataModule(SplitDataModule):
         if task == "regression":
             self.targets = np.asarray(targets, dtype=np.float32)
             self.num_targets = 1 if self.targets.ndim == 1 else self.targets.shape[1]
+            return
+        if task == "indicators":
+            self.targets = np.asarray(targets)
+            if self.targets.ndim != 2 or not np.isin(self.targets, (0, 1)).all():
+                raise DataError(f"{type(self).__name__}: indicator targets must be 0/1 of shape (N, labels)")
+            self.targets = self.targets.astype(np.int64)
+            self.num_labels = self.targets.shape[1]
             return
         self.targets = np.asarray(targets)
         if not np.issubdtype(self.targets.dtype, np.integer) or self.targets.min() < 0:
@@ -167,7 +179,7 @@ class ArrayDataModule(SplitDataModule):
             raise DataError(f"{type(self).__name__}: the features contain NaN or infinite values")
         self.input_shape = tuple(self.features.shape[1:])
         self.task, self.labelled, self.whole, self.targets = self.fitted["task"], False, True, None
-        size = "num_targets" if self.task == "regression" else "num_classes"
+        size = SIZE_NAMES.get(self.task, "num_classes")
         setattr(self, size, int(self.fitted[size]))
 
     def state_dict(self) -> dict[str, Any]:
@@ -179,7 +191,7 @@ class ArrayDataModule(SplitDataModule):
         """
         if not self.datasets:
             return {}
-        size = "num_targets" if self.task == "regression" else "num_classes"
+        size = SIZE_NAMES.get(self.task, "num_classes")
         state: dict[str, Any] = {"task": self.task, size: int(getattr(self, size))}
         if self.feature_stats is not None:
             state["feature_mean"], state["feature_std"] = (t.tolist() for t in self.feature_stats)
@@ -204,7 +216,7 @@ class ArrayDataModule(SplitDataModule):
         if self.whole:
             every = np.arange(len(self.features))
             return Split(every[:0], every, every)
-        labels = None if self.task == "regression" else self.targets
+        labels = None if self.task in SIZE_NAMES else self.targets  # stratified by class label only
         return split_indices(len(self.targets), labels, self.val_fraction, self.test_fraction, self.seed)
 
     def train_transform(self) -> Callable[[Tensor], Tensor] | None:

@@ -156,7 +156,7 @@ class Agreement:
         samples: Test samples compared.
         max_abs_diff: Largest absolute difference of any floating-point output.
         max_scaled_diff: The same, each difference divided by ``max(1, |PyTorch's value|)``.
-        label_agreement: Share of samples with the same label (``None`` for regression).
+        label_agreement: Share of samples with the same label(s) (``None`` without integer outputs).
     """
 
     samples: int
@@ -199,10 +199,10 @@ def compare(
         with torch.inference_mode():
             outputs = model.task.predict_outputs(task_input)
         reference = [outputs[name].numpy() for name in model.output_names]
-        for name, want, got in zip(model.output_names, reference, exported(raw.contiguous().numpy()), strict=True):
-            if name == "label":
+        for want, got in zip(reference, exported(raw.contiguous().numpy()), strict=True):
+            if not np.issubdtype(want.dtype, np.floating):  # labels: the same, or not
                 labelled = True
-                same += int((want == got).sum())
+                same += int((want == got).reshape(len(want), -1).all(axis=1).sum())
                 continue
             diff = np.abs(want.astype(np.float64) - got.astype(np.float64))
             worst = max(worst, float(diff.max(initial=0.0)))
@@ -240,20 +240,16 @@ def metadata_of(
         checkpoint: The checkpoint exported.
 
     Returns:
-        Plain values: the task, input (name, shape with ``null`` batch, dtype, how to make it),
-        outputs, class names, threshold, and the versions that wrote it.
+        Plain values: the task's kind, input (name, shape with ``null`` batch, dtype, how to make
+        it), outputs as the task describes them, class names, the versions that wrote it, and what
+        else the task adds (a threshold).
     """
     import lit_nn
 
     task = model.task
-    kinds = {"probability": "binary", "probabilities": "multiclass", "prediction": "regression"}
-    kind = next((kinds[n] for n in model.output_names if n in kinds), type(task).__name__)
-    outputs = {
-        "label": "int64 (N,): the predicted class index (class_names[label])",
-        "probability": "float32 (N,): the probability of class 1",
-        "probabilities": "float32 (N, classes): every class's probability",
-        "prediction": "float32 (N, targets): values in the targets' units",
-    }
+    kind = getattr(task, "kind", type(task).__name__)
+    describe = getattr(task, "output_descriptions", None)
+    outputs = describe() if describe is not None else {}
     metadata: dict[str, Any] = {
         "format": fmt,
         "task": kind,
@@ -269,7 +265,6 @@ def metadata_of(
         "checkpoint": checkpoint,
         "versions": {"lit_nn": lit_nn.__version__, "torch": torch.__version__},
     }
-    threshold = getattr(getattr(task, "hparams", {}), "get", lambda *_: None)("threshold")
-    if "probability" in model.output_names and threshold is not None:
-        metadata["threshold"] = float(threshold)
+    extra = getattr(task, "export_metadata", None)
+    metadata.update(extra() if extra is not None else {})
     return metadata

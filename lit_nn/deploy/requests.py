@@ -147,27 +147,21 @@ class RequestDecoder:
         return Decoded(torch.from_numpy(np.ascontiguousarray(array)), single)
 
 
-def responses(outputs: Mapping[str, Tensor], metadata: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One JSON-ready prediction per sample.
+def responses(outputs: Mapping[str, Tensor], metadata: Mapping[str, Any], task: Any = None) -> list[dict[str, Any]]:  # noqa: ANN401
+    """One JSON-ready prediction per sample, as the task answers (its ``answers``).
 
     Args:
         outputs: The model's outputs by name, for a batch.
         metadata: The export metadata (class names).
+        task: The task that made them; without one (or for a model that is no lit_nn task) each
+            output is answered as it is, a one-column output as one value, ``label`` with its
+            ``class_name``.
 
     Returns:
-        Per sample: ``label`` and ``class_name`` with ``probability`` or ``probabilities``; or ``prediction``.
+        Per sample: ``label`` and ``class_name`` with ``probability`` or ``probabilities``; or
+        ``prediction``; or what a plugin's task answers.
     """
-    names = metadata.get("class_names") or []
-    plain = {  # one target: a value per sample, as lit-nn predict writes it
-        name: (
-            value.squeeze(1) if name == "prediction" and value.dim() == 2 and value.shape[1] == 1 else value
-        ).tolist()
-        for name, value in outputs.items()
-    }
-    count = len(next(iter(plain.values())))
-    rows = [{name: values[i] for name, values in plain.items()} for i in range(count)]
-    if names:
-        for row in rows:
-            if "label" in row and 0 <= row["label"] < len(names):
-                row["class_name"] = names[row["label"]]
-    return rows
+    from lit_nn.tasks.outputs import json_answers
+
+    answer = getattr(task, "answers", None) or json_answers
+    return answer(outputs, metadata.get("class_names") or [])

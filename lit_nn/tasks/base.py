@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -17,10 +18,12 @@ from lit_nn.registry import default_registry
 from lit_nn.tasks.backbone import build_backbone
 from lit_nn.tasks.labels import check_size
 from lit_nn.tasks.optimizers import build_optimizer, build_schedule, check_choice
+from lit_nn.tasks.outputs import csv_rows, json_answers, plain_columns, target_cell
+from lit_nn.tasks.speed import CheapHookBookkeeping, attached_trainer, step_loss_is_read
 from lit_nn.tasks.stage_metrics import StageMetrics, training_epoch_may_end
 
 
-class BaseTask(LightningModule, ABC):
+class BaseTask(CheapHookBookkeeping, LightningModule, ABC):
     """Backbone, activation and loss by registry name; optimiser and schedule; metrics per stage.
 
     Args:
@@ -49,9 +52,12 @@ class BaseTask(LightningModule, ABC):
             names and checkpoints stay as without it). The first steps are slow while it compiles.
     """
 
+    kind: ClassVar[str]
+    """What the task predicts, as export metadata records it: ``binary``, ``multiclass``, ``regression`` …"""
     default_loss: ClassVar[str]
     size_argument: ClassVar[str]
-    """``num_classes`` or ``num_targets``: the datamodule attribute that must equal the model's."""
+    """``num_classes``, ``num_targets`` or a plugin task's own: the init argument the CLI links from the
+    datamodule's attribute of that name, and that must equal it."""
     monitor: ClassVar[str] = "val/loss"
     progress_metric: ClassVar[str] = "acc"
     """The validation metric shown in the progress bar beside the losses."""
@@ -92,13 +98,6 @@ class BaseTask(LightningModule, ABC):
         self.configure_models()
         self.configure_losses()
         self.configure_metrics()
-
-    def __setattr__(self, name: str, value: Any) -> None:  # noqa: ANN401
-        """Set an attribute; Lightning's hook bookkeeping skips ``nn.Module``'s checks."""
-        if name == "_current_fx_name":  # set twice around every hook call, always a string or None
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
 
     @property
     @abstractmethod
@@ -173,23 +172,13 @@ class BaseTask(LightningModule, ABC):
         """Training loss: ``train/loss`` when a logger writes it, ``train/loss_epoch`` per epoch."""
         loss, preds, target = self._checked_step(batch, batch_idx)
         self.train_stage.update(loss, preds, target)
-        if self._logger_wants_step_loss():
+        if step_loss_is_read(self):
             self.log("train/loss", loss, prog_bar=True)
         if not self._epoch_loss_logged:
             # A metric logged once: Lightning computes it (synced across ranks) at the epoch's end.
             self.log("train/loss_epoch", self.train_stage.loss, on_step=False, on_epoch=True)
             self._epoch_loss_logged = True
         return loss
-
-    def _logger_wants_step_loss(self) -> bool:
-        # Each self.log costs about as much as a small model's forward pass: log the step loss
-        # only when the logger writes it (every log_every_n_steps) and at the epoch's last step,
-        # where callbacks read it. The progress bar shows every step's loss from the step's output.
-        trainer = self._trainer
-        if trainer is None or trainer.fast_dev_run:
-            return True
-        connector = getattr(trainer, "_logger_connector", None)  # Lightning's LearningRateMonitor asks it too
-        return connector is None or connector.should_update_logs or training_epoch_may_end(trainer)
 
     def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> dict[str, Tensor]:
         """Validation loss and metrics, logged at the epoch's end (``val/loss`` is monitored).
@@ -258,6 +247,98 @@ class BaseTask(LightningModule, ABC):
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """What ``predict`` returns for a batch of features (see each task)."""
 
+    # what the task's outputs mean: asked by plots, prediction files, exports and the server ----------
+
+    def output_descriptions(self) -> dict[str, str]:
+        """Each output of :meth:`predict_outputs`, described for export metadata.
+
+        Returns:
+            Output name to its dtype, shape and meaning.
+        """
+        return {}
+
+    def export_metadata(self) -> dict[str, Any]:
+        """Plain values an exported model's consumer needs besides the outputs (a threshold).
+
+        Returns:
+            Added to the export metadata; nothing by default.
+        """
+        return {}
+
+    def output_columns(self, name: str, value: Tensor, class_names: Sequence[str] | None) -> dict[str, Any]:
+        """One sample's prediction-CSV cells for one output.
+
+        Args:
+            name: The output's name (a key of :meth:`predict_outputs`).
+            value: The sample's value.
+            class_names: The datamodule's class names, or ``None``.
+
+        Returns:
+            Column name to cell; by default one column named after the output.
+        """
+        return plain_columns(name, value, class_names)
+
+    def target_columns(self, value: Tensor, class_names: Sequence[str] | None) -> dict[str, Any]:
+        """One sample's prediction-CSV cells for its target.
+
+        Args:
+            value: The sample's target.
+            class_names: The datamodule's class names, or ``None``.
+
+        Returns:
+            ``{"target": …}`` by default (a class label as its name).
+        """
+        return target_cell(value, class_names)
+
+    def prediction_rows(
+        self, outputs: Mapping[str, Tensor], targets: Tensor | None, class_names: Sequence[str] | None
+    ) -> list[dict[str, Any]]:
+        """The prediction-CSV rows of a batch (without ``id``).
+
+        Args:
+            outputs: :meth:`predict_outputs` of the batch, on the CPU.
+            targets: The batch's targets, or ``None``.
+            class_names: The datamodule's class names, or ``None``.
+
+        Returns:
+            One row per sample: the target's cells, then every output's.
+        """
+        return csv_rows(outputs, targets, class_names, self.output_columns, self.target_columns)
+
+    def answers(self, outputs: Mapping[str, Tensor], class_names: Sequence[str] | None) -> list[dict[str, Any]]:
+        """What the server answers per sample, JSON-ready.
+
+        Args:
+            outputs: :meth:`predict_outputs` of a batch, on the CPU.
+            class_names: The class names the export metadata records, or ``None``.
+
+        Returns:
+            One answer per sample.
+        """
+        return json_answers(outputs, class_names)
+
+    def plot_predictions(
+        self,
+        preds: Tensor,
+        targets: Tensor,
+        path: Callable[[str], Path],
+        title: str,
+        class_names: Sequence[str] | None,
+    ) -> list[Path]:
+        """Draw the evaluation plots of a stage's predictions (with :mod:`lit_nn.plotting`).
+
+        Args:
+            preds: The predictions the steps returned (``preds``), concatenated, on the CPU.
+            targets: The targets, concatenated.
+            path: A plot's name (``"roc"``) to its PNG file.
+            title: The figures' title (``validation``, ``test``).
+            class_names: The datamodule's class names, or ``None``.
+
+        Returns:
+            The files written; none by default.
+        """
+        return []
+
     def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:  # noqa: ANN401
         """Predict for a batch with or without targets.
 
@@ -293,5 +374,5 @@ class BaseTask(LightningModule, ABC):
         Returns:
             Its value, or ``None``.
         """
-        trainer = self._trainer
+        trainer = attached_trainer(self)
         return getattr(getattr(trainer, "datamodule", None), name, None) if trainer is not None else None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,6 +28,7 @@ class BinaryClassificationTask(BaseTask):
         **kwargs: :class:`~lit_nn.tasks.base.BaseTask` arguments.
     """
 
+    kind = "binary"
     default_loss = "bce_with_logits"
     size_argument = "num_classes"
 
@@ -82,3 +84,65 @@ class BinaryClassificationTask(BaseTask):
         """
         probability = torch.sigmoid(self(x).squeeze(-1))
         return {"label": (probability >= self.hparams.threshold).long(), "probability": probability}
+
+    def output_descriptions(self) -> dict[str, str]:
+        """The label and the probability of class 1.
+
+        Returns:
+            Output name to description.
+        """
+        return {
+            "label": "int64 (N,): the predicted class index (class_names[label])",
+            "probability": "float32 (N,): the probability of class 1",
+        }
+
+    def export_metadata(self) -> dict[str, Any]:
+        """The threshold the label is taken at.
+
+        Returns:
+            ``{"threshold": …}``.
+        """
+        return {"threshold": float(self.hparams.threshold)}
+
+    def output_columns(self, name: str, value: Tensor, class_names: Sequence[str] | None) -> dict[str, Any]:
+        """The probability of class 1, spelt out for both classes (``p_<class>``); the label by name.
+
+        Args:
+            name: The output's name.
+            value: One sample's value.
+            class_names: Class names, or ``None``.
+
+        Returns:
+            Column name to cell.
+        """
+        if name == "probability":
+            labels = class_names or ["0", "1"]
+            return {f"p_{labels[0]}": 1.0 - float(value), f"p_{labels[1]}": float(value)}
+        return super().output_columns(name, value, class_names)
+
+    def plot_predictions(
+        self,
+        preds: Tensor,
+        targets: Tensor,
+        path: Callable[[str], Path],
+        title: str,
+        class_names: Sequence[str] | None,
+    ) -> list[Path]:
+        """The confusion matrix at the threshold, ROC and precision-recall curves.
+
+        Args:
+            preds: Probabilities of class 1 ``(N,)``.
+            targets: Labels ``(N,)``.
+            path: A plot's name to its file.
+            title: The figures' title.
+            class_names: Class names, or ``None``.
+
+        Returns:
+            The files written.
+        """
+        from lit_nn import plotting
+
+        labels = (preds >= float(self.hparams.threshold)).long()
+        names = list(class_names or ["0", "1"])
+        paths = [plotting.confusion_matrix(labels, targets, names, path("confusion_matrix"), title)]
+        return paths + plotting.roc_and_pr(preds, targets, path("roc"), path("pr"), title)

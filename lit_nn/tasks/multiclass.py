@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -57,6 +58,7 @@ class MulticlassClassificationTask(BaseTask):
         **kwargs: :class:`~lit_nn.tasks.base.BaseTask` arguments.
     """
 
+    kind = "multiclass"
     default_loss = "cross_entropy"
     size_argument = "num_classes"
 
@@ -109,3 +111,55 @@ class MulticlassClassificationTask(BaseTask):
         """
         probabilities = self(x).softmax(dim=-1)
         return {"label": probabilities.argmax(dim=-1), "probabilities": probabilities}
+
+    def output_descriptions(self) -> dict[str, str]:
+        """The label and every class's probability.
+
+        Returns:
+            Output name to description.
+        """
+        return {
+            "label": "int64 (N,): the predicted class index (class_names[label])",
+            "probabilities": "float32 (N, classes): every class's probability",
+        }
+
+    def output_columns(self, name: str, value: Tensor, class_names: Sequence[str] | None) -> dict[str, Any]:
+        """A ``p_<class>`` column per class; the label by name.
+
+        Args:
+            name: The output's name.
+            value: One sample's value.
+            class_names: Class names, or ``None``.
+
+        Returns:
+            Column name to cell.
+        """
+        if name == "probabilities":
+            labels = class_names or [str(i) for i in range(len(value))]
+            return {f"p_{label}": float(p) for label, p in zip(labels, value, strict=True)}
+        return super().output_columns(name, value, class_names)
+
+    def plot_predictions(
+        self,
+        preds: Tensor,
+        targets: Tensor,
+        path: Callable[[str], Path],
+        title: str,
+        class_names: Sequence[str] | None,
+    ) -> list[Path]:
+        """The confusion matrix of the most likely classes.
+
+        Args:
+            preds: Logits ``(N, num_classes)``.
+            targets: Labels ``(N,)``.
+            path: A plot's name to its file.
+            title: The figures' title.
+            class_names: Class names, or ``None``.
+
+        Returns:
+            The file written.
+        """
+        from lit_nn import plotting
+
+        names = list(class_names or [str(i) for i in range(preds.shape[1])])
+        return [plotting.confusion_matrix(preds.argmax(dim=1), targets, names, path("confusion_matrix"), title)]

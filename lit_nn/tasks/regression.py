@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,6 +26,7 @@ class RegressionTask(BaseTask):
         **kwargs: :class:`~lit_nn.tasks.base.BaseTask` arguments.
     """
 
+    kind = "regression"
     default_loss = "mse"
     progress_metric = "r2"
     size_argument = "num_targets"
@@ -101,3 +103,50 @@ class RegressionTask(BaseTask):
             ``{"prediction": (batch, num_targets)}`` in the targets' units.
         """
         return {"prediction": self.predict_values(x)}
+
+    def output_descriptions(self) -> dict[str, str]:
+        """The predicted values.
+
+        Returns:
+            Output name to description.
+        """
+        return {"prediction": "float32 (N, targets): values in the targets' units"}
+
+    def output_columns(self, name: str, value: Tensor, class_names: Sequence[str] | None) -> dict[str, Any]:
+        """``prediction``, or ``prediction_<i>`` per target when there are several.
+
+        Args:
+            name: The output's name.
+            value: One sample's value.
+            class_names: Unused (regression has no classes).
+
+        Returns:
+            Column name to cell.
+        """
+        if name == "prediction" and value.dim() == 1 and len(value) > 1:
+            return {f"prediction_{i}": float(v) for i, v in enumerate(value)}
+        return super().output_columns(name, value, class_names)
+
+    def plot_predictions(
+        self,
+        preds: Tensor,
+        targets: Tensor,
+        path: Callable[[str], Path],
+        title: str,
+        class_names: Sequence[str] | None,
+    ) -> list[Path]:
+        """Predicted against true values, and the residuals.
+
+        Args:
+            preds: Predictions in the targets' units.
+            targets: True values.
+            path: A plot's name to its file.
+            title: The figures' title.
+            class_names: Unused.
+
+        Returns:
+            The files written.
+        """
+        from lit_nn import plotting
+
+        return plotting.regression(preds, targets, path("predicted_vs_true"), path("residuals"), title)

@@ -37,7 +37,8 @@ def test_found_through_the_installed_entry_point():
         "activations": ["learnable_swish", "snake"],
         "losses": ["pinball"],
         "backbones": ["fourier_mlp"],
-        "datamodules": ["noisy_sine", "spirals", "two_moons"],
+        "datamodules": ["multilabel", "noisy_sine", "spirals", "two_moons"],
+        "tasks": ["MultilabelTask"],
     }
 
 

@@ -1,4 +1,4 @@
-"""2-D toy problems that need a non-linear model, and a noisy sine for quantile regression.
+"""2-D toy problems that need a non-linear model, a noisy sine for quantile regression, multi-label data.
 
 They build on lit_nn's in-memory datamodule, so splitting, standardisation and batching come
 from lit_nn and only the data is new.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.datasets import make_moons
+from sklearn.datasets import make_moons, make_multilabel_classification
 
 from lit_nn.data.arrays import ArrayDataModule
 from lit_nn.data.base import DataError, check_positive
@@ -77,3 +77,31 @@ class NoisySine(ArrayDataModule):
         x = rng.uniform(-np.pi * periods, np.pi * periods, num_samples)
         y = np.sin(x) + rng.normal(0, 1, num_samples) * noise * np.abs(x) / (np.pi * periods)
         self.set_arrays(x[:, None], y, "regression")
+
+
+class MultilabelBlobs(ArrayDataModule):
+    """Documents drawn from topics, each with one or more topic labels (scikit-learn's generator).
+
+    Args:
+        num_samples: Number of samples.
+        num_features: Features per sample (word counts).
+        num_labels: Number of labels.
+        labels_per_sample: Average number of labels a sample has.
+        **kwargs: lit_nn ``ArrayDataModule`` arguments.
+    """
+
+    def __init__(
+        self,
+        num_samples: int = 1000,
+        num_features: int = 20,
+        num_labels: int = 5,
+        labels_per_sample: int = 2,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        for name, value in (("num_samples", num_samples), ("num_features", num_features), ("num_labels", num_labels)):
+            check_positive(name, value)
+        x, y = make_multilabel_classification(
+            num_samples, num_features, n_classes=num_labels, n_labels=labels_per_sample, random_state=self.seed
+        )
+        self.set_arrays(x, y, "indicators")

@@ -33,9 +33,16 @@ def lit_nn_register_backbones() -> dict[str, LazyFactory]:
 
 @lit_nn.hookimpl
 def lit_nn_register_datamodules() -> dict[str, LazyFactory]:
-    """Two moons, spirals and a noisy sine."""
+    """Two moons, spirals, a noisy sine and multi-label data."""
     return {
         "two_moons": lazy("lit_nn_extras.datamodules:TwoMoons"),
         "spirals": lazy("lit_nn_extras.datamodules:Spirals"),
         "noisy_sine": lazy("lit_nn_extras.datamodules:NoisySine"),
+        "multilabel": lazy("lit_nn_extras.datamodules:MultilabelBlobs"),
     }
+
+
+@lit_nn.hookimpl
+def lit_nn_register_tasks() -> dict[str, LazyFactory]:
+    """Multi-label classification, a task kind lit_nn itself does not have."""
+    return {"MultilabelTask": lazy("lit_nn_extras.multilabel:MultilabelTask")}

@@ -1,0 +1,115 @@
+"""A task's outputs as people and programs read them: prediction-CSV cells and JSON answers.
+
+:class:`~lit_nn.tasks.base.BaseTask` builds on these; a task changes what its own outputs look
+like by overriding its ``output_columns`` / ``target_columns`` / ``answers``, and nothing
+outside :mod:`lit_nn.tasks` needs to know which task it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from torch import Tensor
+
+Columns = Callable[[str, Tensor, Sequence[str] | None], dict[str, Any]]
+"""``(output name, one sample's value, class names)`` to that sample's cells."""
+
+
+def cell(value: Tensor, names: Sequence[str] | None) -> Any:  # noqa: ANN401 (a number, a name or a list)
+    """One value as a CSV cell: a class index as its class name when names are known.
+
+    Args:
+        value: One sample's value.
+        names: Class names, or ``None``.
+
+    Returns:
+        The name, the number, or a list of numbers.
+    """
+    if value.dim() == 0 and not value.is_floating_point() and names is not None:
+        return names[int(value)]
+    return value.item() if value.dim() == 0 else value.tolist()
+
+
+def plain_columns(name: str, value: Tensor, names: Sequence[str] | None) -> dict[str, Any]:
+    """An output's cells when nothing says otherwise: one column named after it.
+
+    Args:
+        name: The output's name.
+        value: One sample's value.
+        names: Class names, or ``None``.
+
+    Returns:
+        ``{name: cell}``.
+    """
+    return {name: cell(value.squeeze(), names)}
+
+
+def target_cell(value: Tensor, names: Sequence[str] | None) -> dict[str, Any]:
+    """A sample's target as one ``target`` column.
+
+    Args:
+        value: One sample's target.
+        names: Class names, or ``None``.
+
+    Returns:
+        ``{"target": cell}``.
+    """
+    return {"target": cell(value, names)}
+
+
+def csv_rows(
+    outputs: Mapping[str, Tensor],
+    targets: Tensor | None,
+    names: Sequence[str] | None,
+    columns: Columns = plain_columns,
+    target_columns: Callable[[Tensor, Sequence[str] | None], dict[str, Any]] = target_cell,
+) -> list[dict[str, Any]]:
+    """One row per sample: the target's cells (when there are targets), then every output's.
+
+    Args:
+        outputs: A batch's outputs by name (on the CPU).
+        targets: The batch's targets, or ``None``.
+        names: Class names, or ``None``.
+        columns: One output's cells for one sample.
+        target_columns: One target's cells.
+
+    Returns:
+        The rows, without ``id``.
+    """
+    count = len(next(iter(outputs.values())))
+    rows = []
+    for i in range(count):
+        row: dict[str, Any] = {} if targets is None else target_columns(targets[i], names)
+        for key, value in outputs.items():
+            row.update(columns(key, value[i], names))
+        rows.append(row)
+    return rows
+
+
+def json_answers(outputs: Mapping[str, Tensor], names: Sequence[str] | None) -> list[dict[str, Any]]:
+    """One JSON-ready answer per sample, as ``lit-nn predict`` writes the values.
+
+    An output of one column per sample is answered as one value; an output named ``label`` is
+    a class index, answered with its ``class_name`` too when the names are known.
+
+    Args:
+        outputs: A batch's outputs by name.
+        names: Class names (empty or ``None`` when unknown).
+
+    Returns:
+        Per sample: its outputs by name.
+    """
+    plain = {
+        name: (
+            value.squeeze(1) if value.is_floating_point() and value.dim() == 2 and value.shape[1] == 1 else value
+        ).tolist()
+        for name, value in outputs.items()
+    }
+    count = len(next(iter(plain.values())))
+    rows = [{name: values[i] for name, values in plain.items()} for i in range(count)]
+    if names:
+        for row in rows:
+            if isinstance(row.get("label"), int) and 0 <= row["label"] < len(names):
+                row["class_name"] = names[row["label"]]
+    return rows
