@@ -254,14 +254,14 @@ class HookedLightningCLI(LightningCLI):
 
 
 class TQDMProgressBarWithUpdateHook(TQDMProgressBar):
-    """``TQDMProgressBar`` whose decision to redraw an evaluation bar is the public :meth:`should_update`."""
+    """``TQDMProgressBar`` whose decision to redraw a bar after a batch is the public :meth:`should_update`."""
 
-    # lightning 2.6.6: TQDMProgressBar.on_{validation,test,predict}_batch_end ask _should_update(current, total)
+    # lightning 2.6.6: TQDMProgressBar.on_{train,validation,test,predict}_batch_end ask _should_update(current, total)
     def _should_update(self, current: int, total: int) -> bool:
         return self.should_update(current, total)
 
     def should_update(self, current: int, total: int) -> bool:
-        """Whether to redraw a validation, test or prediction bar after this batch (Lightning's rule).
+        """Whether to redraw a bar after this batch (Lightning's rule: every ``refresh_rate`` batches, and the last).
 
         Args:
             current: Batches done.
