@@ -359,7 +359,7 @@ def new_shared_storage(nbytes: int) -> torch.UntypedStorage:
 
 
 def resolve_class_path_by_name(cls: Any, name: str) -> str:  # noqa: ANN401 (a class or a tuple of them)
-    """jsonargparse's own resolution of a class name without dots, even after it was hooked.
+    """Resolve a class name without dots as jsonargparse itself does, even after it was hooked.
 
     Args:
         cls: The base class (or classes) the value must be a subclass of.

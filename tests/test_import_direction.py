@@ -173,7 +173,7 @@ def is_library(module: str) -> bool:
 
 
 def private_imports(tree: ast.AST, path: str) -> list[Reach]:
-    """Imports of a library's private module (``jsonargparse._typehints``) or private name (``from torch import _C``)."""
+    """Imports of a library's private module (``jsonargparse._typehints``) or name (``from torch import _C``)."""
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -313,7 +313,8 @@ def lit_nn_classes() -> list[type]:
     return classes
 
 
-def library_reaches() -> list[Reach]:
+@functools.cache
+def library_reaches() -> tuple[Reach, ...]:
     """Every use of a library's private name in lit_nn outside lit_nn/compat.py."""
     root = PACKAGE.parent
     trees = {
@@ -326,7 +327,7 @@ def library_reaches() -> list[Reach]:
     found = set(by_class)
     for path, tree in trees.items():
         found |= set(private_imports(tree, path)) | set(private_reaches(tree, path, defined))
-    return sorted(found, key=lambda reach: (reach.path, reach.line, reach.name))
+    return tuple(sorted(found, key=lambda reach: (reach.path, reach.line, reach.name)))
 
 
 def test_the_door_sees_private_imports():
