@@ -17,6 +17,7 @@ from typing import Any
 from lit_nn import runs
 from lit_nn.callbacks.interrupt import INTERRUPTED_KEY
 from lit_nn.callbacks.run_record import RECORD_KEY
+from lit_nn.compat import recorded_class_path, split_recorded_class_path
 from lit_nn.errors import ConfigError, LitNNWarning
 
 IDENTITY_KEYS = ("task", "backbone", "backbone_kwargs", "activation", "data")
@@ -79,11 +80,10 @@ def checkpoint_identity(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
     """
     hparams = checkpoint.get("hyper_parameters") or {}
     record = checkpoint.get(RECORD_KEY) or {}
-    data = (record.get("data") or {}).get("class_path") or (checkpoint.get("datamodule_hyper_parameters") or {}).get(
-        "_class_path"
-    )
+    recorded_data = recorded_class_path(checkpoint.get("datamodule_hyper_parameters") or {})
+    data = (record.get("data") or {}).get("class_path") or recorded_data
     return {
-        "task": hparams.get("_class_path"),
+        "task": recorded_class_path(hparams),
         "backbone": hparams.get("backbone"),
         "backbone_kwargs": dict(hparams.get("backbone_kwargs") or {}),
         "activation": hparams.get("activation"),
@@ -267,10 +267,10 @@ def rebuild_sections(
     hparams = dict(checkpoint.get("hyper_parameters") or {})
     data = dict(record.get("data") or {})
     if not data and checkpoint.get("datamodule_hyper_parameters"):
-        init = dict(checkpoint["datamodule_hyper_parameters"])
-        data = {"class_path": init.pop("_class_path", None), "init_args": init}
-    hparams.pop("_instantiator", None)
-    model = {"class_path": hparams.pop("_class_path", None), "init_args": hparams}
+        class_path, init = split_recorded_class_path(checkpoint["datamodule_hyper_parameters"])
+        data = {"class_path": class_path, "init_args": init}
+    class_path, hparams = split_recorded_class_path(hparams)
+    model = {"class_path": class_path, "init_args": hparams}
     sections = {}
     for key, section in (("model", model), ("data", data)):
         class_path = section.get("class_path")

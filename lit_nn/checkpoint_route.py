@@ -29,6 +29,7 @@ from lit_nn.checkpoint_choice import (
 )
 from lit_nn.checkpoint_io import GatedCheckpointIO
 from lit_nn.checkpoints import load_checkpoint
+from lit_nn.compat import split_recorded_class_path
 from lit_nn.console import notice
 from lit_nn.errors import ConfigError
 from lit_nn.registry import default_registry
@@ -160,11 +161,9 @@ class CheckpointRoute:
         """
         if self.checkpoint is None:
             return None
-        hparams = dict(self.checkpoint.get("hyper_parameters") or {})
-        hparams.pop("_instantiator", None)
-        if not hparams:
+        class_path, hparams = split_recorded_class_path(self.checkpoint.get("hyper_parameters") or {})
+        if class_path is None and not hparams:
             return None
-        class_path = hparams.pop("_class_path", None)
         allowed = trusted_class_paths(datamodule_names()) | {named_class_path}
         for nested in nested_class_paths(hparams):
             if nested not in allowed:  # a value naming a class is imported by jsonargparse: not on a file's word

@@ -30,6 +30,7 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from lit_nn.atomic import write_text
+from lit_nn.compat import set_wandb_log_model, wandb_init_arguments, wandb_logger_prefix
 
 CONFIG_KEY = "lit_nn_config"
 """The key under which :class:`~lit_nn.cli.run_config.RunConfigSaver` hands loggers the run configuration."""
@@ -58,14 +59,8 @@ class RunWandbLogger(WandbLogger):
         **kwargs: Any,  # noqa: ANN401
     ) -> None:
         kwargs.pop("anonymous", None)  # wandb: "The anonymous setting has no effect"
-        super().__init__(*args, log_model=False, **kwargs)  # Lightning refuses log_model offline
-        self._log_model = log_model
-        self._wandb_init.pop("anonymous", None)
         self.first_step, self.resumed, self.git = int(first_step), bool(resumed), dict(git or {})
-        self.last_step: int | None = None
-        self._floor: int | None = None
-        self._offset: int | None = None
-        if "settings" not in self._wandb_init:
+        if "settings" not in kwargs:  # Lightning hands wandb.init the arguments it does not know
             import wandb
 
             settings: dict[str, Any] = {"resumed": self.resumed} if self.resumed else {}
@@ -75,7 +70,13 @@ class RunWandbLogger(WandbLogger):
                 settings.update(git_commit=self.git["commit"], git_root=self.git.get("root"))
                 if self.git.get("remote"):
                     settings["git_remote_url"] = self.git["remote"]
-            self._wandb_init["settings"] = wandb.Settings(**settings)
+            kwargs["settings"] = wandb.Settings(**settings)
+        super().__init__(*args, log_model=False, **kwargs)  # Lightning refuses log_model offline
+        set_wandb_log_model(self, log_model)
+        wandb_init_arguments(self).pop("anonymous", None)  # Lightning passes anonymous=None on
+        self.last_step: int | None = None
+        self._floor: int | None = None
+        self._offset: int | None = None
 
     def _step_floor(self) -> int:
         if self._floor is None:
@@ -95,8 +96,9 @@ class RunWandbLogger(WandbLogger):
             metrics: Name to value.
             step: The trainer's global step, or ``None`` (W&B's current step).
         """
-        if self._prefix:
-            metrics = {f"{self._prefix}{self.LOGGER_JOIN_CHAR}{k}": v for k, v in metrics.items()}
+        prefix = wandb_logger_prefix(self)
+        if prefix:
+            metrics = {f"{prefix}{self.LOGGER_JOIN_CHAR}{k}": v for k, v in metrics.items()}
         if step is None:
             self.experiment.log(dict(metrics), step=max(self._step_floor(), self.last_step or 0))
             return
@@ -123,9 +125,9 @@ class RunWandbLogger(WandbLogger):
 
     def save_step(self) -> None:
         """Record the step the next command of this run folder starts at (``wandb/lit_nn_step.json``)."""
-        if self.last_step is None or self._save_dir is None or not rank_zero_only.rank == 0:
+        if self.last_step is None or self.save_dir is None or not rank_zero_only.rank == 0:
             return
-        write_text(step_file(self._save_dir), json.dumps({"next_step": self.last_step + 1}) + "\n")
+        write_text(step_file(self.save_dir), json.dumps({"next_step": self.last_step + 1}) + "\n")
 
     def finalize(self, status: str) -> None:
         """Lightning's end of a stage: log the checkpoints (``log_model``), then record the next step.

@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 
 from lightning.pytorch import Trainer
 
+from lit_nn.compat import started_wandb_run
+
 
 def has_credentials(environ: Mapping[str, str]) -> bool:
     """Whether W&B could log in: an API key in the environment or in a netrc file.
@@ -64,7 +66,7 @@ def finish(trainer: Trainer) -> list[str]:
 
     lines = []
     for logger in trainer.loggers:
-        run: Any = getattr(logger, "_experiment", None) if isinstance(logger, WandbLogger) else None
+        run: Any = started_wandb_run(logger) if isinstance(logger, WandbLogger) else None
         if run is None or not trainer.is_global_zero:
             continue
         if hasattr(logger, "save_step"):

@@ -17,6 +17,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lit_nn import runs
+from lit_nn.compat import cluster_environment
 from lit_nn.wandb_runs import finish as finish_wandb
 
 INTERRUPTED_KEY = "lit_nn_interrupted"
@@ -137,14 +138,14 @@ class SlurmRequeue(Callback):
         Returns:
             True when this callback has something to do.
         """
-        environment = getattr(getattr(trainer, "_accelerator_connector", None), "cluster_environment", None)
+        environment = cluster_environment(trainer)
         return isinstance(environment, SLURMEnvironment) and environment.auto_requeue
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Take the requeue signal before Lightning registers its own handler (it keeps an existing one)."""
         if stage != "fit" or not self.applies_to(trainer):
             return
-        environment = trainer._accelerator_connector.cluster_environment
+        environment = cluster_environment(trainer)
         if threading.current_thread() is threading.main_thread() and environment.requeue_signal is not None:
             self._signal = environment.requeue_signal
             self._previous = signal.signal(self._signal, self._on_signal)

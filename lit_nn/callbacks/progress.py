@@ -8,11 +8,30 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightning.pytorch import LightningModule, Trainer
-from lightning.pytorch.callbacks import TQDMProgressBar
 from torch import Tensor
 
+from lit_nn.compat import TQDMProgressBarWithUpdateHook
 
-class ThrottledProgressBar(TQDMProgressBar):
+STAGES = ("train", "val", "test", "predict")
+
+
+def shown_bar(progress: ThrottledProgressBar, stage: str) -> Any | None:  # noqa: ANN401 (a tqdm bar)
+    """A stage's tqdm bar, or ``None`` before Lightning made it (its property raises ``TypeError`` then).
+
+    Args:
+        progress: The progress bar callback.
+        stage: ``train``, ``val``, ``test`` or ``predict``.
+
+    Returns:
+        The bar, or ``None``.
+    """
+    try:
+        return getattr(progress, f"{stage}_progress_bar")
+    except TypeError:
+        return None
+
+
+class ThrottledProgressBar(TQDMProgressBarWithUpdateHook):
     """:class:`~lightning.pytorch.callbacks.TQDMProgressBar` that redraws at most every ``interval`` seconds.
 
     Lightning's bar redraws after every batch (twice for a training batch), which costs about as
@@ -45,7 +64,16 @@ class ThrottledProgressBar(TQDMProgressBar):
             return False
         return current == total or time.monotonic() - self._drawn >= self.interval
 
-    def _should_update(self, current: int, total: int) -> bool:  # validation, test and predict bars
+    def should_update(self, current: int, total: int) -> bool:
+        """Redraw a validation, test or prediction bar when it is due (see the class).
+
+        Args:
+            current: Batches done.
+            total: Batches in all.
+
+        Returns:
+            True to redraw.
+        """
         due = self._due(current, total)
         if due:
             self._drawn = time.monotonic()
@@ -73,7 +101,7 @@ class ThrottledProgressBar(TQDMProgressBar):
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:  # noqa: ANN401
         """Decide whether this batch will be drawn."""
-        bar = self._train_progress_bar
+        bar = shown_bar(self, "train")
         total = bar.total if bar is not None else None
         last = trainer.fit_loop.epoch_loop.batch_progress.is_last_batch
         self.redraw_due = self._due(batch_idx + 1, batch_idx + 1 if last else total)
@@ -87,7 +115,7 @@ class ThrottledProgressBar(TQDMProgressBar):
         batch_idx: int,
     ) -> None:
         """Draw the batch count and the metrics, once, when this batch is due."""
-        bar = self._train_progress_bar
+        bar = shown_bar(self, "train")
         if not self.redraw_due or bar is None:
             return
         self._drawn = time.monotonic()
@@ -101,12 +129,7 @@ class ThrottledProgressBar(TQDMProgressBar):
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         """Take the bars off the screen, so the error message that follows starts its own line."""
-        for bar in (
-            self._train_progress_bar,
-            self._val_progress_bar,
-            self._test_progress_bar,
-            self._predict_progress_bar,
-        ):
+        for bar in (shown_bar(self, stage) for stage in STAGES):
             if bar is not None and not bar.disable:
                 bar.leave = False
                 bar.close()

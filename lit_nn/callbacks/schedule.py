@@ -16,6 +16,7 @@ from typing import Any
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR
 
+from lit_nn.compat import onecycle_phases
 from lit_nn.errors import ConfigError
 from lit_nn.tasks.optimizers import PLANNED
 
@@ -30,8 +31,8 @@ def replan_one_cycle(scheduler: OneCycleLR, total_steps: int) -> None:
         total_steps: The run's new total of optimiser steps.
     """
     old = scheduler.total_steps
-    warmup_share = (float(scheduler._schedule_phases[0]["end_step"]) + 1) / old
-    phases = scheduler._schedule_phases
+    phases = onecycle_phases(scheduler)
+    warmup_share = (float(phases[0]["end_step"]) + 1) / old
     if len(phases) == 3:  # three_phase: warm-up, mirror, annihilate
         ends = [warmup_share * total_steps - 1, 2 * warmup_share * total_steps - 2, total_steps - 1]
     else:

@@ -12,13 +12,11 @@ Config files are read by jsonargparse itself, from where they are, never copied.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from lit_nn import compat
 from lit_nn.errors import UnknownNameError, suggest
 from lit_nn.registry import Registry, default_registry
-
-_ORIGINAL: dict[str, Callable[[Any, str], str]] = {}
 
 
 def model_names(registry: Registry | None = None) -> list[str]:
@@ -63,7 +61,7 @@ def resolve_class_path(cls: Any, name: str, registry: Registry | None = None) ->
     """
     from lightning.pytorch import LightningDataModule, LightningModule
 
-    original = _ORIGINAL["resolve_class_path_by_name"]
+    original = compat.resolve_class_path_by_name
     if not isinstance(name, str) or "." in name:
         return original(cls, name)
     bases = _bases(cls)
@@ -98,13 +96,8 @@ def resolve_class_path(cls: Any, name: str, registry: Registry | None = None) ->
 def install() -> None:
     """Make jsonargparse resolve registry names (idempotent; the resolver is jsonargparse's own otherwise).
 
-    jsonargparse offers no public hook for this; the function replaced is the single place where
-    it resolves a class name (``jsonargparse._typehints.resolve_class_path_by_name``, looked up by
-    its callers at call time). pyproject.toml bounds jsonargparse to the minor version tested, and
-    tests/cli/test_class_names.py checks every route.
+    jsonargparse offers no public hook for this; :func:`lit_nn.compat.hook_class_path_resolution`
+    replaces the single function where it resolves a class name. tests/cli/test_class_names.py
+    checks every route.
     """
-    from jsonargparse import _typehints
-
-    if "resolve_class_path_by_name" not in _ORIGINAL:
-        _ORIGINAL["resolve_class_path_by_name"] = _typehints.resolve_class_path_by_name
-        _typehints.resolve_class_path_by_name = resolve_class_path
+    compat.hook_class_path_resolution(resolve_class_path)

@@ -12,7 +12,7 @@ import torch
 import yaml
 from jsonargparse import ArgumentError, Namespace, set_parsing_settings
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.pytorch import Callback, LightningDataModule, Trainer
+from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
@@ -49,6 +49,14 @@ from lit_nn.cli.run_config import (
     plain_config,
 )
 from lit_nn.cli.shipped_configs import ConfigFileOrName
+from lit_nn.compat import (
+    HookedLightningCLI,
+    option_actions,
+    subcommand_choices,
+    subcommand_parser,
+    subcommand_parsers,
+    update_initial_hparams,
+)
 from lit_nn.console import notice
 from lit_nn.data.fitted import applying
 from lit_nn.env import flag
@@ -62,7 +70,7 @@ DEFAULT_ENV = "LIT_NN_DEFAULT_ENV"
 """Set to 1 to read options from environment variables (``PL_FIT__TRAINER__MAX_EPOCHS=3``)."""
 
 
-class LitNNCLI(LightningCLI):
+class LitNNCLI(HookedLightningCLI):
     """LightningCLI with lit_nn's names, links, checkpoint choice, defaults and run folders.
 
     Args:
@@ -122,8 +130,9 @@ class LitNNCLI(LightningCLI):
     def add_core_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Trainer, model and data; model and data may come from a checkpoint, so neither is required."""
         parser.add_lightning_class_args(self.trainer_class, "trainer")
-        parser.add_lightning_class_args(self._model_class, "model", subclass_mode=True, required=False)
-        parser.add_lightning_class_args(self._datamodule_class, "data", subclass_mode=True, required=False)
+        model_class, data_class = self.model_class or LightningModule, self.datamodule_class or LightningDataModule
+        parser.add_lightning_class_args(model_class, "model", subclass_mode=True, required=False)
+        parser.add_lightning_class_args(data_class, "data", subclass_mode=True, required=False)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Link data sizes into the model; add checkpointing, run-folder and output options."""
@@ -166,7 +175,7 @@ class LitNNCLI(LightningCLI):
                 help="Evaluate the model as built, without a checkpoint (otherwise --ckpt_path is required)",
             )
         registry = default_registry()
-        actions = parser._option_string_actions
+        actions = option_actions(parser)
         actions[
             "--model"
         ].help = (
@@ -190,15 +199,15 @@ class LitNNCLI(LightningCLI):
             ConfigError: If the arguments do not parse, no model is given, or the checkpoint does
                 not fit, in one line.
         """
-        subparser = getattr(self, "_subcommand_parsers", {}).get(self.command)
+        subparser = subcommand_parsers(self).get(self.command)
         if subparser is not None and (sections := self.route.defaults()):
             subparser.set_defaults(sections)
         try:
             self.config = parser.parse_args(args)
         except ArgumentError as exc:
-            command = args[0] if args and args[0] in parser._subcommands_action.choices else None
-            chosen = parser._subcommands_action.choices.get(command, parser)
-            raise ConfigError(condense(str(exc), list(chosen._option_string_actions))) from None
+            commands = subcommand_choices(parser)
+            chosen = commands.get(args[0], parser) if args else parser
+            raise ConfigError(condense(str(exc), list(option_actions(chosen)))) from None
         command = self.config.get("subcommand")
         if command is None:
             return
@@ -225,7 +234,7 @@ class LitNNCLI(LightningCLI):
         if command == "predict":
             check_output(config.get("output"), config.get("overwrite"))
 
-    def _parse_ckpt_path(self) -> None:
+    def parse_ckpt_path(self) -> None:
         """Build the model with the checkpoint's hyperparameters, as Lightning does, from the route's one read."""
         if not self.config.get("subcommand"):
             return
@@ -281,7 +290,7 @@ class LitNNCLI(LightningCLI):
         self.session = f"{self.subcommand}-{timestamp()}"
         self._point_at(config, planned, user_dirpath)
         if config.get("print_config"):
-            shown = plain_config(self._parser(self.subcommand), config)
+            shown = plain_config(subcommand_parser(self, self.subcommand), config)
             note = " (made when the command runs)" if how == "new" else ""
             sys.stdout.write(yaml.safe_dump(shown, sort_keys=False) + f"# run folder: {planned}{note}\n")
             raise SystemExit(0)
@@ -290,7 +299,8 @@ class LitNNCLI(LightningCLI):
         run_dir, self.session = make_run_dir(planned, how, config.run.name, self.subcommand, self.trains)
         self.save_config_kwargs = {"run_dir": run_dir, "session": self.session}
         self._point_at(config, run_dir, user_dirpath)
-        self.record = {"data": plain_config(self._parser(self.subcommand), config).get("data"), "trains": self.trains}
+        parser = subcommand_parser(self, self.subcommand)
+        self.record = {"data": plain_config(parser, config).get("data"), "trains": self.trains}
 
     def _point_at(self, config: Namespace, run_dir: Path, user_dirpath: str | None) -> None:
         """Send the trainer's files, the checkpoints (unless the user chose a folder), plots and logs to ``run_dir``."""
@@ -329,10 +339,10 @@ class LitNNCLI(LightningCLI):
         try:
             try:
                 self.config_init = self.parser.instantiate(self.config, instantiators=self._instantiators())
-                self.datamodule = self._get(self.config_init, "data")
-                self.model = self._get(self.config_init, "model")
+                this = self.config_init.get(str(self.subcommand), self.config_init)
+                self.datamodule, self.model = this.get("data"), this.get("model")
                 self.route.check_weights(self.model)
-                self._add_configure_optimizers_method_to_model(self.subcommand)
+                self.add_configure_optimizers_method_to_model(self.subcommand)
                 self.trainer = self.instantiate_trainer()
             except MisconfigurationException as exc:
                 raise ConfigError(lightning_message(str(exc))) from None
@@ -371,7 +381,7 @@ class LitNNCLI(LightningCLI):
 
         return [(with_fitted_state, LightningDataModule, True)]
 
-    def _add_configure_optimizers_method_to_model(self, subcommand: str | None) -> None:
+    def add_configure_optimizers_method_to_model(self, subcommand: str | None) -> None:
         """Lightning's ``--optimizer`` / ``--lr_scheduler``, recorded in the task's hyperparameters.
 
         The checkpoint then says what ran (``optimizer: torch.optim.SGD``, its arguments, its rate),
@@ -382,7 +392,7 @@ class LitNNCLI(LightningCLI):
         Raises:
             ConfigError: For ``--lr_scheduler`` alone with a model that is not a lit_nn task.
         """
-        super()._add_configure_optimizers_method_to_model(subcommand)
+        super().add_configure_optimizers_method_to_model(subcommand)
         config = self.config[subcommand] if subcommand else self.config
         hparams = getattr(self.model, "hparams", None)
         optimizer, schedule = config.get("optimizer"), config.get("lr_scheduler")
@@ -392,7 +402,7 @@ class LitNNCLI(LightningCLI):
             return
         ran = optimizer_record(optimizer, schedule, hparams.get("lr"))
         hparams.update(ran)
-        getattr(self.model, "_hparams_initial", {}).update(ran)  # what loggers write (hparams.yaml)
+        update_initial_hparams(self.model, ran)  # what loggers write (hparams.yaml)
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:  # noqa: ANN401
         """Build the trainer; ``fit`` also gets the safety callbacks, ``predict`` the CSV writer.

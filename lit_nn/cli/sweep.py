@@ -39,6 +39,7 @@ from lit_nn.cli.messages import condense
 from lit_nn.cli.run_config import absolute_paths, plain_config
 from lit_nn.cli.sweep_trials import values_text, work
 from lit_nn.cli.table import format_table
+from lit_nn.compat import option_actions, subcommand_choices, subcommand_parser
 from lit_nn.errors import ConfigError
 from lit_nn.lifetime import die_with_parent
 from lit_nn.sweeps import report
@@ -102,7 +103,7 @@ class SweepCLI(LitNNCLI):
                 "carries on when the same command runs again)"
             )
 
-    def _set_seed(self) -> None:
+    def set_seed(self) -> None:
         """Nothing: each trial seeds itself."""
 
     def before_instantiate_classes(self) -> None:
@@ -111,8 +112,12 @@ class SweepCLI(LitNNCLI):
     def instantiate_classes(self) -> None:
         """Nothing: each trial builds its own model, data and trainer."""
 
-    def _run_subcommand(self, subcommand: str) -> None:
-        """Nothing: the sweep runs the trials."""
+    def run_subcommand(self, subcommand: str) -> None:
+        """Nothing: the sweep runs the trials.
+
+        Args:
+            subcommand: ``fit``.
+        """
 
 
 DISTRIBUTED = ("ddp", "fsdp", "deepspeed")
@@ -196,15 +201,15 @@ def parse(argv: Sequence[str]) -> Plan:
     spec = spec_of(config.sweep, config.checkpoint.monitor, config.checkpoint.mode)
     one_device(config.trainer)
     absolute_paths((config.get("data") or Namespace()).get("init_args"))  # base.yaml works from any folder
-    base = plain_config(cli._parser("fit"), config)
+    base = plain_config(subcommand_parser(cli, "fit"), config)
     for key in NOT_IN_BASE:
         base.pop(key, None)
     first = {p.key: p.choices[0] if p.kind == "categorical" else p.low for p in spec.parameters}
     try:
         cli.parser.parse_args(["fit", *argv, *as_options(first)])
     except ArgumentError as exc:
-        fit = cli.parser._subcommands_action.choices["fit"]
-        raise ConfigError(f"sweep.parameters: {condense(str(exc), list(fit._option_string_actions))}") from None
+        fit = subcommand_choices(cli.parser)["fit"]
+        raise ConfigError(f"sweep.parameters: {condense(str(exc), list(option_actions(fit)))}") from None
     folder = SweepFolder(runs.sweep_dir(cli.experiment_dir(config), spec.name))
     return Plan(spec, folder, base, config.workers, cli)
 
@@ -224,7 +229,7 @@ def best_config(plan: Plan, values: dict[str, Any]) -> dict[str, Any]:
     """
     options = [*as_options(values), f"--checkpoint.monitor={plan.spec.metric}", f"--checkpoint.mode={plan.spec.mode}"]
     config = plan.cli.parser.parse_args(["fit", "-c", str(plan.folder.base_config), *options])["fit"]
-    plain = plain_config(plan.cli._parser("fit"), config)
+    plain = plain_config(subcommand_parser(plan.cli, "fit"), config)
     for key in NOT_IN_BASE:
         plain.pop(key, None)
     return plain

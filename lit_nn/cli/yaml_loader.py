@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from jsonargparse import set_loader
+from jsonargparse import get_loader, set_loader
 
 MODE = "lit_nn"
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -59,14 +59,12 @@ def load(value: str, path: str | None = None) -> Any:  # noqa: ANN401 (any YAML 
         ConfigYAMLError: On invalid YAML, a duplicate key, or a config file that is not a mapping,
             naming the file and line.
     """
-    from jsonargparse._loaders_dumpers import yaml_load  # its loader and its treatment of `key:` values
-
     where = str(path) if path else "the config"
     try:
         twice = duplicate_key(yaml.compose(value, Loader=_FAST_LOADER))
         if twice:
             raise ConfigYAMLError(f"{where}: {twice}; the second would silently win, keep one")
-        loaded = yaml_load(value)
+        loaded = get_loader("yaml")(value)  # jsonargparse's own, with its treatment of `key:` values
     except ConfigYAMLError:
         raise
     except yaml.YAMLError as exc:

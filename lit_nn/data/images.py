@@ -16,6 +16,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import get_worker_info
 
+from lit_nn.compat import new_shared_storage
 from lit_nn.console import notice
 from lit_nn.data.base import DataError
 
@@ -239,7 +240,7 @@ class ImageTransform:
         if get_worker_info() is None:
             batch = torch.empty_strided(shape, stride, dtype=torch.uint8)
         else:  # as default_collate does: the batch leaves the worker without another copy
-            storage = torch.UntypedStorage._new_shared(math.prod(shape))
+            storage = new_shared_storage(math.prod(shape))
             batch = torch.empty(0, dtype=torch.uint8).set_(storage, 0, shape, stride)
         for row, image in zip(batch, images, strict=True):
             row.copy_(image)

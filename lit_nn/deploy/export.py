@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from lit_nn.atomic import write_text
+from lit_nn.compat import jit_scripting
 from lit_nn.deploy.inference import InferenceModel, Preprocessing, example_input
 from lit_nn.errors import LitNNError
 
@@ -99,14 +100,8 @@ def write(
 
 def _traced(model: InferenceModel, sample: Tensor) -> torch.jit.ScriptModule:
     """``torch.jit.trace``, with Lightning's switch that keeps its trainer properties out of the trace."""
-    switch = hasattr(model.task, "_jit_is_scripting")
-    if switch:
-        model.task._jit_is_scripting = True  # as LightningModule.to_torchscript does
-    try:
+    with jit_scripting(model.task):  # as LightningModule.to_torchscript does
         return torch.jit.trace(model, (sample,), check_trace=False)
-    finally:
-        if switch:
-            model.task._jit_is_scripting = False
 
 
 def metadata_path(path: Path) -> Path:

@@ -37,6 +37,7 @@ from optuna.trial import TrialState
 
 from lit_nn import runs
 from lit_nn.atomic import write_text
+from lit_nn.compat import trial_by_id
 from lit_nn.errors import ConfigError
 from lit_nn.sweeps.space import SweepSpec, pruner_for, sampler_for, spec_from_record, suggest
 
@@ -262,7 +263,7 @@ def next_trial(study: optuna.Study, folder: SweepFolder, spec: SweepSpec) -> Cla
             if lock is None:
                 continue  # a living process runs it
             study.sampler = sampler_for(spec, frozen.number)  # one stopped before its values were drawn draws them now
-            trial = optuna.Trial(study, frozen._trial_id)
+            trial = trial_by_id(study, frozen)
             run_dir = Path(frozen.user_attrs.get(RUN_DIR_ATTR) or folder.path / folder.run_name(frozen.number))
             if runs.resume_checkpoint(run_dir) is None:
                 run_dir = folder.path / folder.run_name(frozen.number)  # nothing to resume: a fresh run

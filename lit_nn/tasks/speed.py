@@ -1,8 +1,7 @@
 """The tasks' speed tricks, kept apart so :mod:`lit_nn.tasks.base` reads like a plain LightningModule.
 
 Each trick says what it saves and where that was measured (docs/performance.md, "Where the time
-goes"). The private Lightning names read here (``_current_fx_name``, ``_trainer``,
-``_logger_connector``; Lightning 2.5) are each behind one small named function.
+goes"). The Lightning internals they rely on are read through :mod:`lit_nn.compat`.
 """
 
 from __future__ import annotations
@@ -11,10 +10,8 @@ from typing import Any
 
 from lightning.pytorch import LightningModule
 
+from lit_nn.compat import is_hook_bookkeeping, logs_this_step
 from lit_nn.tasks.stage_metrics import training_epoch_may_end
-
-HOOK_NAME_ATTRIBUTE = "_current_fx_name"
-"""What Lightning sets on the module around every hook call (a string or ``None``)."""
 
 
 class CheapHookBookkeeping(LightningModule):
@@ -27,7 +24,7 @@ class CheapHookBookkeeping(LightningModule):
 
     def __setattr__(self, name: str, value: Any) -> None:  # noqa: ANN401
         """Set an attribute; Lightning's hook bookkeeping skips ``nn.Module``'s checks."""
-        if name == HOOK_NAME_ATTRIBUTE:
+        if is_hook_bookkeeping(name):
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
@@ -40,23 +37,12 @@ def attached_trainer(module: LightningModule) -> Any:  # noqa: ANN401 (a Trainer
         module: A LightningModule.
 
     Returns:
-        Lightning's private ``_trainer``.
+        The trainer.
     """
-    return module._trainer
-
-
-def logger_writes_this_step(trainer: Any) -> bool:  # noqa: ANN401 (a Trainer)
-    """Whether the trainer's loggers write the current step (every ``log_every_n_steps``).
-
-    Args:
-        trainer: The trainer.
-
-    Returns:
-        Lightning's private ``_logger_connector.should_update_logs`` (Lightning's own
-        LearningRateMonitor asks it too); True when the trainer has none.
-    """
-    connector = getattr(trainer, "_logger_connector", None)
-    return connector is None or connector.should_update_logs
+    try:
+        return module.trainer
+    except RuntimeError:  # not attached
+        return None
 
 
 def step_loss_is_read(module: LightningModule) -> bool:
@@ -76,4 +62,4 @@ def step_loss_is_read(module: LightningModule) -> bool:
     trainer = attached_trainer(module)
     if trainer is None or trainer.fast_dev_run:
         return True
-    return logger_writes_this_step(trainer) or training_epoch_may_end(trainer)
+    return logs_this_step(trainer) or training_epoch_may_end(trainer)

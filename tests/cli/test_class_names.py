@@ -60,9 +60,11 @@ def test_names_on_the_command_line_in_files_and_in_included_files(parser, tmp_pa
 
 
 def test_install_is_idempotent():
-    from jsonargparse import _typehints
+    from lit_nn import compat
 
     class_names.install()
     class_names.install()
-    assert _typehints.resolve_class_path_by_name is class_names.resolve_class_path
-    assert class_names._ORIGINAL["resolve_class_path_by_name"] is not class_names.resolve_class_path
+    assert compat.hook_class_path_resolution(class_names.resolve_class_path) is class_names.resolve_class_path
+    assert compat.resolve_class_path_by_name(LightningModule, "BinaryClassificationTask") == (
+        "lit_nn.tasks.BinaryClassificationTask"
+    )

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from torch import nn
 
 from lit_nn.tasks import RegressionTask
-from lit_nn.tasks.speed import HOOK_NAME_ATTRIBUTE, logger_writes_this_step, step_loss_is_read
+from lit_nn.tasks.speed import step_loss_is_read
 
 
 def small_task() -> RegressionTask:
@@ -29,15 +29,9 @@ def fake_trainer(writes: bool, last_batch: bool = False, fast_dev_run: bool = Fa
 def test_hook_name_is_set_without_module_checks_and_the_rest_as_usual():
     task = small_task()
     task._current_fx_name = "training_step"
-    assert HOOK_NAME_ATTRIBUTE == "_current_fx_name" and vars(task)["_current_fx_name"] == "training_step"
+    assert vars(task)["_current_fx_name"] == "training_step"
     task.extra = nn.Linear(1, 1)  # still registered as a submodule
     assert "extra" in dict(task.named_children()) and "extra" not in vars(task)
-
-
-def test_logger_writes_this_step_asks_the_logger_connector():
-    assert logger_writes_this_step(fake_trainer(writes=True))
-    assert not logger_writes_this_step(fake_trainer(writes=False))
-    assert logger_writes_this_step(SimpleNamespace())  # no connector: log as Lightning would
 
 
 def test_step_loss_is_read_when_written_at_the_epochs_end_or_outside_a_trainer():
