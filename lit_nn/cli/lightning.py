@@ -30,7 +30,6 @@ from lit_nn.callbacks.progress import ThrottledProgressBar
 from lit_nn.callbacks.random_state import RandomState
 from lit_nn.callbacks.run_record import RecordRun
 from lit_nn.callbacks.schedule import ReplanSchedule
-from lit_nn.callbacks.skip_unused_hooks import skip_unused_batch_hooks
 from lit_nn.callbacks.threads import ChooseThreads
 from lit_nn.checkpoint_choice import identity, size_keys
 from lit_nn.checkpoint_route import CheckpointRoute, datamodule_names
@@ -63,6 +62,7 @@ from lit_nn.env import flag
 from lit_nn.errors import ConfigError
 from lit_nn.registry import default_registry
 from lit_nn.runs import RunError, RunOptions, discard_unused, make_run_dir, missing_folders, plan_run_dir, timestamp
+from lit_nn.skip_unused_hooks import skip_unused_batch_hooks
 from lit_nn.wandb_runs import finish as finish_wandb
 
 EVALUATION_COMMANDS = ("validate", "test", "predict")

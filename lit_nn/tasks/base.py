@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from lightning.pytorch import LightningModule
+from lightning.pytorch import Callback, LightningModule
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor
 from torchmetrics import MetricCollection
@@ -20,7 +20,7 @@ from lit_nn.tasks.labels import check_size
 from lit_nn.tasks.optimizers import build_optimizer, build_schedule, check_choice
 from lit_nn.tasks.outputs import csv_rows, json_answers, plain_columns, target_cell
 from lit_nn.tasks.speed import CheapHookBookkeeping, attached_trainer, step_loss_is_read
-from lit_nn.tasks.stage_metrics import StageMetrics, training_epoch_may_end
+from lit_nn.tasks.stage_metrics import StageMetrics, StageMetricsSchedule
 
 
 class BaseTask(CheapHookBookkeeping, LightningModule, ABC):
@@ -84,7 +84,6 @@ class BaseTask(CheapHookBookkeeping, LightningModule, ABC):
         compile: bool = False,  # noqa: A002 (the name users know from torch.compile)
     ) -> None:
         super().__init__()
-        self._epoch_loss_logged = False
         if input_shape is None:
             raise InvalidArgumentsError(
                 f"{type(self).__name__} needs input_shape, the shape of one sample (for example [64] or "
@@ -171,13 +170,13 @@ class BaseTask(CheapHookBookkeeping, LightningModule, ABC):
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
         """Training loss: ``train/loss`` when a logger writes it, ``train/loss_epoch`` per epoch."""
         loss, preds, target = self._checked_step(batch, batch_idx)
+        first_of_epoch = self.train_stage.fresh
         self.train_stage.update(loss, preds, target)
         if step_loss_is_read(self):
             self.log("train/loss", loss, prog_bar=True)
-        if not self._epoch_loss_logged:
+        if first_of_epoch:
             # A metric logged once: Lightning computes it (synced across ranks) at the epoch's end.
             self.log("train/loss_epoch", self.train_stage.loss, on_step=False, on_epoch=True)
-            self._epoch_loss_logged = True
         return loss
 
     def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> dict[str, Tensor]:
@@ -200,39 +199,15 @@ class BaseTask(CheapHookBookkeeping, LightningModule, ABC):
         self.test_stage.update(loss, preds, target)
         return {"loss": loss, "preds": preds, "target": target}
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:  # noqa: ANN401
-        """Bring the epoch's loss up to date when the epoch may end, before callbacks read it."""
-        if training_epoch_may_end(self.trainer):
-            self.train_stage.flush_loss()
+    def configure_callbacks(self) -> list[Callback]:
+        """The stages' schedule: when queued metrics are flushed, discarded and logged.
 
-    def on_train_epoch_start(self) -> None:
-        """Start the epoch with nothing queued and the epoch loss not yet logged."""
-        self.train_stage.discard()
-        self._epoch_loss_logged = False
+        A task that returns callbacks of its own adds them to ``super().configure_callbacks()``.
 
-    def on_train_epoch_end(self) -> None:
-        """Log the epoch's training metrics (the loss mean is logged as ``train/loss_epoch``)."""
-        self.train_stage.log(self, loss_name=None)
-
-    def on_validation_start(self) -> None:
-        """Bring the training loss up to date before a validation that may end the epoch early."""
-        self.train_stage.flush_loss()
-
-    def on_validation_epoch_start(self) -> None:
-        """Start with nothing queued."""
-        self.val_stage.discard()
-
-    def on_validation_epoch_end(self) -> None:
-        """Log the validation loss and metrics."""
-        self.val_stage.log(self, bar_metric=self.progress_metric)
-
-    def on_test_epoch_start(self) -> None:
-        """Start with nothing queued."""
-        self.test_stage.discard()
-
-    def on_test_epoch_end(self) -> None:
-        """Log the test loss and metrics."""
-        self.test_stage.log(self)
+        Returns:
+            ``[StageMetricsSchedule()]``.
+        """
+        return [StageMetricsSchedule()]
 
     def setup(self, stage: str) -> None:
         """Check that the datamodule's class or target count is the model's.

@@ -3,6 +3,8 @@
 torchmetrics pays a fixed cost per ``update`` call (argument checks, state bookkeeping, and on an
 accelerator a host sync); updating once per :attr:`StageMetrics.batches` batches, with the
 batches concatenated, keeps the same counts and sums for a fraction of it (docs/performance.md).
+:class:`StageMetricsSchedule`, the one callback a task adds, flushes, discards and logs the
+queues at the moments Lightning reads them.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, MetricCollection
+
+from lit_nn.skip_unused_hooks import skip_unused_batch_hooks
 
 
 class StageMetrics(nn.Module):
@@ -33,6 +38,8 @@ class StageMetrics(nn.Module):
         self.metrics = metrics.clone(prefix=prefix)
         self._losses: list[tuple[Tensor, int]] = []
         self._outputs: list[tuple[Tensor, Tensor]] = []
+        self.fresh = True
+        """No batch of this epoch queued yet (set by :meth:`discard`, cleared by :meth:`update`)."""
 
     def update(self, loss: Tensor, preds: Tensor, target: Tensor) -> None:
         """Queue one batch; the queue runs as one update every :attr:`batches` batches.
@@ -42,6 +49,7 @@ class StageMetrics(nn.Module):
             preds: Predictions as the metrics take them, detached.
             target: The batch's targets (its length is the loss's weight).
         """
+        self.fresh = False
         self._losses.append((loss.detach(), len(target)))
         self._outputs.append((preds, target))
         if len(self._outputs) >= self.batches:
@@ -64,9 +72,10 @@ class StageMetrics(nn.Module):
             self._outputs.clear()
 
     def discard(self) -> None:
-        """Forget queued updates (left over by an interrupted epoch)."""
+        """Start an epoch: forget queued updates (left over by an interrupted epoch)."""
         self._losses.clear()
         self._outputs.clear()
+        self.fresh = True
 
     def log(self, module: Any, loss_name: str | None = "loss", bar_metric: str | None = None) -> None:  # noqa: ANN401
         """Log the epoch's loss mean and metrics through ``module.log`` (Lightning computes, syncs and resets them).
@@ -84,6 +93,60 @@ class StageMetrics(nn.Module):
                 module.log(name, metric, prog_bar=name == f"{self.prefix}{bar_metric}")
         else:
             self.metrics.reset()
+
+
+class StageMetricsSchedule(Callback):
+    """When a task's :class:`StageMetrics` discard, flush and log: the one place that says so.
+
+    A task returns it from ``configure_callbacks`` (any Trainer then runs it), reading the
+    stages ``train_stage``, ``val_stage`` and ``test_stage`` and the ``progress_metric`` of the
+    module it is attached to. Lightning runs it after the other callbacks but before the
+    checkpoint callbacks, and its hooks before the module's own, so whatever reads an epoch's
+    metrics (checkpoints, early stopping, the module) reads them up to date.
+    """
+
+    def __init__(self) -> None:
+        skip_unused_batch_hooks([self])  # it runs after lit_nn skipped the trainer's own callbacks' hooks
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Start the epoch with nothing queued."""
+        pl_module.train_stage.discard()
+
+    def on_train_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,  # noqa: ANN401
+    ) -> None:
+        """Bring the epoch's loss up to date when the epoch may end, before anything reads it."""
+        if training_epoch_may_end(trainer):
+            pl_module.train_stage.flush_loss()
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Log the epoch's training metrics (the loss mean is logged by the step as ``train/loss_epoch``)."""
+        pl_module.train_stage.log(pl_module, loss_name=None)
+
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Bring the training loss up to date before a validation that may end the epoch early."""
+        pl_module.train_stage.flush_loss()
+
+    def on_validation_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Start with nothing queued."""
+        pl_module.val_stage.discard()
+
+    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Log the validation loss and metrics."""
+        pl_module.val_stage.log(pl_module, bar_metric=pl_module.progress_metric)
+
+    def on_test_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Start with nothing queued."""
+        pl_module.test_stage.discard()
+
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Log the test loss and metrics."""
+        pl_module.test_stage.log(pl_module)
 
 
 def training_epoch_may_end(trainer: Any) -> bool:  # noqa: ANN401 (a Trainer)

@@ -15,10 +15,10 @@ import pytest
 import torch
 import yaml
 
-from lit_nn.data.shapes import make_shapes_folder
 from tests.conftest import ROOT, plugin_pythonpath
 from tests.helpers.cli import clean_environment, fit, lit_nn_command, run
 from tests.helpers.data import house_prices_csv, write_csv
+from tests.helpers.shapes import make_shapes_folder
 
 QUICK = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
          "--trainer.enable_progress_bar", "false"]  # fmt: skip

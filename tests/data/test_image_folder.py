@@ -16,7 +16,7 @@ from lit_nn.data import images
 from lit_nn.data.base import DataError
 from lit_nn.data.image_folder import ImageFolderDataModule
 from lit_nn.data.images import jpeg_size, load_rgb, read_image
-from lit_nn.data.shapes import make_shapes_folder
+from tests.helpers.shapes import make_shapes_folder
 from tests.helpers.training import trainer
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")

@@ -22,8 +22,8 @@ from torchmetrics.classification import MulticlassAccuracy
 from lit_nn.callbacks.finite_loss import StopOnNonFiniteLoss
 from lit_nn.callbacks.progress import ThrottledProgressBar
 from lit_nn.callbacks.random_state import RandomState
-from lit_nn.callbacks.skip_unused_hooks import skip_unused_batch_hooks
 from lit_nn.data.synthetic import SyntheticClassification
+from lit_nn.skip_unused_hooks import skip_unused_batch_hooks
 from lit_nn.tasks import MulticlassClassificationTask
 from lit_nn.tasks.multiclass import TopKAccuracy
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lightning.pytorch import Callback
 
 from lit_nn.callbacks.finite_loss import StopOnNonFiniteLoss
-from lit_nn.callbacks.skip_unused_hooks import skip_unused_batch_hooks
+from lit_nn.skip_unused_hooks import skip_unused_batch_hooks
 
 
 def test_unused_batch_hooks_are_skipped_and_implemented_ones_kept():
