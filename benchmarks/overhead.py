@@ -9,7 +9,7 @@ samples, its epoch-seeded sampler), for the same number of epochs, each validati
 - ``peer``: lightning-hydra-template's ``MNISTLitModule`` (torchmetrics updated and ``self.log``
   called every step) under Lightning's default Trainer (its progress bar, a checkpoint, a CSV logger);
 - ``lit_nn``: the real ``MulticlassClassificationTask`` trained by ``lit-nn fit``'s own code path
-  (:class:`~lit_nn.cli.lightning.LitNNCLI` with its default callbacks, CSV logger, checkpoints,
+  (:class:`~lit_nn.cli.lightning_cli.LitNNCLI` with its default callbacks, CSV logger, checkpoints,
   progress bar and metrics; only the run root is a temporary folder).
 
 Timed is the training loop: the epochs, with their validation and checkpoints (Lightning's
@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import write_result  # noqa: E402
-from lit_nn.cli.lightning import LitNNCLI  # noqa: E402
+from lit_nn.cli.lightning_cli import LitNNCLI  # noqa: E402
 from lit_nn.data.synthetic import SyntheticClassification  # noqa: E402
 from lit_nn.registry import default_registry  # noqa: E402
 from lit_nn.runs import RUN_DIR_ENV, SESSION_ENV  # noqa: E402
@@ -317,7 +317,7 @@ def cli_args(batch_size: int, epochs: int, root: Path) -> list[str]:
 
 
 def run_lit_nn(batch_size: int, epochs: int, state: dict[str, Tensor]) -> dict[str, float]:
-    """``lit-nn fit`` through :class:`~lit_nn.cli.lightning.LitNNCLI`, in this process."""
+    """``lit-nn fit`` through :class:`~lit_nn.cli.lightning_cli.LitNNCLI`, in this process."""
     as_imported(lightning=True)
     with tempfile.TemporaryDirectory(prefix="lit-nn-overhead-") as tmp:
         argv = cli_args(batch_size, epochs, Path(tmp) / "runs")  # registry names resolve inside the parser

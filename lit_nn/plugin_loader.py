@@ -28,7 +28,7 @@ from lit_nn.errors import (
 )
 from lit_nn.hookspecs import PROJECT_NAME
 from lit_nn.lazy import LazyFactory
-from lit_nn.registry_model import (
+from lit_nn.registry_data import (
     KINDS,
     SINGULAR,
     Entry,

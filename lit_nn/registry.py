@@ -1,8 +1,8 @@
 """The registry: every activation, loss, backbone, datamodule and task name, and who provided it.
 
 Build one with :func:`build_registry` (tests get isolated registries that way); the CLI and the
-tasks share :func:`default_registry`. The data model lives in :mod:`lit_nn.registry_model`, the
-loading of plugins in :mod:`lit_nn.plugin_loader`; the names below are re-exported from them.
+tasks share :func:`default_registry`. The data model lives in :mod:`lit_nn.registry_data`, the
+loading of plugins in :mod:`lit_nn.plugin_loader`; the names its users need are re-exported from them.
 """
 
 from __future__ import annotations
@@ -14,33 +14,9 @@ from dataclasses import replace
 from typing import Any
 
 from lit_nn.plugin_loader import PluginSettings, load_plugins
-from lit_nn.registry_model import (
-    KINDS,
-    SINGULAR,
-    Entry,
-    Kind,
-    PluginInfo,
-    Registry,
-    check_arguments,
-    factory_problem,
-    hook_name,
-    import_path,
-)
+from lit_nn.registry_data import KINDS, Registry, hook_name
 
-__all__ = [
-    "KINDS",
-    "SINGULAR",
-    "Entry",
-    "Kind",
-    "PluginInfo",
-    "Registry",
-    "build_registry",
-    "check_arguments",
-    "default_registry",
-    "factory_problem",
-    "hook_name",
-    "import_path",
-]
+__all__ = ["KINDS", "Registry", "build_registry", "default_registry", "hook_name"]
 
 
 def build_registry(

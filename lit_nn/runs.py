@@ -257,6 +257,32 @@ def session_folder(kind: str, session: str) -> str:
     return f"{kind}/{session}"
 
 
+def metrics_file(run_dir: Path, session: str) -> Path:
+    """Where an evaluation writes its metrics.
+
+    Args:
+        run_dir: The run folder.
+        session: The command's ``<command>-<time>`` name.
+
+    Returns:
+        ``<run>/<session>-metrics.json``.
+    """
+    return run_dir / f"{session}-metrics.json"
+
+
+def predictions_file(run_dir: Path, session: str) -> Path:
+    """Where ``predict`` writes without ``--output``.
+
+    Args:
+        run_dir: The run folder.
+        session: The command's ``<command>-<time>`` name.
+
+    Returns:
+        ``<run>/<session>.csv``.
+    """
+    return run_dir / f"{session}.csv"
+
+
 def sweep_dir(experiment: Path, name: str) -> Path:
     """A sweep's folder: its study, and its trials' run folders.
 

@@ -19,7 +19,7 @@ from lit_nn.cli.errors import user_errors
 if TYPE_CHECKING:
     from lightning.pytorch import Callback
 
-    from lit_nn.cli.lightning import LitNNCLI
+    from lit_nn.cli.lightning_cli import LitNNCLI
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def run_lightning(
     callbacks: Sequence[Callback] = (),
     cli_class: type[LitNNCLI] | None = None,
 ) -> LitNNCLI:
-    """Run a Lightning command through :class:`~lit_nn.cli.lightning.LitNNCLI`.
+    """Run a Lightning command through :class:`~lit_nn.cli.lightning_cli.LitNNCLI`.
 
     Args:
         argv: Arguments after ``lit-nn``, starting with the command.
@@ -167,7 +167,7 @@ def run_lightning(
     with collector_off(freeze=own_process):
         from jsonargparse import ArgumentError
 
-        from lit_nn.cli.lightning import LitNNCLI
+        from lit_nn.cli.lightning_cli import LitNNCLI
         from lit_nn.cli.messages import condense
         from lit_nn.errors import ConfigError
         from lit_nn.runs import RUN_DIR_ENV, SESSION_ENV

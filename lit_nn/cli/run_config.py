@@ -123,9 +123,8 @@ def optimizer_record(optimizer: Namespace | None, schedule: Namespace | None, lr
     if isinstance(schedule, Namespace):
         kwargs = {k: v for k, v in vars(schedule.get("init_args") or Namespace()).items() if k != "optimizer"}
         class_path = schedule.class_path
-        if class_path.endswith("ReduceLROnPlateau"):  # Lightning's own, which also takes the monitor
+        if class_path.endswith("ReduceLROnPlateau"):  # Lightning's own, which also takes the monitor (kept)
             class_path = "torch.optim.lr_scheduler.ReduceLROnPlateau"
-            kwargs.pop("monitor", None)
         ran.update(scheduler=class_path, scheduler_kwargs=kwargs)
     return ran
 

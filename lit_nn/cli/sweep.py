@@ -34,7 +34,7 @@ from lit_nn import runs
 from lit_nn.atomic import write_text
 from lit_nn.callbacks.threads import THREADS_ENV, usable_cpus
 from lit_nn.cli import run_lightning
-from lit_nn.cli.lightning import LitNNCLI
+from lit_nn.cli.lightning_cli import LitNNCLI
 from lit_nn.cli.messages import condense
 from lit_nn.cli.run_config import absolute_paths, plain_config
 from lit_nn.cli.sweep_trials import values_text, work

@@ -114,7 +114,8 @@ def build_schedule(
         lr: The peak rate (``onecycle``).
         total_steps: Optimiser steps of the whole fit (``cosine``, ``onecycle``).
         monitor: The metric ``plateau`` watches.
-        kwargs: A class path's keyword arguments.
+        kwargs: A class path's keyword arguments (``monitor`` among them names what a plateau
+            schedule watches).
 
     Returns:
         ``{"scheduler": …, "interval": …}`` (and ``monitor``), or ``None`` for ``none``.
@@ -132,7 +133,9 @@ def build_schedule(
         setattr(scheduler, PLANNED, True)  # planned over the run: ReplanSchedule keeps it right
         return {"scheduler": scheduler, "interval": "step"}
     cls = torch_class(name, "torch.optim.lr_scheduler", torch.optim.lr_scheduler.LRScheduler, "scheduler")
-    scheduler = cls(optimizer, **dict(kwargs))
+    kwargs = dict(kwargs)
+    monitor = kwargs.pop("monitor", monitor)
+    scheduler = cls(optimizer, **kwargs)
     if issubclass(cls, torch.optim.lr_scheduler.ReduceLROnPlateau):
         return {"scheduler": scheduler, "monitor": monitor}
     return {"scheduler": scheduler}

@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 from jsonargparse import ArgumentError, Namespace, set_parsing_settings
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
 from lit_nn import runs
-from lit_nn.atomic import write_text
 from lit_nn.callbacks.activation_stats import ActivationStatistics
-from lit_nn.callbacks.finite_loss import StopOnNonFiniteLoss
-from lit_nn.callbacks.interrupt import SaveOnInterrupt, SlurmRequeue
-from lit_nn.callbacks.nvml import SkipFutileNvmlCheck
 from lit_nn.callbacks.plots import PredictionPlots
-from lit_nn.callbacks.predictions import CSVPredictionWriter
-from lit_nn.callbacks.progress import ThrottledProgressBar
-from lit_nn.callbacks.random_state import RandomState
-from lit_nn.callbacks.run_record import RecordRun
-from lit_nn.callbacks.schedule import ReplanSchedule
-from lit_nn.callbacks.threads import ChooseThreads
 from lit_nn.checkpoint_choice import identity, size_keys
 from lit_nn.checkpoint_route import CheckpointRoute, datamodule_names
 from lit_nn.cli import class_names, yaml_loader
@@ -39,6 +27,7 @@ from lit_nn.cli.deploy import commands as deploy_commands
 from lit_nn.cli.fit_defaults import nothing_to_train, settle_budget
 from lit_nn.cli.loggers import point_loggers
 from lit_nn.cli.messages import condense, lightning_message, root_cause
+from lit_nn.cli.reports import fit_summary, predictions_written, save_metrics
 from lit_nn.cli.run_config import (
     RunConfigSaver,
     absolute_paths,
@@ -48,6 +37,7 @@ from lit_nn.cli.run_config import (
     plain_config,
 )
 from lit_nn.cli.shipped_configs import ConfigFileOrName
+from lit_nn.cli.trainer_callbacks import arrange_callbacks
 from lit_nn.compat import (
     HookedLightningCLI,
     option_actions,
@@ -62,7 +52,6 @@ from lit_nn.env import flag
 from lit_nn.errors import ConfigError
 from lit_nn.registry import default_registry
 from lit_nn.runs import RunError, RunOptions, discard_unused, make_run_dir, missing_folders, plan_run_dir, timestamp
-from lit_nn.skip_unused_hooks import skip_unused_batch_hooks
 from lit_nn.wandb_runs import finish as finish_wandb
 
 EVALUATION_COMMANDS = ("validate", "test", "predict")
@@ -382,64 +371,47 @@ class LitNNCLI(HookedLightningCLI):
         return [(with_fitted_state, LightningDataModule, True)]
 
     def add_configure_optimizers_method_to_model(self, subcommand: str | None) -> None:
-        """Lightning's ``--optimizer`` / ``--lr_scheduler``, recorded in the task's hyperparameters.
+        """Lightning's ``--optimizer`` / ``--lr_scheduler``: for a lit_nn task, an alias of its own options.
 
-        The checkpoint then says what ran (``optimizer: torch.optim.SGD``, its arguments, its rate),
-        and a task rebuilt from it builds the same optimiser and schedule itself. A
-        ``--lr_scheduler`` without ``--optimizer`` (which Lightning would drop without a word)
-        schedules the task's own optimiser.
+        A task sets up its optimiser and schedule one way, from its hyperparameters; Lightning's
+        options are translated into them here (``optimizer: torch.optim.SGD``, its arguments, its
+        rate) and the task builds what they name, so the checkpoint says what ran and a task
+        rebuilt from it builds the same. A ``--lr_scheduler`` without ``--optimizer`` (which
+        Lightning would drop without a word) schedules the task's own optimiser. A model of your
+        own gets Lightning's ``configure_optimizers``.
 
         Raises:
             ConfigError: For ``--lr_scheduler`` alone with a model that is not a lit_nn task.
         """
-        super().add_configure_optimizers_method_to_model(subcommand)
         config = self.config[subcommand] if subcommand else self.config
         hparams = getattr(self.model, "hparams", None)
         optimizer, schedule = config.get("optimizer"), config.get("lr_scheduler")
         if hparams is None or "optimizer" not in hparams:
             if isinstance(schedule, Namespace) and not isinstance(optimizer, Namespace):
                 raise ConfigError("--lr_scheduler needs --optimizer as well for a model of your own")
+            super().add_configure_optimizers_method_to_model(subcommand)
             return
         ran = optimizer_record(optimizer, schedule, hparams.get("lr"))
         hparams.update(ran)
         update_initial_hparams(self.model, ran)  # what loggers write (hparams.yaml)
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:  # noqa: ANN401
-        """Build the trainer; ``fit`` also gets the safety callbacks, ``predict`` the CSV writer.
-
-        Lightning calls every hook of every callback at every step, so callbacks with nothing to
-        do (activation statistics off, plots off, SLURM requeue outside SLURM) are left out, the
-        empty batch hooks of the others are skipped, Lightning's default progress bar gives way
-        to lit_nn's, which redraws a few times a second, torch's thread count is chosen for the
-        process (:class:`~lit_nn.callbacks.threads.ChooseThreads`) and its futile NVML probe dropped.
-        """
+        """Build the trainer, with lit_nn's checkpoint gate and callbacks (:func:`arrange_callbacks`)."""
         trainer = super().instantiate_trainer(**kwargs)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default: lit_nn's gate instead
             trainer.strategy.checkpoint_io = self.route.checkpoint_io()
         configured = self.config_init[self.subcommand]["trainer"].get("callbacks") or []
-        configured = configured if isinstance(configured, list) else [configured]
-        bar = trainer.progress_bar_callback
-        lightning_default = type(bar) in (TQDMProgressBar, RichProgressBar)  # Rich when rich is installed
-        if lightning_default and not any(c is bar for c in configured):
-            trainer.callbacks[trainer.callbacks.index(bar)] = ThrottledProgressBar()
-        trainer.callbacks = [
-            c
-            for c in trainer.callbacks
-            if not (isinstance(c, ActivationStatistics) and not c.every_n_steps)
-            and not (isinstance(c, PredictionPlots) and not c.enabled)
-        ]
-        trainer.callbacks.extend([ChooseThreads(), SkipFutileNvmlCheck()])
-        if self.subcommand == "fit":
-            safety = [RandomState(), SaveOnInterrupt(), *([SlurmRequeue()] if SlurmRequeue.applies_to(trainer) else [])]
-            trainer.callbacks.extend([*safety, StopOnNonFiniteLoss(), RecordRun(self.record), ReplanSchedule()])
-            first_checkpoint = next(
-                (i for i, c in enumerate(trainer.callbacks) if isinstance(c, ModelCheckpoint)), len(trainer.callbacks)
-            )
-            trainer.callbacks[first_checkpoint:first_checkpoint] = self.extra_callbacks
+        predictions = None
         if self.subcommand == "predict":
-            output = self.config["predict"].get("output") or self.run_dir / f"{self.session}.csv"
-            trainer.callbacks.append(CSVPredictionWriter(output))
-        skip_unused_batch_hooks(trainer.callbacks)
+            predictions = self.config["predict"].get("output") or runs.predictions_file(self.run_dir, self.session)
+        arrange_callbacks(
+            trainer,
+            self.subcommand,
+            configured if isinstance(configured, list) else [configured],
+            record=getattr(self, "record", None),
+            extra=self.extra_callbacks,
+            predictions=predictions,
+        )
         return trainer
 
     def before_export(self) -> None:
@@ -453,48 +425,26 @@ class LitNNCLI(HookedLightningCLI):
     def after_fit(self) -> None:
         """Say where the run went, why it stopped early if it did, and how to test it; close W&B."""
         lines = finish_wandb(self.trainer)
-        if not self.trainer.is_global_zero:
-            return
-        for stopper in self.trainer.early_stopping_callbacks:
-            if stopper.stopped_epoch:
-                best = stopper.best_score.item() if torch.is_tensor(stopper.best_score) else stopper.best_score
-                print(
-                    f"\nEarly stopping after epoch {stopper.stopped_epoch}: {stopper.monitor} had not improved for "
-                    f"{stopper.patience} epochs (best {best:.6g})"
-                )
-        best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
-        print(f"\nRun folder: {self.run_dir}")
-        if best:
-            monitor = self.trainer.checkpoint_callback.monitor or "last epoch"
-            print(f"Best checkpoint ({monitor}): {best}\nTest it: lit-nn test --ckpt_path {best}")
-        for line in lines:
-            print(line)
-
-    def _save_metrics(self) -> None:
-        """Write ``<command>-<time>-metrics.json``: the metrics, and every rank's own view of them."""
-        metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith(("val/", "test/"))}
-        per_rank = [metrics]
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            per_rank = [{} for _ in range(torch.distributed.get_world_size())]
-            torch.distributed.all_gather_object(per_rank, metrics)
         if self.trainer.is_global_zero:
-            path = self.run_dir / f"{self.session}-metrics.json"
-            write_text(path, json.dumps({"metrics": metrics, "per_rank": per_rank}, indent=2) + "\n")
+            print("\n".join([*fit_summary(self.trainer, self.run_dir), *lines]))
+
+    def _after_evaluation(self) -> None:
+        save_metrics(self.trainer, runs.metrics_file(self.run_dir, self.session))
         for line in finish_wandb(self.trainer):
             print(line)
 
     def after_validate(self) -> None:
-        """Save the validation metrics beside the run."""
-        self._save_metrics()
+        """Save the validation metrics beside the run (``<command>-<time>-metrics.json``)."""
+        self._after_evaluation()
 
     def after_test(self) -> None:
-        """Save the test metrics beside the run."""
-        self._save_metrics()
+        """Save the test metrics beside the run (``<command>-<time>-metrics.json``)."""
+        self._after_evaluation()
 
     def after_predict(self) -> None:
         """Say where the predictions went."""
-        writers = [c for c in self.trainer.callbacks if isinstance(c, CSVPredictionWriter)]
-        if self.trainer.is_global_zero and writers and hasattr(writers[0], "written"):
-            print(f"Predictions: {writers[0].written}")
+        written = predictions_written(self.trainer)
+        if written:
+            print(f"Predictions: {written}")
         for line in finish_wandb(self.trainer):
             print(line)

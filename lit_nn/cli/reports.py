@@ -1,0 +1,69 @@
+"""What a command says and saves when it has run: the fit's summary, the evaluation's metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from lightning.pytorch import Trainer
+
+from lit_nn.atomic import write_text
+from lit_nn.callbacks.predictions import CSVPredictionWriter
+
+
+def fit_summary(trainer: Trainer, run_dir: Path) -> list[str]:
+    """Where a fit went, why it stopped early if it did, and how to test it.
+
+    Args:
+        trainer: The trainer after ``fit``.
+        run_dir: The run folder.
+
+    Returns:
+        The lines to print (each may start with an empty line).
+    """
+    lines = []
+    for stopper in trainer.early_stopping_callbacks:
+        if stopper.stopped_epoch:
+            best = stopper.best_score.item() if torch.is_tensor(stopper.best_score) else stopper.best_score
+            lines.append(
+                f"\nEarly stopping after epoch {stopper.stopped_epoch}: {stopper.monitor} had not improved for "
+                f"{stopper.patience} epochs (best {best:.6g})"
+            )
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    lines.append(f"\nRun folder: {run_dir}")
+    if best:
+        monitor = trainer.checkpoint_callback.monitor or "last epoch"
+        lines.append(f"Best checkpoint ({monitor}): {best}\nTest it: lit-nn test --ckpt_path {best}")
+    return lines
+
+
+def save_metrics(trainer: Trainer, path: Path) -> None:
+    """Write an evaluation's metrics, and every rank's own view of them, as JSON (rank zero writes).
+
+    Args:
+        trainer: The trainer after ``validate`` or ``test``.
+        path: The file.
+    """
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("val/", "test/"))}
+    per_rank = [metrics]
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        per_rank = [{} for _ in range(torch.distributed.get_world_size())]
+        torch.distributed.all_gather_object(per_rank, metrics)
+    if trainer.is_global_zero:
+        write_text(path, json.dumps({"metrics": metrics, "per_rank": per_rank}, indent=2) + "\n")
+
+
+def predictions_written(trainer: Trainer) -> str | None:
+    """The file ``predict`` wrote.
+
+    Args:
+        trainer: The trainer after ``predict``.
+
+    Returns:
+        Its path, or ``None`` (another rank, or no CSV writer).
+    """
+    writers = [c for c in trainer.callbacks if isinstance(c, CSVPredictionWriter)]
+    if trainer.is_global_zero and writers and hasattr(writers[0], "written"):
+        return str(writers[0].written)
+    return None
