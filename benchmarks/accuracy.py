@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lit_nn.cli import main  # noqa: E402
-from tests.helpers.shapes import make_shapes_folder  # noqa: E402
 from lit_nn.registry import default_registry  # noqa: E402
+from tests.helpers.shapes import make_shapes_folder  # noqa: E402
 
 
 def lit_nn_metrics(args: list[str], root: Path) -> dict[str, float]:

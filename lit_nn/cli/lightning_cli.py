@@ -202,7 +202,7 @@ class LitNNCLI(HookedLightningCLI):
             return
         config = self.config[command]
         check_sections(config)
-        self.route.choose(command, config, lambda: self.experiment_dir(config))
+        self.choose_checkpoint(command, config)
         if config.get("model") is None and self.route.checkpoint is not None:
             self.config = parser.parse_object({command: self.route.sections()}, self.config)
             config = self.config[command]
@@ -222,6 +222,15 @@ class LitNNCLI(HookedLightningCLI):
             )
         if command == "predict":
             check_output(config.get("output"), config.get("overwrite"))
+
+    def choose_checkpoint(self, command: str, config: Namespace) -> None:
+        """Let the route settle ``--ckpt_path`` (``best``/``last`` among this configuration's runs), read and check it.
+
+        Args:
+            command: ``fit``, ``test`` …
+            config: The command's parsed configuration.
+        """
+        self.route.choose(command, config, lambda: self.experiment_dir(config))
 
     def parse_ckpt_path(self) -> None:
         """Build the model with the checkpoint's hyperparameters, as Lightning does, from the route's one read."""

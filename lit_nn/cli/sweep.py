@@ -95,7 +95,7 @@ class SweepCLI(LitNNCLI):
                 "with `sweep:`, so give it with -c FILE (as -c sweeps/digits)"
             ) from None
 
-    def _choose_checkpoint(self, command: str, config: Any) -> None:  # noqa: ANN401 (a Namespace)
+    def choose_checkpoint(self, command: str, config: Any) -> None:  # noqa: ANN401 (a Namespace)
         """Refuse ``--ckpt_path``: every trial trains from the start."""
         if config.get("ckpt_path"):
             raise ConfigError(

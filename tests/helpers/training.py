@@ -6,6 +6,7 @@ from typing import Any
 
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 
+from lit_nn.registry import default_registry
 from lit_nn.tasks import BinaryClassificationTask, MulticlassClassificationTask, RegressionTask
 
 
@@ -24,7 +25,11 @@ def trainer(**kwargs: Any) -> Trainer:
 
 
 def task_for(datamodule: LightningDataModule, **kwargs: Any) -> LightningModule:
-    """The task matching a datamodule, sized from it (as the CLI links it)."""
+    """The task matching a datamodule, sized from it (as the CLI links it); a plugin's size argument picks its task."""
+    for entry in default_registry().entries("tasks"):
+        size = getattr(entry.factory, "size_argument", None)
+        if size not in ("num_classes", "num_targets") and hasattr(datamodule, size):
+            return entry.factory(input_shape=datamodule.input_shape, **{size: getattr(datamodule, size)}, **kwargs)
     if getattr(datamodule, "task", None) == "regression" or hasattr(datamodule, "num_targets"):
         return RegressionTask(input_shape=datamodule.input_shape, num_targets=datamodule.num_targets, **kwargs)
     if datamodule.num_classes == 2:
