@@ -158,6 +158,52 @@ def test_only_the_runs_module_spells_the_run_folder_layout():
     assert not found, "ask lit_nn.runs for these names:\n" + "\n".join(found)
 
 
+
+# A component owns its kind -------------------------------------------------------------------
+
+TASK_NAME = re.compile(r"^(lit_nn\.tasks\.)?[A-Z]\w*Task$")
+"""A task class, by name or import path (``MulticlassClassificationTask``, ``lit_nn.tasks.BaseTask``)."""
+
+
+def _names_in(node: ast.AST) -> list[str]:
+    nodes = [n for n in ast.walk(node) if isinstance(n, ast.Name | ast.Attribute)]
+    return [n.id if isinstance(n, ast.Name) else n.attr for n in nodes]
+
+
+def task_class_tests(source: str) -> list[tuple[int, str]]:
+    """``isinstance``/``issubclass`` against a task class, or a comparison with a task's class name."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        called = node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else None
+        if called in ("isinstance", "issubclass"):
+            classes = [name for arg in node.args[1:] for name in _names_in(arg) if TASK_NAME.match(name)]
+            found += [(node.lineno, f"{called}(…, {name})") for name in classes]
+        elif isinstance(node, ast.Compare):
+            constants = [c.value for c in (node.left, *node.comparators) if isinstance(c, ast.Constant)]
+            found += [(node.lineno, f"== {v!r}") for v in constants if isinstance(v, str) and TASK_NAME.match(v)]
+    return found
+
+
+def test_the_task_test_reader_finds_isinstance_and_name_comparisons():
+    source = (
+        "def f(m, t):\n    if isinstance(m, (tasks.RegressionTask, int)) or\\\n"
+        "            type(m).__name__ == 'BinaryClassificationTask':\n"
+        "        return issubclass(t, BaseTask)\n    return isinstance(m, dict) and m == 'MyModel'\n"
+    )
+    assert [what for _, what in task_class_tests(source)] == [
+        "isinstance(…, RegressionTask)", "== 'BinaryClassificationTask'", "issubclass(…, BaseTask)"
+    ]
+
+
+def test_nothing_outside_the_tasks_asks_which_task_it_is():
+    found = [
+        f"{module_name(path)}:{line}: {what}"
+        for path in PACKAGE.rglob("*.py")
+        if not within(module_name(path), ("lit_nn.tasks",))
+        for line, what in task_class_tests(path.read_text())
+    ]
+    assert not found, "ask the task instead (a method or class attribute of BaseTask):\n" + "\n".join(found)
+
 # One door to library internals ---------------------------------------------------------------
 
 LIBRARIES = ("lightning", "pytorch_lightning", "jsonargparse", "torch", "optuna", "optuna_integration", "litserve",
