@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -18,12 +17,12 @@ from lit_nn.registry import default_registry
 from lit_nn.tasks.backbone import build_backbone
 from lit_nn.tasks.labels import check_size
 from lit_nn.tasks.optimizers import build_optimizer, build_schedule, check_choice
-from lit_nn.tasks.outputs import csv_rows, json_answers, plain_columns, target_cell
+from lit_nn.tasks.outputs import TaskOutputs
 from lit_nn.tasks.speed import CheapHookBookkeeping, attached_trainer, step_loss_is_read
 from lit_nn.tasks.stage_metrics import StageMetrics, StageMetricsSchedule
 
 
-class BaseTask(CheapHookBookkeeping, LightningModule, ABC):
+class BaseTask(TaskOutputs, CheapHookBookkeeping, LightningModule, ABC):
     """Backbone, activation and loss by registry name; optimiser and schedule; metrics per stage.
 
     Args:
@@ -221,98 +220,6 @@ class BaseTask(CheapHookBookkeeping, LightningModule, ABC):
     @abstractmethod
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """What ``predict`` returns for a batch of features (see each task)."""
-
-    # what the task's outputs mean: asked by plots, prediction files, exports and the server ----------
-
-    def output_descriptions(self) -> dict[str, str]:
-        """Each output of :meth:`predict_outputs`, described for export metadata.
-
-        Returns:
-            Output name to its dtype, shape and meaning.
-        """
-        return {}
-
-    def export_metadata(self) -> dict[str, Any]:
-        """Plain values an exported model's consumer needs besides the outputs (a threshold).
-
-        Returns:
-            Added to the export metadata; nothing by default.
-        """
-        return {}
-
-    def output_columns(self, name: str, value: Tensor, class_names: Sequence[str] | None) -> dict[str, Any]:
-        """One sample's prediction-CSV cells for one output.
-
-        Args:
-            name: The output's name (a key of :meth:`predict_outputs`).
-            value: The sample's value.
-            class_names: The datamodule's class names, or ``None``.
-
-        Returns:
-            Column name to cell; by default one column named after the output.
-        """
-        return plain_columns(name, value, class_names)
-
-    def target_columns(self, value: Tensor, class_names: Sequence[str] | None) -> dict[str, Any]:
-        """One sample's prediction-CSV cells for its target.
-
-        Args:
-            value: The sample's target.
-            class_names: The datamodule's class names, or ``None``.
-
-        Returns:
-            ``{"target": …}`` by default (a class label as its name).
-        """
-        return target_cell(value, class_names)
-
-    def prediction_rows(
-        self, outputs: Mapping[str, Tensor], targets: Tensor | None, class_names: Sequence[str] | None
-    ) -> list[dict[str, Any]]:
-        """The prediction-CSV rows of a batch (without ``id``).
-
-        Args:
-            outputs: :meth:`predict_outputs` of the batch, on the CPU.
-            targets: The batch's targets, or ``None``.
-            class_names: The datamodule's class names, or ``None``.
-
-        Returns:
-            One row per sample: the target's cells, then every output's.
-        """
-        return csv_rows(outputs, targets, class_names, self.output_columns, self.target_columns)
-
-    def answers(self, outputs: Mapping[str, Tensor], class_names: Sequence[str] | None) -> list[dict[str, Any]]:
-        """What the server answers per sample, JSON-ready.
-
-        Args:
-            outputs: :meth:`predict_outputs` of a batch, on the CPU.
-            class_names: The class names the export metadata records, or ``None``.
-
-        Returns:
-            One answer per sample.
-        """
-        return json_answers(outputs, class_names)
-
-    def plot_predictions(
-        self,
-        preds: Tensor,
-        targets: Tensor,
-        path: Callable[[str], Path],
-        title: str,
-        class_names: Sequence[str] | None,
-    ) -> list[Path]:
-        """Draw the evaluation plots of a stage's predictions (with :mod:`lit_nn.plotting`).
-
-        Args:
-            preds: The predictions the steps returned (``preds``), concatenated, on the CPU.
-            targets: The targets, concatenated.
-            path: A plot's name (``"roc"``) to its PNG file.
-            title: The figures' title (``validation``, ``test``).
-            class_names: The datamodule's class names, or ``None``.
-
-        Returns:
-            The files written; none by default.
-        """
-        return []
 
     def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:  # noqa: ANN401
         """Predict for a batch with or without targets.

@@ -8,6 +8,7 @@ outside :mod:`lit_nn.tasks` needs to know which task it is.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from torch import Tensor
@@ -113,3 +114,101 @@ def json_answers(outputs: Mapping[str, Tensor], names: Sequence[str] | None) -> 
             if isinstance(row.get("label"), int) and 0 <= row["label"] < len(names):
                 row["class_name"] = names[row["label"]]
     return rows
+
+
+class TaskOutputs:
+    """What a task's outputs mean, asked by plots, prediction files, exports and the server.
+
+    :class:`~lit_nn.tasks.base.BaseTask` inherits these defaults; each task overrides what its
+    own outputs need, so nothing outside :mod:`lit_nn.tasks` branches on which task it is.
+    """
+
+    def output_descriptions(self) -> dict[str, str]:
+        """Each output of :meth:`predict_outputs`, described for export metadata.
+
+        Returns:
+            Output name to its dtype, shape and meaning.
+        """
+        return {}
+
+    def export_metadata(self) -> dict[str, Any]:
+        """Plain values an exported model's consumer needs besides the outputs (a threshold).
+
+        Returns:
+            Added to the export metadata; nothing by default.
+        """
+        return {}
+
+    def output_columns(self, name: str, value: Tensor, class_names: Sequence[str] | None) -> dict[str, Any]:
+        """One sample's prediction-CSV cells for one output.
+
+        Args:
+            name: The output's name (a key of :meth:`predict_outputs`).
+            value: The sample's value.
+            class_names: The datamodule's class names, or ``None``.
+
+        Returns:
+            Column name to cell; by default one column named after the output.
+        """
+        return plain_columns(name, value, class_names)
+
+    def target_columns(self, value: Tensor, class_names: Sequence[str] | None) -> dict[str, Any]:
+        """One sample's prediction-CSV cells for its target.
+
+        Args:
+            value: The sample's target.
+            class_names: The datamodule's class names, or ``None``.
+
+        Returns:
+            ``{"target": …}`` by default (a class label as its name).
+        """
+        return target_cell(value, class_names)
+
+    def prediction_rows(
+        self, outputs: Mapping[str, Tensor], targets: Tensor | None, class_names: Sequence[str] | None
+    ) -> list[dict[str, Any]]:
+        """The prediction-CSV rows of a batch (without ``id``).
+
+        Args:
+            outputs: :meth:`predict_outputs` of the batch, on the CPU.
+            targets: The batch's targets, or ``None``.
+            class_names: The datamodule's class names, or ``None``.
+
+        Returns:
+            One row per sample: the target's cells, then every output's.
+        """
+        return csv_rows(outputs, targets, class_names, self.output_columns, self.target_columns)
+
+    def answers(self, outputs: Mapping[str, Tensor], class_names: Sequence[str] | None) -> list[dict[str, Any]]:
+        """What the server answers per sample, JSON-ready.
+
+        Args:
+            outputs: :meth:`predict_outputs` of a batch, on the CPU.
+            class_names: The class names the export metadata records, or ``None``.
+
+        Returns:
+            One answer per sample.
+        """
+        return json_answers(outputs, class_names)
+
+    def plot_predictions(
+        self,
+        preds: Tensor,
+        targets: Tensor,
+        path: Callable[[str], Path],
+        title: str,
+        class_names: Sequence[str] | None,
+    ) -> list[Path]:
+        """Draw the evaluation plots of a stage's predictions (with :mod:`lit_nn.plotting`).
+
+        Args:
+            preds: The predictions the steps returned (``preds``), concatenated, on the CPU.
+            targets: The targets, concatenated.
+            path: A plot's name (``"roc"``) to its PNG file.
+            title: The figures' title (``validation``, ``test``).
+            class_names: The datamodule's class names, or ``None``.
+
+        Returns:
+            The files written; none by default.
+        """
+        return []
