@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 import optuna
 import pytest
@@ -238,7 +239,11 @@ def test_wandb_logger_internals(tmp_path, monkeypatch):
     logger.log_metrics({"a": 1.0}, step=5)
     run.finish()
     (path,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
+    deadline = time.monotonic() + 30  # W&B's service may still be writing the file when finish() returns
     saved = read_offline_run(path)
+    while not any("pre-a" in row for row in saved.history) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        saved = read_offline_run(path)
     assert any("pre-a" in row for row in saved.history)
     assert [(kind, "latest" in aliases) for _, kind, aliases in saved.artifacts] == [("model", True)]
 

@@ -85,9 +85,9 @@ def resolve_class_path(cls: Any, name: str, registry: Registry | None = None) ->
             return registry.entry("tasks", name).target
     resolved = original(cls, name)
     if "." not in resolved and is_model:
-        names = model_names(registry)
-        raise UnknownNameError(
-            f"Unknown model {name!r}.{suggest(name, names)} Available: {', '.join(names)}; a class of your own "
+        names, tasks = model_names(registry), (registry or default_registry()).names("tasks")
+        raise UnknownNameError(  # close matches among the registered tasks: what any process can name
+            f"Unknown model {name!r}.{suggest(name, tasks)} Available: {', '.join(names)}; a class of your own "
             "needs its full import path (my_package.module.MyModel)"
         )
     return resolved

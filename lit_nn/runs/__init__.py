@@ -1,8 +1,21 @@
-"""Runs: the run-folder layout (:mod:`~lit_nn.runs.layout`) and the folders made for commands (:mod:`~lit_nn.runs.folders`).
+"""Runs: the run-folder layout (:mod:`~lit_nn.runs.layout`) and the folders commands make (:mod:`~lit_nn.runs.folders`).
 
 Every part of lit_nn spells a run folder's names through this package (``from lit_nn import runs``).
 """
 
+from lit_nn.runs.folders import (
+    RUN_DIR_ENV,
+    SESSION_ENV,
+    RunOptions,
+    create_run_dir,
+    discard_unused,
+    join_run_dir,
+    launched_run_name,
+    make_run_dir,
+    missing_folders,
+    plan_run_dir,
+    reserve_session,
+)
 from lit_nn.runs.layout import (
     BEST_FILENAME,
     BEST_PREFIX,
@@ -13,10 +26,10 @@ from lit_nn.runs.layout import (
     LOGS_FOLDER,
     PLOTS_FOLDER,
     RUN_FILE,
-    RunError,
     SWEEPS_FOLDER,
     TIME_FORMAT,
     TRIALS,
+    RunError,
     checkpoint_dir,
     compare_dir,
     config_file,
@@ -36,19 +49,6 @@ from lit_nn.runs.layout import (
     timestamp,
     trial_name,
     write_run_file,
-)
-from lit_nn.runs.folders import (
-    RUN_DIR_ENV,
-    RunOptions,
-    SESSION_ENV,
-    create_run_dir,
-    discard_unused,
-    join_run_dir,
-    launched_run_name,
-    make_run_dir,
-    missing_folders,
-    plan_run_dir,
-    reserve_session,
 )
 
 __all__ = [

@@ -23,7 +23,6 @@ SESSION_ENV = "LIT_NN_SESSION"
 """Likewise for the name of this command's outputs in the run folder."""
 
 
-
 @dataclass
 class RunOptions:
     """Where runs go.

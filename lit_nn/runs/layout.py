@@ -49,6 +49,7 @@ PLOTS_FOLDER = "plots"
 SWEEPS_FOLDER = "sweeps"
 TIME_FORMAT = "%Y%m%d-%H%M%S"
 
+
 class RunError(LitNNError):
     """A run folder that cannot be created or found."""
 
