@@ -132,6 +132,9 @@ class DeployTrainer(Trainer):
         max_batch_size: int = 32,
         batch_timeout: float = 0.005,
         workers: int = 1,
+        max_body_mb: float = 16,
+        body_timeout: float = 30,
+        max_image_pixels: int = 40_000_000,
     ) -> None:
         """Serve a checkpoint's model over HTTP on LitServe: POST /predict, GET /health.
 
@@ -144,9 +147,12 @@ class DeployTrainer(Trainer):
             max_batch_size: Most requests run through the model together.
             batch_timeout: Seconds to wait for a batch to fill.
             workers: Inference worker processes.
+            max_body_mb: The largest request body in MiB (413 beyond it, checked before it is read whole).
+            body_timeout: Seconds a request's body may take to arrive (408 after, the connection closed).
+            max_image_pixels: The most pixels an image may declare (413 beyond it, before it is decoded).
 
         Raises:
-            ConfigError: On a bad host, port, batch size or worker count, or a port in use.
+            ConfigError: On a bad host, port, batch size, worker count or bound, or a port in use.
         """
         if host not in ("127.0.0.1", "0.0.0.0", "::"):
             raise ConfigError(f"--host {host}: LitServe listens on 127.0.0.1 (this machine), 0.0.0.0 or :: (all)")
@@ -154,19 +160,30 @@ class DeployTrainer(Trainer):
             raise ConfigError(f"--port {port}: give a port from 1024 to 65535")
         if max_batch_size < 1 or workers < 1 or batch_timeout < 0:
             raise ConfigError("--max_batch_size and --workers must be 1 or more, --batch_timeout 0 or more")
+        if not (max_body_mb > 0 and body_timeout > 0 and max_image_pixels > 0):
+            raise ConfigError("--max_body_mb, --body_timeout and --max_image_pixels must be above 0")
         _check_free(host, port)
         inference, preprocessing = _model(model, datamodule, "predict")
         metadata = exporting.metadata_of(
             inference, preprocessing, datamodule, "pytorch", str(Path(str(ckpt_path)).resolve())
         )
-        from lit_nn.deploy.serving import ModelAPI, server
+        from lit_nn.deploy.serving import Bounds, ModelAPI, server
         from lit_nn.lifetime import die_with_parent
 
         os.register_at_fork(after_in_child=die_with_parent)  # LitServe forks its HTTP server and queue manager
         api = ModelAPI(inference, metadata, max_batch_size=max_batch_size, batch_timeout=batch_timeout)
+        bounds = Bounds(round(max_body_mb * 2**20), body_timeout, max_image_pixels)
         print(f"Serving {ckpt_path} on http://{host}:{port}/predict (health: /health); Ctrl+C stops", flush=True)
+        if host != "127.0.0.1":
+            print(
+                f"--host {host}: the server is reachable from other machines, with no authentication; "
+                "--host 127.0.0.1 keeps it to this one",
+                flush=True,
+            )
         with _terminate_gracefully():
-            server(api, workers=workers).run(host=host, port=port, generate_client_file=False, log_level="warning")
+            server(api, workers=workers, bounds=bounds).run(
+                host=host, port=port, generate_client_file=False, log_level="warning"
+            )
         print("Server stopped")
 
 

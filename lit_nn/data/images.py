@@ -73,12 +73,54 @@ def load_rgb(path: Path | bytes, size: int, name: str | None = None) -> Image.Im
     Raises:
         DataError: If the image cannot be decoded, naming it.
     """
+    # a file is replaced by whoever owns it; bytes (a server's request) are sent again by the client
+    fix = "send a JPEG or PNG file's bytes" if isinstance(path, bytes) else "delete or replace the file"
     try:
         with Image.open(io.BytesIO(path) if isinstance(path, bytes) else path) as image:
             image.draft("RGB", (size, size))
             return image.convert("RGB")
+    except Image.UnidentifiedImageError as exc:  # its message holds the stream's repr, which helps nobody
+        reason = "not in a format Pillow reads: JPEG, PNG, GIF, BMP, TIFF, WebP, ..."
+        raise DataError(f"cannot read image {name or str(path)!r} ({reason}); {fix}") from exc
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"cannot read image {name or str(path)!r} ({exc}); delete or replace the file") from exc
+        raise DataError(f"cannot read image {name or str(path)!r} ({exc}); {fix}") from exc
+
+
+class ImageTooLarge(DataError):
+    """An image declares more pixels than the caller decodes."""
+
+
+def check_pixels(data: bytes, max_pixels: int, name: str) -> None:
+    """Refuse an image whose header declares more than ``max_pixels`` pixels, before any pixel is decoded.
+
+    Pillow's ``Image.open`` reads only the header, so a small file declaring a huge image (a PNG of
+    137 KiB can declare 12000 x 12000) costs nothing here, where decoding it would cost gigabytes.
+
+    Args:
+        data: The encoded image.
+        max_pixels: The most pixels (width times height) allowed.
+        name: What to call the image in an error.
+
+    Raises:
+        ImageTooLarge: If the header declares more.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:  # beyond Pillow's own bound, which is above any sensible max_pixels
+        declared = f"more than {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels"
+    except (OSError, ValueError):
+        return  # not an image: decoding it says so
+    else:
+        if width * height <= max_pixels:
+            return
+        declared = f"{width} x {height} pixels ({width * height:,})"
+    raise ImageTooLarge(
+        f"{name} declares {declared}; this server decodes at most {max_pixels:,} pixels an image: "
+        "send it smaller (the model sees it resized anyway)"
+    )
 
 
 def jpeg_size(data: bytes) -> tuple[int, int] | None:

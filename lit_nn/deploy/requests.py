@@ -21,10 +21,18 @@ from torch import Tensor
 
 from lit_nn.data.base import DataError
 from lit_nn.data.csv_data import encode_records
-from lit_nn.data.images import ImageTransform, decode_image
+from lit_nn.data.images import ImageTooLarge, ImageTransform, check_pixels, decode_image
 
 MAX_SAMPLES = 1024
 """The most samples one request may hold (more is refused with 413)."""
+
+MAX_IMAGE_PIXELS = 40_000_000
+"""The most pixels an image of a request may declare (more is refused with 413 before decoding)."""
+
+MAX_ERROR_CHARS = 300
+"""An error line quotes what it was sent; this bounds it (a client's 10 MB string is not echoed back)."""
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -59,9 +67,11 @@ class RequestDecoder:
 
     Args:
         metadata: :func:`~lit_nn.deploy.export.metadata_of`'s record.
+        max_image_pixels: The most pixels an image may declare in its header.
     """
 
-    def __init__(self, metadata: Mapping[str, Any]) -> None:
+    def __init__(self, metadata: Mapping[str, Any], max_image_pixels: int = MAX_IMAGE_PIXELS) -> None:
+        self.max_image_pixels = max_image_pixels
         self.input = dict(metadata["input"])
         self.shape = tuple(self.input["shape"][1:])
         self.images = self.input["dtype"] == "uint8"
@@ -75,7 +85,10 @@ class RequestDecoder:
         self.example = '{"image": "<base64 of a JPEG or PNG file>"}' if self.images else f'{{"features": [{numbers}]}}'
 
     def __call__(self, request: Any) -> Decoded | Rejected:  # noqa: ANN401 (any parsed JSON)
-        """Decode one request.
+        """Decode one request; never raises, whatever the JSON holds.
+
+        A server batches requests after decoding them, so an error raised here would fail every
+        request batched with this one: each is answered alone, in one line.
 
         Args:
             request: The request's parsed JSON body.
@@ -84,14 +97,25 @@ class RequestDecoder:
             The samples, or why the request is refused.
         """
         key = ("image", "images") if self.images else ("features",)
-        if not isinstance(request, Mapping) or not any(k in request for k in key):
-            return Rejected(400, f"send a JSON object with {' or '.join(repr(k) for k in key)}, like {self.example}")
         try:
+            if not isinstance(request, Mapping) or not any(k in request for k in key):
+                return Rejected(
+                    400, f"send a JSON object with {' or '.join(repr(k) for k in key)}, like {self.example}"
+                )
             if self.images:
-                return self._images(request)
-            return self._features(request["features"])
+                return _short(self._images(request))
+            return _short(self._features(request["features"]))
+        except ImageTooLarge as exc:
+            return Rejected(413, str(exc))
         except DataError as exc:
-            return Rejected(422, str(exc))
+            return _short(Rejected(422, str(exc)))
+        except RecursionError:
+            return Rejected(400, f"the JSON is nested too deep for this model's input; send e.g. {self.example}")
+        except Exception as exc:  # noqa: BLE001 (see the docstring: nothing may escape into a batch)
+            return Rejected(
+                422,
+                f"the request could not be decoded ({type(exc).__name__}); send e.g. {self.example}",
+            )
 
     def _images(self, request: Mapping[str, Any]) -> Decoded | Rejected:
         single = "image" in request
@@ -107,6 +131,7 @@ class RequestDecoder:
                 data = base64.b64decode(text, validate=True)
             except (binascii.Error, ValueError):
                 return Rejected(400, f"{name} is not valid base64 (send the file's bytes, base64-encoded)")
+            check_pixels(data, self.max_image_pixels, name)
             crops.append(self.transform.crop(decode_image(data, self.transform.resize, name)).permute(1, 2, 0))
         return Decoded(torch.stack(crops).contiguous(), single)
 
@@ -122,9 +147,15 @@ class RequestDecoder:
                 return Rejected(413, f"{len(records)} samples in one request; send at most {MAX_SAMPLES}")
             if not all(isinstance(r, Mapping) for r in records):
                 return Rejected(422, "give every sample by column name, or every one as numbers")
+            refused = _check_values(records)
+            if refused is not None:
+                return refused
             return Decoded(torch.from_numpy(encode_records(records, encoding)), isinstance(features, Mapping))
         try:
-            array = np.asarray(features, dtype=np.float32)
+            with np.errstate(over="ignore"):  # a float beyond float32 becomes infinity, refused below
+                array = np.asarray(features, dtype=np.float32)
+        except OverflowError:  # an integer of hundreds of digits
+            return Rejected(422, f"features must be numbers float32 can hold (within ±{FLOAT32_MAX:.3g})")
         except (TypeError, ValueError):
             return Rejected(422, f"features must be numbers (a list, or a list of lists), like {self.example}")
         width, shape = math.prod(self.shape), self.shape
@@ -143,8 +174,40 @@ class RequestDecoder:
         if len(array) > MAX_SAMPLES:
             return Rejected(413, f"{len(array)} samples in one request; send at most {MAX_SAMPLES}")
         if not np.isfinite(array).all():
-            return Rejected(422, "features must be finite numbers (no null, NaN or infinity)")
+            return Rejected(
+                422, f"features must be finite numbers (no null, NaN or infinity, nothing beyond ±{FLOAT32_MAX:.3g})"
+            )
         return Decoded(torch.from_numpy(np.ascontiguousarray(array)), single)
+
+
+def _check_values(records: list[Mapping[str, Any]]) -> Rejected | None:
+    """Each value of each record is one JSON scalar a float32 (or a category) can take."""
+    for row, record in enumerate(records, 1):
+        where = f"record {row}" if len(records) > 1 else "the record"
+        for column, value in record.items():
+            if isinstance(value, (list, Mapping)):
+                kind = "a list" if isinstance(value, list) else "an object"
+                return Rejected(422, f"{where}: column {str(column)[:80]!r} holds {kind}; give one number or category")
+            if isinstance(value, str) and len(value) > 100:
+                return Rejected(
+                    422,
+                    f"{where}: column {str(column)[:80]!r} holds a text of {len(value):,} characters; "
+                    "give a number or one of the categories the model was trained on",
+                )
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > FLOAT32_MAX:
+                return Rejected(
+                    422,
+                    f"{where}: column {str(column)[:80]!r} holds an integer beyond float32's range "
+                    f"(±{FLOAT32_MAX:.3g}); send a number it can hold",
+                )
+    return None
+
+
+def _short(answer: Decoded | Rejected) -> Decoded | Rejected:
+    """The answer, its error cut to :data:`MAX_ERROR_CHARS` (it may quote a value the client sent)."""
+    if isinstance(answer, Rejected) and len(answer.error) > MAX_ERROR_CHARS:
+        answer.error = answer.error[: MAX_ERROR_CHARS - 1] + "…"
+    return answer
 
 
 def responses(outputs: Mapping[str, Tensor], metadata: Mapping[str, Any], task: Any = None) -> list[dict[str, Any]]:  # noqa: ANN401

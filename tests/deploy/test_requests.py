@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
+import time
+import zlib
 
 import numpy as np
 import pytest
@@ -11,7 +14,7 @@ import torch
 from PIL import Image
 
 from lit_nn.data.csv_data import encode_records
-from lit_nn.deploy.requests import MAX_SAMPLES, Decoded, Rejected, RequestDecoder, responses
+from lit_nn.deploy.requests import MAX_ERROR_CHARS, MAX_SAMPLES, Decoded, Rejected, RequestDecoder, responses
 
 DIGITS = {"input": {"shape": [None, 1, 8, 8], "dtype": "float32"}}
 ENCODING = {
@@ -102,6 +105,70 @@ def test_images_are_decoded_resized_and_centre_cropped_to_what_the_model_takes()
     ]:
         rejected = RequestDecoder(IMAGES)(body)
         assert isinstance(rejected, Rejected) and rejected.status == status and said in rejected.error, rejected.error
+
+
+def _deep(levels: int, leaf: object) -> object:
+    for _ in range(levels):
+        leaf = [leaf]
+    return leaf
+
+
+HUGE = 10**500  # JSON allows it: Python parses it to an int float32 cannot hold
+
+
+@pytest.mark.parametrize(
+    ("metadata", "body", "status", "said"),
+    [
+        (DIGITS, {"features": [HUGE] * 64}, 422, "numbers float32 can hold"),
+        (DIGITS, {"features": [[0.5] * 63 + [HUGE]] * 2}, 422, "numbers float32 can hold"),
+        (DIGITS, {"features": _deep(3000, 1.0)}, 422, "features must be numbers"),
+        (DIGITS, {"features": [1e39] * 64}, 422, "nothing beyond"),
+        (HOUSES, {"features": {"area": HUGE, "town": "east"}}, 422, "column 'area' holds an integer beyond float32"),
+        (HOUSES, {"features": {"area": 1, "town": HUGE}}, 422, "column 'town' holds an integer beyond float32"),
+        (HOUSES, {"features": [{"area": 1, "town": "east"}, {"area": [1], "town": "east"}]}, 422, "record 2: column"),
+        (HOUSES, {"features": {"area": 1, "town": {"a": _deep(3000, 1)}}}, 422, "holds an object"),
+        (HOUSES, {"features": {"area": 1, "town": "x" * 10**6}}, 422, "holds a text of 1,000,000 characters"),
+        (HOUSES, {"features": [{"area": 1, "town": "east"}, 5]}, 422, "give every sample by column name"),
+        (IMAGES, {"images": ["aGVsbG8=", _deep(3000, "x")]}, 400, "must be a base64 string"),
+    ],
+)
+def test_hostile_values_are_refused_in_one_short_line_and_never_raise(metadata, body, status, said):
+    rejected = RequestDecoder(metadata)(body)  # a raise here would fail every request batched with this one
+    assert isinstance(rejected, Rejected) and rejected.status == status and said in rejected.error, rejected
+    assert "\n" not in rejected.error and len(rejected.error) <= MAX_ERROR_CHARS
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A real greyscale PNG of ``width`` x ``height`` black pixels: a few hundred KiB for 12000 x 12000."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    pack = zlib.compressobj(9)
+    row = bytes(width + 1)  # filter byte, then the row's pixels
+    pixels = b"".join(pack.compress(row) for _ in range(height)) + pack.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def test_an_image_declaring_too_many_pixels_is_refused_before_it_is_decoded():
+    png = _png_declaring(12000, 12000)
+    assert len(png) < 1_000_000  # decoded, it would be 144 million pixels: 432 MB as RGB, past 1 GB on the way
+    started = time.perf_counter()
+    rejected = RequestDecoder(IMAGES)({"images": [_png((20, 20)), base64.b64encode(png).decode()]})
+    assert isinstance(rejected, Rejected) and rejected.status == 413, rejected
+    assert "image 2 declares 12000 x 12000 pixels" in rejected.error and "at most 40,000,000" in rejected.error
+    assert time.perf_counter() - started < 1.0  # the header alone was read; decoding takes seconds
+    small = RequestDecoder(IMAGES, max_image_pixels=399)({"image": _png((20, 20))})
+    assert isinstance(small, Rejected) and small.status == 413 and "20 x 20 pixels (400)" in small.error
+
+
+def test_a_bad_image_is_answered_with_what_to_send_not_a_file_to_delete():
+    for data in (b"plain text, not a picture", _png_declaring(20, 20)[:45]):
+        rejected = RequestDecoder(IMAGES)({"image": base64.b64encode(data).decode()})
+        assert isinstance(rejected, Rejected) and rejected.status == 422, rejected
+        assert rejected.error.startswith("cannot read image 'the image'") and "send a JPEG or PNG" in rejected.error
+        assert "delete or replace" not in rejected.error and " object at 0x" not in rejected.error, rejected.error
 
 
 def test_responses_name_the_class_and_give_one_value_per_target():
