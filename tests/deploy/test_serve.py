@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 from PIL import Image
 
 from lit_nn.cli import main
+from tests.deploy.test_requests import _png_declaring
 from tests.helpers.cli import clean_environment, lit_nn_command
 
 
@@ -30,10 +32,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _call(port: int, body: object, path: str = "/predict") -> tuple[int, dict]:
+def _call(port: int, body: object, path: str = "/predict", content_type: str = "application/json") -> tuple[int, dict]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=data, headers={"Content-Type": "application/json"}
+        f"http://127.0.0.1:{port}{path}", data=data, headers={"Content-Type": content_type}
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -105,7 +107,9 @@ def _group(pgid: int) -> list[str]:
 
 
 def test_tabular_server_answers_by_number_and_by_name_and_refuses_bad_requests(serving, trained, capsys):
-    port = serving("csv", "--max_batch_size", "8", "--batch_timeout", "0.05")
+    port = serving(
+        "csv", "--max_batch_size", "8", "--batch_timeout", "0.05", "--max_body_mb", "1", "--body_timeout", "2"
+    )
     record = {"area": 120.0, "rooms": 3, "town": "north"}
     status, by_name = _call(port, {"features": record})
     assert status == 200 and set(by_name) == {"prediction"}
@@ -148,6 +152,77 @@ def test_tabular_server_answers_by_number_and_by_name_and_refuses_bad_requests(s
         else:
             assert status == 200 and answer["prediction"] == pytest.approx(by_name["prediction"], abs=1e-4)
     assert _healthy(port)
+    _hostile_requests_batched_with_good_ones_are_answered_alone(port, record, by_name["prediction"])
+    _bodies_are_bounded(port, limit=2**20, timeout=2)
+
+
+def _hostile_requests_batched_with_good_ones_are_answered_alone(port: int, record: dict, expected: float) -> None:
+    digits = "9" * 500
+    hostile = [
+        (b'{"features": ' + b"[" * 5000 + b"]" * 5000 + b"}", "application/json", 400, "nested too deep"),
+        (f'{{"features": [{digits}, 1, 0, 1, 0]}}'.encode(), "application/json", 422, "float32 can hold"),
+        (f'{{"features": {{"area": {digits}, "rooms": 3, "town": "north"}}}}'.encode(), "application/json", 422,
+         "column 'area' holds an integer beyond float32"),
+        (b"features=1&features=2", "application/x-www-form-urlencoded", 415, "send the body as JSON"),
+        (b'--b\r\nContent-Disposition: form-data; name="f"\r\n\r\n1\r\n--b--\r\n', "multipart/form-data; boundary=b",
+         415, "Content-Type: application/json"),
+        (json.dumps({"features": record}).encode(), "text/plain", 415, "is not JSON"),
+    ]  # fmt: skip
+    good = json.dumps({"features": record}).encode()
+    calls = [(good, "application/json", 200, None)] * 320 + hostile * 8
+    order = np.random.default_rng(0).permutation(len(calls))
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda i: _call(port, calls[i][0], content_type=calls[i][1]), order))
+    for i, (status, answer) in zip(order, answers, strict=True):
+        _, _, code, said = calls[i]
+        if code == 200:
+            assert status == 200 and answer["prediction"] == pytest.approx(expected, abs=1e-4), answer
+        else:
+            assert status == code and said in answer["error"] and "\n" not in answer["error"], (
+                calls[i][0][:40],
+                answer,
+            )
+    assert _healthy(port)
+
+
+def _raw(port: int, head: str, parts: list[bytes], pause: float = 0.0) -> tuple[int, str, bool, float]:
+    """Send a request by hand (a declared length, chunks, a stall); its status, body, whether the server closed."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(head.encode())
+        for part in parts:  # one at a time: stop once the server answers (sending on would get the reply reset)
+            connection.sendall(part)
+            if select.select([connection], [], [], 0.02)[0]:
+                break
+        time.sleep(pause)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+            if b"\r\n\r\n" in received:
+                header, body = received.split(b"\r\n\r\n", 1)
+                length = int(next(v for k, v in (line.split(b": ", 1) for line in header.split(b"\r\n")[1:])
+                                  if k.lower() == b"content-length"))  # fmt: skip
+                if len(body) >= length:
+                    break
+        elapsed = time.monotonic() - started
+        connection.settimeout(5)
+        closed = connection.recv(1) == b""
+    return int(header.split()[1]), body.decode(), closed, elapsed
+
+
+def _bodies_are_bounded(port: int, limit: int, timeout: float) -> None:
+    post = "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    # declared over the limit: refused before a byte of the body is read
+    status, said, closed, elapsed = _raw(port, post + f"Content-Length: {limit + 1}\r\n\r\n", [])
+    assert status == 413 and f"limit of {limit:,} bytes" in said and closed and elapsed < timeout, said
+    # chunked (no declared length): refused once the bytes read pass the limit
+    chunk = b"%x\r\n" % 65536 + b" " * 65536 + b"\r\n"
+    status, said, closed, _ = _raw(port, post + "Transfer-Encoding: chunked\r\n\r\n", [chunk] * (limit // 65536 + 8))
+    assert status == 413 and f"limit of {limit:,} bytes" in said and closed, said
+    # a body that stalls half-way: 408 after --body_timeout, and the connection is freed
+    status, said, closed, elapsed = _raw(port, post + "Content-Length: 1000\r\n\r\n", [b'{"features": ['])
+    assert status == 408 and f"within {timeout:g} s" in said and closed and timeout <= elapsed < timeout + 10, said
+    assert _healthy(port)
 
 
 def _jpeg(colour: tuple[int, int, int], shape: str) -> str:
@@ -176,15 +251,22 @@ def test_image_server_takes_base64_files_and_refuses_what_is_not_an_image(servin
         assert status == code and said in answer["error"]
     status, answer = _call(port, {"image": base64.b64encode(b"plain text, not a picture").decode()})
     assert status == 422 and "cannot read image 'the image'" in answer["error"]
+    assert "send a JPEG or PNG" in answer["error"] and "delete or replace" not in answer["error"]
+    assert " object at 0x" not in answer["error"]
+    started = time.monotonic()  # a small PNG declaring 144 million pixels is refused on its header
+    status, answer = _call(port, {"image": base64.b64encode(_png_declaring(12000, 12000)).decode()})
+    assert status == 413 and "declares 12000 x 12000 pixels" in answer["error"] and time.monotonic() - started < 5
     status, answer = _call(port, {"features": [1, 2, 3]})
     assert status == 400 and "'image' or 'images'" in answer["error"]
     assert _healthy(port)
 
 
-def test_a_killed_server_leaves_no_process_behind(serving):
-    port = serving("binary", stop="sigkill")
+def test_a_killed_server_leaves_no_process_behind(serving, tmp_path):
+    port = serving("binary", "--host", "0.0.0.0", stop="sigkill")
     status, answer = _call(port, {"features": [0.0] * 30})
     assert status == 200 and answer["class_name"] in ("malignant", "benign")
+    said = (tmp_path / "serve-binary.log").read_text()
+    assert "--host 0.0.0.0: the server is reachable from other machines" in said, said
 
 
 def test_serve_refuses_a_port_in_use_in_one_line(trained, capsys):
