@@ -59,13 +59,16 @@ def jpeg_decoder() -> JpegDecoder | None:
     return decode
 
 
-def load_rgb(path: Path | bytes, size: int, name: str | None = None) -> Image.Image:
+def load_rgb(
+    path: Path | bytes, size: int, name: str | None = None, fix: str = "delete or replace the file"
+) -> Image.Image:
     """Decode an image as RGB with Pillow, letting JPEG decode at reduced size when ``size`` allows.
 
     Args:
         path: The file, or its bytes.
         size: The smallest side needed afterwards.
         name: What to call the image in an error (default: the path).
+        fix: What the error tells the reader to do (a server's client sends other bytes).
 
     Returns:
         The image.
@@ -73,17 +76,15 @@ def load_rgb(path: Path | bytes, size: int, name: str | None = None) -> Image.Im
     Raises:
         DataError: If the image cannot be decoded, naming it.
     """
-    # a file is replaced by whoever owns it; bytes (a server's request) are sent again by the client
-    fix = "send a JPEG or PNG file's bytes" if isinstance(path, bytes) else "delete or replace the file"
     try:
         with Image.open(io.BytesIO(path) if isinstance(path, bytes) else path) as image:
             image.draft("RGB", (size, size))
             return image.convert("RGB")
-    except Image.UnidentifiedImageError as exc:  # its message holds the stream's repr, which helps nobody
-        reason = "not in a format Pillow reads: JPEG, PNG, GIF, BMP, TIFF, WebP, ..."
-        raise DataError(f"cannot read image {name or str(path)!r} ({reason}); {fix}") from exc
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"cannot read image {name or str(path)!r} ({exc}); {fix}") from exc
+        reason = str(exc)
+        if isinstance(exc, Image.UnidentifiedImageError) and isinstance(path, bytes):  # it names the stream's repr
+            reason = "cannot identify image file: not a format Pillow reads, such as JPEG, PNG, GIF, BMP, WebP"
+        raise DataError(f"cannot read image {name or str(path)!r} ({reason}); {fix}") from exc
 
 
 class ImageTooLarge(DataError):
@@ -176,13 +177,14 @@ def read_image(path: Path, size: int) -> Tensor:
     return decode_image(data, size, str(path))
 
 
-def decode_image(data: bytes, size: int, name: str) -> Tensor:
+def decode_image(data: bytes, size: int, name: str, fix: str = "delete or replace the file") -> Tensor:
     """Decode an image's bytes as :func:`read_image` decodes a file.
 
     Args:
         data: The encoded image (JPEG, PNG, or anything Pillow reads).
         size: The smallest side needed afterwards.
         name: What to call the image in an error.
+        fix: What the error tells the reader to do.
 
     Returns:
         A ``(3, H, W)`` ``uint8`` tensor laid out height, width, channel in memory.
@@ -197,7 +199,7 @@ def decode_image(data: bytes, size: int, name: str) -> Tensor:
             return decode(torch.frombuffer(bytearray(data), dtype=torch.uint8))
         except RuntimeError:
             pass  # Pillow decodes what it can, and names the file with its own reason when it cannot
-    return torch.from_numpy(np.array(load_rgb(data, size, name))).permute(2, 0, 1)
+    return torch.from_numpy(np.array(load_rgb(data, size, name, fix))).permute(2, 0, 1)
 
 
 class ImageTransform:

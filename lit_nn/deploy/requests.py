@@ -34,6 +34,8 @@ MAX_ERROR_CHARS = 300
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
+SEND_AN_IMAGE = "send a JPEG or PNG file's bytes, base64-encoded"
+
 
 @dataclass
 class Rejected:
@@ -132,7 +134,8 @@ class RequestDecoder:
             except (binascii.Error, ValueError):
                 return Rejected(400, f"{name} is not valid base64 (send the file's bytes, base64-encoded)")
             check_pixels(data, self.max_image_pixels, name)
-            crops.append(self.transform.crop(decode_image(data, self.transform.resize, name)).permute(1, 2, 0))
+            image = decode_image(data, self.transform.resize, name, SEND_AN_IMAGE)
+            crops.append(self.transform.crop(image).permute(1, 2, 0))
         return Decoded(torch.stack(crops).contiguous(), single)
 
     def _features(self, features: Any) -> Decoded | Rejected:  # noqa: ANN401
