@@ -9,6 +9,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lit_nn.compat import checkpoint_written_or_not_due, save_last_checkpoint
+from lit_nn.errors import ConfigError
 
 
 class LastEpochCheckpoint(ModelCheckpoint):
@@ -33,13 +34,13 @@ class LastEpochCheckpoint(ModelCheckpoint):
         **kwargs: ``ModelCheckpoint``'s keyword arguments.
 
     Raises:
-        ValueError: If ``last_every_minutes`` is not positive.
+        ConfigError: If ``last_every_minutes`` is not positive.
     """
 
     def __init__(self, *args: Any, last_every_minutes: float | None = None, **kwargs: Any) -> None:  # noqa: ANN401
         super().__init__(*args, **kwargs)
         if last_every_minutes is not None and not last_every_minutes > 0:
-            raise ValueError(
+            raise ConfigError(
                 f"--checkpoint.last_every_minutes must be a positive number of minutes, not {last_every_minutes}; "
                 "leave it out to write last.ckpt only at the end of each epoch"
             )

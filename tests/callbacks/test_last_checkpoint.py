@@ -13,6 +13,7 @@ from lightning.pytorch.demos.boring_classes import BoringModel
 
 from lit_nn.callbacks.last_checkpoint import LastEpochCheckpoint
 from lit_nn.checkpoints import load_checkpoint
+from lit_nn.errors import ConfigError
 from lit_nn.sweeps.trial import recorded_score
 from tests.helpers.cli import run, start
 from tests.test_resume import wait_for_epoch
@@ -81,5 +82,5 @@ def test_last_every_minutes_writes_last_during_an_epoch(tmp_path):
 
 
 def test_last_every_minutes_must_be_positive(tmp_path):
-    with pytest.raises(ValueError, match="last_every_minutes must be a positive number"):
+    with pytest.raises(ConfigError, match="last_every_minutes must be a positive number"):
         LastEpochCheckpoint(dirpath=tmp_path, last_every_minutes=0)
