@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     import optuna
     from lightning.pytorch import LightningModule, Trainer
+    from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import WandbLogger
     from optuna.trial import FrozenTrial
     from torch.optim.lr_scheduler import OneCycleLR
@@ -251,6 +252,34 @@ class HookedLightningCLI(LightningCLI):
 
 
 # Lightning: callbacks and loggers -----------------------------------------------------------
+
+
+def checkpoint_written_or_not_due(callback: ModelCheckpoint, trainer: Trainer) -> bool:
+    """Whether a ``ModelCheckpoint`` must write nothing now.
+
+    True in the sanity check, under ``fast_dev_run``, outside ``fit``, and when the callback already
+    wrote a checkpoint at this global step.
+
+    Args:
+        callback: The checkpoint callback.
+        trainer: Its trainer.
+
+    Returns:
+        Whether to write nothing.
+    """
+    # lightning 2.6.6: ModelCheckpoint._should_skip_saving_checkpoint(trainer)
+    return bool(callback._should_skip_saving_checkpoint(trainer))
+
+
+def save_last_checkpoint(callback: ModelCheckpoint, trainer: Trainer) -> None:
+    """Write a ``ModelCheckpoint``'s ``last`` checkpoint now, as it does after a top-k checkpoint.
+
+    Args:
+        callback: The checkpoint callback (its ``save_last`` decides whether anything is written).
+        trainer: Its trainer.
+    """
+    # lightning 2.6.6: ModelCheckpoint._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+    callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))
 
 
 class TQDMProgressBarWithUpdateHook(TQDMProgressBar):

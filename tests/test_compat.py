@@ -10,7 +10,7 @@ import pytest
 import torch
 from jsonargparse import ArgumentParser
 from lightning.fabric.plugins.environments import ClusterEnvironment
-from lightning.pytorch import Trainer
+from lightning.pytorch import Callback, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.demos.boring_classes import BoringModel
 from lightning.pytorch.loggers import WandbLogger
@@ -207,6 +207,28 @@ def test_the_class_path_the_cli_recorded(tmp_path):
 
 
 # Lightning: callbacks and loggers -----------------------------------------------------------
+
+
+class LastAfterEachEpoch(Callback):
+    """Asks the checkpoint callback at every epoch's end, then writes its last checkpoint."""
+
+    def __init__(self, checkpoint) -> None:
+        self.checkpoint, self.asked = checkpoint, []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        before = compat.checkpoint_written_or_not_due(self.checkpoint, trainer)
+        compat.save_last_checkpoint(self.checkpoint, trainer)
+        self.asked.append((before, compat.checkpoint_written_or_not_due(self.checkpoint, trainer)))
+
+
+def test_a_model_checkpoint_can_be_asked_to_write_its_last_checkpoint(tmp_path):
+    checkpoint = ModelCheckpoint(dirpath=tmp_path, save_top_k=0, save_last=True)
+    asking = LastAfterEachEpoch(checkpoint)
+    trainer = _trainer(tmp_path, enable_checkpointing=True, max_epochs=2, callbacks=[asking, checkpoint])
+    trainer.fit(BoringModel())
+    assert asking.asked == [(False, True), (False, True)]  # due; written at this step, so no longer due
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["epoch"] == 1
+    assert checkpoint.last_model_path == str(tmp_path / "last.ckpt")
 
 
 def test_the_progress_bar_asks_should_update_for_every_bar(tmp_path):

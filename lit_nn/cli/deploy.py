@@ -64,7 +64,7 @@ class DeployTrainer(Trainer):
             format: onnx (run by onnxruntime), torchscript (torch.jit.load) or exported
                 (torch.export's ExportedProgram, .pt2, torch.export.load).
             output: The file to write (default: exports/<checkpoint name>.<onnx|ts|pt2> in the run folder).
-            overwrite: Replace --output if it exists.
+            overwrite: Replace --output (and its metadata file, ``<output>.json``) if they exist.
             tolerance: Largest difference allowed between the exported model's outputs and PyTorch's,
                 relative to max(1, |PyTorch's value|).
 
@@ -83,8 +83,12 @@ class DeployTrainer(Trainer):
         )
         if output and path.suffix != suffix:
             raise ConfigError(f"--output {output}: a {format} export is a {suffix} file; name it …{suffix}")
-        if output and path.exists() and not overwrite:
-            raise ConfigError(f"--output {output} exists; give another file, or --overwrite true to replace it")
+        if output and not overwrite:
+            for taken in (path, exporting.metadata_path(path)):
+                if taken.exists():
+                    raise ConfigError(
+                        f"--output {output}: {taken} exists; give another file, or --overwrite true to replace it"
+                    )
         if not tolerance > 0:
             raise ConfigError(f"--tolerance must be above 0, got {tolerance}")
         inference, preprocessing = _model(model, datamodule, "test")
@@ -92,11 +96,10 @@ class DeployTrainer(Trainer):
             inference, preprocessing, datamodule, format, str(Path(str(ckpt_path)).resolve())
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial{suffix}")
-        try:
-            exporting.write(inference, preprocessing, format, partial, metadata)
+        with exporting.staging(path) as staged:  # checked before anything takes the target's name
+            exporting.write(inference, preprocessing, format, staged, metadata)
             agreement = exporting.compare(
-                inference, exporting.load(partial, format), test_batches(datamodule, preprocessing)
+                inference, exporting.load(staged, format), test_batches(datamodule, preprocessing)
             )
             if not agreement.max_scaled_diff <= tolerance:
                 raise exporting.ExportError(
@@ -104,13 +107,11 @@ class DeployTrainer(Trainer):
                     f"({agreement.max_scaled_diff:.3g} relative) on {agreement.samples} test samples, above "
                     f"--tolerance {tolerance:g}; nothing was written"
                 )
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-        metadata.update(
-            file=path.name, check={"tolerance": tolerance, "runtime": RUNTIMES[format], **agreement.as_dict()}
-        )
-        exporting.write_metadata(exporting.metadata_path(path), metadata)
+            metadata.update(
+                file=path.name, check={"tolerance": tolerance, "runtime": RUNTIMES[format], **agreement.as_dict()}
+            )
+            exporting.write_metadata(exporting.metadata_path(staged), metadata)
+            exporting.publish(staged, path)
         labels = (
             "" if agreement.label_agreement is None else f", labels agree on {100 * agreement.label_agreement:.2f} %"
         )

@@ -11,13 +11,13 @@ import yaml
 from jsonargparse import ArgumentError, Namespace, set_parsing_settings
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
 from lit_nn import runs
 from lit_nn.callbacks.activation_stats import ActivationStatistics
+from lit_nn.callbacks.last_checkpoint import LastEpochCheckpoint
 from lit_nn.callbacks.plots import PredictionPlots
 from lit_nn.checkpoint_choice import identity, size_keys
 from lit_nn.checkpoint_route import CheckpointRoute, datamodule_names
@@ -131,7 +131,7 @@ class LitNNCLI(HookedLightningCLI):
         )
         for name in size_keys()[:-1]:  # every registered task's size argument
             parser.link_arguments(f"data.{name}", f"model.init_args.{name}", apply_on="instantiate")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(LastEpochCheckpoint, "checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/loss",

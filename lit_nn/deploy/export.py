@@ -12,6 +12,10 @@ import contextlib
 import io
 import json
 import logging
+import math
+import os
+import shutil
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -70,8 +74,12 @@ def write(
     Raises:
         ExportError: When the exporter fails, with its reason.
     """
+    _check_finite_weights(model)
     sample = example_input(preprocessing, 2)
     batch = torch.export.Dim("batch", min=1)
+    # PyTorch's C++ writers abort the process when a write fails (a full disk: exit 134); serialised in
+    # memory, the file is written by Python, whose failure is an OSError said in one line
+    buffer = io.BytesIO()
     try:
         with _quiet(), torch.no_grad():
             if fmt == "onnx":
@@ -88,14 +96,73 @@ def write(
                 program.save(str(path))
             elif fmt == "torchscript":
                 traced = _traced(model, sample)
-                traced.save(str(path), _extra_files={"lit_nn.json": json.dumps(metadata)})
+                torch.jit.save(traced, buffer, _extra_files={"lit_nn.json": json.dumps(metadata)})
             else:
                 program = torch.export.export(model, (sample,), dynamic_shapes={"x": {0: batch}})
-                torch.export.save(program, str(path), extra_files={"lit_nn.json": json.dumps(metadata)})
+                torch.export.save(program, buffer, extra_files={"lit_nn.json": json.dumps(metadata)})
+            if fmt != "onnx":
+                path.write_bytes(buffer.getbuffer())
+    except OSError as exc:  # the file system's failure, not PyTorch's: said as such, naming the file
+        path.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror or str(exc), exc.filename or str(path)) from exc
     except Exception as exc:  # noqa: BLE001 (an exporter's failure is reported in one line)
         path.unlink(missing_ok=True)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(f"PyTorch could not export the model as {fmt}: {reason}") from exc
+
+
+def _check_finite_weights(model: InferenceModel) -> None:
+    """Refuse weights (or buffers: a normalisation's statistics) that are NaN or infinite.
+
+    Raises:
+        ExportError: Naming the first such tensor.
+    """
+    for kind, tensors in (("weight", model.named_parameters()), ("buffer", model.named_buffers())):
+        for name, tensor in tensors:
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise ExportError(
+                    f"the model's {kind} {name} holds NaN or infinite values: the checkpoint was saved after "
+                    "training diverged; export an earlier checkpoint (--ckpt_path best, or a FILE); nothing was written"
+                )
+
+
+@contextlib.contextmanager
+def staging(path: Path) -> Iterator[Path]:
+    """A place to write ``path`` and its metadata before they are checked: a new hidden folder beside it.
+
+    Nothing is written under ``path``'s own name until :func:`publish`; the folder (on the same file
+    system, so moving out of it is atomic) is removed whatever happens. Only a process killed
+    outright (a C++ abort on a full disk) leaves it behind, as ``.<name>.partial-*``.
+
+    Args:
+        path: The file to be written (its folder exists).
+
+    Yields:
+        Where to write the file, in the hidden folder.
+
+    Raises:
+        OSError: A file-system failure inside the folder, said of ``path``.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+    try:
+        yield folder / path.name
+    except OSError as exc:  # said of the file the user asked for, not of the hidden one
+        if exc.filename is not None and not str(exc.filename).startswith(str(folder)):
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def publish(staged: Path, path: Path) -> None:
+    """Move a checked export and its metadata from :func:`staging` to ``path``, each in one atomic rename.
+
+    Args:
+        staged: The file :func:`staging` gave, written and checked, its metadata beside it.
+        path: Where it goes.
+    """
+    os.replace(staged, path)
+    os.replace(metadata_path(staged), metadata_path(path))
 
 
 def _traced(model: InferenceModel, sample: Tensor) -> torch.jit.ScriptModule:
@@ -187,7 +254,7 @@ def compare(
         The agreement.
 
     Raises:
-        ExportError: If no test sample was compared.
+        ExportError: If no test sample was compared, or either side's outputs are NaN or infinite.
     """
     samples, worst, scaled, same, labelled = 0, 0.0, 0.0, 0, False
     for raw, task_input in batches:
@@ -199,12 +266,21 @@ def compare(
                 labelled = True
                 same += int((want == got).reshape(len(want), -1).all(axis=1).sum())
                 continue
+            for side, values in (("PyTorch's", want), ("the exported model's", got)):
+                if not np.isfinite(values).all():
+                    raise ExportError(
+                        f"{side} outputs are NaN or infinite on test samples {samples} to {samples + len(raw) - 1}: "
+                        "nothing can be checked, so nothing was written; export a checkpoint saved before training "
+                        "diverged (--ckpt_path best, or a FILE)"
+                    )
             diff = np.abs(want.astype(np.float64) - got.astype(np.float64))
             worst = max(worst, float(diff.max(initial=0.0)))
             scaled = max(scaled, float((diff / np.maximum(1.0, np.abs(want))).max(initial=0.0)))
         samples += len(raw)
     if not samples:
         raise ExportError("the test split is empty: nothing to check the export on")
+    if not (math.isfinite(worst) and math.isfinite(scaled)):
+        raise ExportError(f"the export's difference from PyTorch is not a number ({worst}); nothing was written")
     return Agreement(samples, worst, scaled, same / samples if labelled else None)
 
 

@@ -67,6 +67,11 @@ class SweepFolder:
         """``base.yaml``: the configuration every trial starts from."""
         return self.path / "base.yaml"
 
+    @property
+    def journal(self) -> Path:
+        """``study.journal``: Optuna's journal storage, one JSON entry a line."""
+        return self.path / "study.journal"
+
     def storage(self, kind: str) -> optuna.storages.BaseStorage:
         """The study's storage in this folder.
 
@@ -76,10 +81,14 @@ class SweepFolder:
         Returns:
             Optuna's journal file storage (``study.journal``, with its symlink lock, which works on
             NFS) or SQLite (``study.db``).
+
+        Raises:
+            ConfigError: When the journal is damaged (:func:`check_journal`).
         """
         if kind == "sqlite":
             return optuna.storages.RDBStorage(f"sqlite:///{self.path / 'study.db'}")
-        journal = str(self.path / "study.journal")
+        check_journal(self.journal)
+        journal = str(self.journal)
         backend = optuna.storages.journal.JournalFileBackend(
             journal, lock_obj=optuna.storages.journal.JournalFileSymlinkLock(journal)
         )
@@ -99,6 +108,39 @@ class SweepFolder:
         while (self.path / runs.trial_name(number, attempt)).exists():
             attempt += 1
         return runs.trial_name(number, attempt)
+
+
+def check_journal(path: Path) -> None:
+    """Refuse an Optuna journal with a line that is not a whole JSON entry, before Optuna reads it.
+
+    Optuna stops at such a line with a raw decode error, or, when the last line was cut short,
+    appends after it and damages the journal further; so it is checked first, in one pass.
+
+    Args:
+        path: The journal (missing: a new study, nothing to check).
+
+    Raises:
+        ConfigError: Naming the file, the line and the way out.
+    """
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            cut = not line.endswith(b"\n")
+            try:
+                entry = json.loads(line)
+                whole = isinstance(entry, dict) and not cut
+            except ValueError:
+                whole = False
+            if not whole:
+                what = "is cut short (the process writing it was stopped mid-line)" if cut else "is not a journal entry"
+                raise ConfigError(
+                    f"{path} line {number} {what}: Optuna cannot read the study past it. Keep a copy "
+                    f"(cp {path} {path}.bak), remove that line (`sed -i '{number}d' {path}`: a trial it "
+                    "recorded runs again), then run the command again"
+                )
 
 
 @contextlib.contextmanager
@@ -162,8 +204,11 @@ def open_study(folder: SweepFolder, spec: SweepSpec, base: dict[str, Any]) -> op
 
     Raises:
         ConfigError: When the folder holds a study of another search space, metric or
-            configuration (the first difference named).
+            configuration (the first difference named), or a damaged journal; either way before
+            anything is written.
     """
+    if spec.storage != "sqlite":
+        check_journal(folder.journal)  # a damaged study is refused before anything in the folder is written
     with claim(folder):
         if folder.spec_file.exists():
             stored = json.loads(folder.spec_file.read_text())

@@ -157,3 +157,75 @@ def test_the_loading_examples_in_docs_deploy_run_as_written(trained, capsys, tmp
     namespace = {"path": str(pt2)}
     exec(compile(program, "docs/deploy.md", "exec"), namespace)
     assert namespace["label"].shape == (3,) and namespace["probabilities"].shape == (3, 10)
+
+
+def _best_checkpoint(root: Path) -> Path:
+    (best,) = root.glob("*/*/checkpoints/best-*.ckpt")
+    return best
+
+
+@pytest.mark.parametrize(
+    ("case", "value", "said"),
+    [("binary", float("nan"), "holds NaN or infinite values"),  # NaN weights
+     ("regression", 3e38, "PyTorch's outputs are NaN or infinite")],  # finite weights, outputs overflow to inf
+)  # fmt: skip
+def test_an_export_of_non_finite_numbers_is_refused_in_one_line(trained, capsys, tmp_path, case, value, said):
+    root, args = trained(case)
+    checkpoint = torch.load(_best_checkpoint(root), weights_only=True)
+    name = next(n for n, t in checkpoint["state_dict"].items() if n.endswith("weight") and t.is_floating_point())
+    checkpoint["state_dict"][name].fill_(value)
+    broken = tmp_path / "broken.ckpt"
+    torch.save(checkpoint, broken)
+    output = tmp_path / "out" / "model.onnx"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", *args, "--run.root", str(root), "--ckpt_path", str(broken), "--output", str(output)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and said in err and "nothing was written" in err and "Traceback" not in err, err
+    assert list(output.parent.iterdir()) == []  # no file, no metadata, no hidden partial folder
+
+
+def test_the_metadata_file_beside_output_is_not_replaced_without_overwrite(trained, capsys, tmp_path):
+    root, args = trained("binary")
+    output = tmp_path / "model.onnx"
+    metadata = tmp_path / "model.onnx.json"
+    metadata.write_text("keep me")
+    base = ["export", *args, "--run.root", str(root), "--ckpt_path", "best", "--output", str(output)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(base)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and f"{metadata} exists" in err and "--overwrite true" in err, err
+    assert metadata.read_text() == "keep me" and not output.exists()
+    main([*base, "--overwrite", "true"])
+    assert json.loads(metadata.read_text())["file"] == "model.onnx" and output.is_file()
+
+
+WRITE_UNDER_A_SIZE_LIMIT = """
+import resource, signal, sys
+from lit_nn.cli import main
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+for fmt, suffix in (("onnx", "onnx"), ("torchscript", "ts"), ("exported", "pt2")):
+    try:
+        main(["export", *sys.argv[2:], "--ckpt_path", "best", "--format", fmt, "--output", f"{sys.argv[1]}/m.{suffix}"])
+    except SystemExit as exc:
+        print("exit", exc.code, file=sys.stderr, flush=True)
+"""
+
+
+def test_a_write_that_fails_is_said_as_such_and_leaves_nothing_in_the_folder(trained, tmp_path):
+    """A full disk (here: a file-size limit) is a file-system failure named with the file, not an
+    exporter's; PyTorch's C++ writers used to abort the process there and leave a partial file."""
+    import subprocess
+    import sys
+
+    root, args = trained("binary")
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run([sys.executable, "-c", WRITE_UNDER_A_SIZE_LIMIT, str(out), *args, "--run.root", str(root)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    errors = [line for line in done.stderr.splitlines() if line.startswith(("lit-nn: error", "exit"))]
+    assert done.returncode == 0 and len(errors) == 6, done.stderr[-3000:]
+    for suffix, (said, code) in zip(("onnx", "ts", "pt2"), zip(errors[::2], errors[1::2], strict=True), strict=True):
+        assert said.startswith(f"lit-nn: error: cannot write {out}/m.{suffix}: the file grew beyond"), said
+        assert code == "exit 2"
+    assert list(out.iterdir()) == []

@@ -159,3 +159,29 @@ def test_a_trial_stopped_before_its_values_were_drawn_draws_them_as_its_number_w
     study.ask()  # as a process stopped inside its claim leaves it: running, no values, no lock, no run folder
     taken = next_trial(study, folder, spec)
     assert taken.trial.number == 0 and taken.carried_on and taken.values == expected
+
+
+@pytest.mark.parametrize("how", ["garbage", "cut"])
+def test_a_damaged_journal_is_refused_in_one_line_before_anything_is_written(tmp_path, how):
+    folder, spec = SweepFolder(tmp_path / "s"), make_spec()
+    study = open_study(folder, spec, {"a": 1})
+    trial = study.ask()
+    study.tell(trial, 1.0)
+    journal = folder.path / "study.journal"
+    if how == "garbage":
+        lines = journal.read_bytes().splitlines(keepends=True)
+        journal.write_bytes(b"".join([lines[0], b"\x00garbage{\n", *lines[1:]]))
+        bad = 2
+    else:
+        bad = len(journal.read_bytes().splitlines())
+        journal.write_bytes(journal.read_bytes()[:-7])  # the last entry cut short, as by a kill mid-write
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.path.iterdir() if p.is_file()}
+    for attempt in (lambda: open_study(folder, make_spec(n_trials=5), {"a": 1}), lambda: load_study(folder)):
+        with pytest.raises(ConfigError) as refused:
+            attempt()
+        message = str(refused.value)
+        assert "\n" not in message and message.startswith(f"{journal} line {bad} ")
+        assert ("cut short" if how == "cut" else "is not a journal entry") in message
+        assert f"sed -i '{bad}d' {journal}" in message and ".bak" in message
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.path.iterdir() if p.is_file()}
+    assert after == before  # sweep.json (n_trials asked anew), base.yaml and the journal untouched
