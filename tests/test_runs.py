@@ -52,3 +52,5 @@ def test_names_of_sweeps_trials_configs_and_sessions(tmp_path):
     assert runs.config_file(tmp_path, "test-1", first=False).name == "test-1.yaml"
     assert runs.session_folder(runs.PLOTS_FOLDER, "fit-1") == "plots/fit-1"
     assert runs.compare_dir(experiment).name.startswith("compare-")
+    assert runs.compare_run_names(["relu", "{hidden_sizes: [8]}"]) == ["relu", "hidden_sizes-8"]
+    assert runs.compare_run_names(["a b", "a/b"]) == ["1-a-b", "2-a-b"]

@@ -2,9 +2,11 @@
 
     lit-nn compare -c deep_mlp --model.activation sigmoid,tanh,relu,leaky_relu
 
-Every value is an ordinary ``lit-nn fit`` run (its own run folder, checkpoints and logs); a value
-whose run fails is reported with its one-line reason and the others go on. The figure and a CSV
-of the final metrics go to ``<runs>/<experiment>/compare-<time>/``.
+Every value is an ordinary ``lit-nn fit`` run (its own run folder, checkpoints and logs) inside the
+comparison's folder ``<runs>/<experiment>/compare-<time>/<value>/``, apart from the experiment's own
+runs (so ``--ckpt_path best`` of the configuration never picks one); a value whose run fails is
+reported with its one-line reason and the others go on. The figure and a CSV of the final metrics
+go to the comparison's folder.
 """
 
 from __future__ import annotations
@@ -90,6 +92,29 @@ def split_varied(argv: Sequence[str]) -> tuple[str, list[str], list[str]]:
     return key, values, [*argv[:start], *argv[start + width :]]
 
 
+def plan_folder(key: str, values: Sequence[str], rest: Sequence[str]) -> Path | None:
+    """The comparison's folder, from the configuration as ``fit`` parses it (nothing is made).
+
+    Args:
+        key: The setting.
+        values: Its values (the first that parses settles the experiment).
+        rest: The other ``fit`` arguments.
+
+    Returns:
+        ``<runs>/<experiment>/compare-<time>``, or ``None`` when no value parses (each then fails alone).
+    """
+    from lit_nn.cli import run_lightning
+    from lit_nn.cli.lightning_cli import PlanningCLI
+
+    for value in values:
+        try:
+            cli = run_lightning(["fit", *rest, f"--{key}={value}"], cli_class=PlanningCLI)
+            return runs.compare_dir(cli.experiment_dir(cli.config["fit"]))
+        except LitNNError:
+            continue
+    return None
+
+
 def fit_one(value: str, key: str, rest: Sequence[str]) -> Outcome:
     """Train for one value, in this process.
 
@@ -167,11 +192,15 @@ def run(argv: Sequence[str]) -> int:
         print(USAGE)
         return 0
     key, values, rest = split_varied(argv)
-    outcomes = [fit_one(value, key, rest) for value in values]
+    folder = plan_folder(key, values, rest)
+    names = runs.compare_run_names(values)
+    place = [] if folder is None else [f"--run.root={folder.parent}", f"--run.experiment={folder.name}"]
+    outcomes = [
+        fit_one(value, key, [*rest, *place, f"--run.name={name}"]) for value, name in zip(values, names, strict=True)
+    ]
     done = [o for o in outcomes if o.run_dir is not None]
-    if not done:
+    if not done or folder is None:
         raise ConfigError(f"every value of --{key} failed; the first: {outcomes[0].error}")
     metric = done[0].metric
-    folder = runs.compare_dir(done[0].run_dir.parent)
     print("\n".join(report(key, outcomes, folder, metric)))
     return 1 if len(done) < len(outcomes) else 0

@@ -457,3 +457,28 @@ class LitNNCLI(HookedLightningCLI):
             print(f"Predictions: {written}")
         for line in finish_wandb(self.trainer):
             print(line)
+
+
+class PlanningCLI(LitNNCLI):
+    """The command's parser and checks alone: it parses, resolves names and builds nothing.
+
+    For a command that plans runs before making them (``lit-nn sweep``, ``lit-nn compare``): the
+    configuration and :meth:`~LitNNCLI.experiment_dir` are known, no folder is made, nothing is
+    seeded or trained.
+    """
+
+    def set_seed(self) -> None:
+        """Nothing: each run seeds itself."""
+
+    def before_instantiate_classes(self) -> None:
+        """Nothing: each run settles its own folder."""
+
+    def instantiate_classes(self) -> None:
+        """Nothing: each run builds its own model, data and trainer."""
+
+    def run_subcommand(self, subcommand: str) -> None:
+        """Nothing: the planning command runs what it planned.
+
+        Args:
+            subcommand: ``fit``.
+        """

@@ -34,7 +34,7 @@ from lit_nn import runs
 from lit_nn.atomic import write_text
 from lit_nn.callbacks.threads import THREADS_ENV, usable_cpus
 from lit_nn.cli import run_lightning
-from lit_nn.cli.lightning_cli import LitNNCLI
+from lit_nn.cli.lightning_cli import PlanningCLI
 from lit_nn.cli.messages import condense
 from lit_nn.cli.run_config import absolute_paths, plain_config
 from lit_nn.cli.sweep_trials import values_text, work
@@ -70,7 +70,7 @@ to carry on after an interruption; run it on several machines (a SLURM array) to
 `lit-nn sweep --help` lists every option (the sweep's are --sweep.*)."""
 
 
-class SweepCLI(LitNNCLI):
+class SweepCLI(PlanningCLI):
     """The fit command's parser with the ``sweep`` section and ``--workers``; it parses and builds nothing."""
 
     def add_arguments_to_parser(self, parser: Any) -> None:  # noqa: ANN401 (a LightningArgumentParser)
@@ -102,22 +102,6 @@ class SweepCLI(LitNNCLI):
                 "a sweep trains every trial from the start: --ckpt_path is not a sweep option (an interrupted sweep "
                 "carries on when the same command runs again)"
             )
-
-    def set_seed(self) -> None:
-        """Nothing: each trial seeds itself."""
-
-    def before_instantiate_classes(self) -> None:
-        """Nothing: each trial settles its own run."""
-
-    def instantiate_classes(self) -> None:
-        """Nothing: each trial builds its own model, data and trainer."""
-
-    def run_subcommand(self, subcommand: str) -> None:
-        """Nothing: the sweep runs the trials.
-
-        Args:
-            subcommand: ``fit``.
-        """
 
 
 DISTRIBUTED = ("ddp", "fsdp", "deepspeed")

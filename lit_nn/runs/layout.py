@@ -12,7 +12,7 @@ lit_nn asks it for a run's, a checkpoint's, a sweep's or a comparison's path::
         plots/<command>-<time>/  figures
         <command>-<time>-metrics.json, <command>-<time>.csv   an evaluation's metrics, predictions
     <root>/<experiment>/sweeps/<sweep>/trial-NNNN/   a sweep's trials, each an ordinary run
-    <root>/<experiment>/compare-<time>/              a comparison's table and figure
+    <root>/<experiment>/compare-<time>/<value>/      a comparison: a run per value, its table and figure
 """
 
 from __future__ import annotations
@@ -295,8 +295,22 @@ TRIALS = "trial-*"
 """A glob for every trial folder of a sweep."""
 
 
+def compare_run_names(values: list[str] | tuple[str, ...]) -> list[str]:
+    """The run-folder names of a comparison's values, inside its folder.
+
+    Args:
+        values: The compared values, as given (``relu``, ``0.001``, ``{hidden_sizes: [8]}``).
+
+    Returns:
+        Each value with characters outside letters, digits, ``.``, ``_`` and ``-`` replaced
+        (``hidden_sizes-8``); numbered ``1-…``, ``2-…`` when two would be the same.
+    """
+    names = [re.sub(r"[^A-Za-z0-9._-]+", "-", str(v)).strip("-.") or "value" for v in values]
+    return names if len(set(names)) == len(names) else [f"{i}-{n}" for i, n in enumerate(names, 1)]
+
+
 def compare_dir(experiment: Path) -> Path:
-    """A new comparison's folder (its table and figure).
+    """A new comparison's folder: its runs, one per value, its table and figure.
 
     Args:
         experiment: The experiment's folder.

@@ -37,8 +37,10 @@ def test_compare_trains_each_value_and_draws_them_together(tmp_path):
     assert [r["epochs"] for r in rows] == ["2", "2", "0"]
     assert float(rows[1]["val/acc"]) > float(rows[0]["val/acc"])  # the chapter's lesson, on real runs
     assert "unknown" in rows[2]["run (or why it failed)"].lower()
+    assert not list((tmp_path / "runs" / "digits").glob("*/run.json"))  # --ckpt_path best of deep_mlp sees none
     for row in rows[:2]:
         run_dir = tmp_path / row["run (or why it failed)"]  # relative to where compare ran (an absolute one stays)
+        assert run_dir.parent == folder and run_dir.name == row["model.activation"]
         assert list(run_dir.glob("checkpoints/best-*.ckpt"))
         assert (next(run_dir.glob("plots/fit-*")) / "activation_stats.png").read_bytes()[:8] == PNG
     assert "lit-nn: the gradient reaching hidden1.sigmoid is" in result.stderr
