@@ -55,8 +55,41 @@ def confusion_counts(labels: Tensor, targets: Tensor, num_classes: int) -> Tenso
     return torch.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
+MAX_DRAWN_CLASSES = 40
+"""A confusion matrix draws at most this many classes: those most often confused, the others left out."""
+MAX_ANNOTATED_CLASSES = 25
+"""Above this many drawn classes, the cells are shaded without their counts written in."""
+MAX_FIGURE_INCHES = 16.0
+
+
+def most_confused(labels: Tensor, targets: Tensor, num_classes: int, keep: int) -> Tensor:
+    """The classes most often involved in a mistake, as the true or the predicted class.
+
+    Args:
+        labels: Predicted class indices ``(N,)``.
+        targets: True class indices ``(N,)``.
+        num_classes: Number of classes.
+        keep: How many to return.
+
+    Returns:
+        Up to ``keep`` class indices in increasing order (ties broken by the number of samples).
+    """
+    labels, targets = labels.long(), targets.long()
+    wrong = labels != targets
+    mistakes = torch.bincount(targets[wrong], minlength=num_classes) + torch.bincount(
+        labels[wrong], minlength=num_classes
+    )
+    score = mistakes.double() * (len(targets) + 1) + torch.bincount(targets, minlength=num_classes).double()
+    return torch.topk(score, min(keep, num_classes)).indices.sort().values
+
+
 def confusion_matrix(labels: Tensor, targets: Tensor, names: Sequence[str], path: Path, title: str) -> Path:
     """Counts of true (rows) against predicted (columns) classes, shaded by row share.
+
+    With more than :data:`MAX_DRAWN_CLASSES` classes, the most confused ones are drawn and the
+    title says how many were left out; above :data:`MAX_ANNOTATED_CLASSES`, the counts are not
+    written in the cells. Memory grows with the samples and the classes drawn, not the square of
+    the class count.
 
     Args:
         labels: Predicted class indices ``(N,)``.
@@ -69,18 +102,35 @@ def confusion_matrix(labels: Tensor, targets: Tensor, names: Sequence[str], path
         ``path``.
     """
     n = len(names)
-    counts = confusion_counts(labels, targets, n)
-    share = counts / counts.sum(dim=1, keepdim=True).clamp(min=1)
-    size = max(4.0, 0.5 * n + 2)
+    labels, targets = labels.long(), targets.long()
+    drawn = most_confused(labels, targets, n, MAX_DRAWN_CLASSES) if n > MAX_DRAWN_CLASSES else torch.arange(n)
+    k = len(drawn)
+    position = torch.full((n,), -1, dtype=torch.long)
+    position[drawn] = torch.arange(k)
+    rows, columns = position[targets], position[labels]
+    both = (rows >= 0) & (columns >= 0)
+    counts = torch.bincount(rows[both] * k + columns[both], minlength=k * k).reshape(k, k)
+    samples = torch.bincount(targets, minlength=n)[drawn]  # shares of each class's samples, drawn or not
+    share = counts / samples.unsqueeze(1).clamp(min=1)
+    notes = []
+    if k < n:
+        notes.append(f"the {k} most confused of {n} classes ({n - k} left out)")
+    if k > MAX_ANNOTATED_CLASSES:
+        notes.append("counts not written")
+    size = min(max(4.0, 0.5 * k + 2), MAX_FIGURE_INCHES)
     figure, axes = plt.subplots(figsize=(size, size))
     axes.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    for row in range(n):
-        for column in range(n):
-            colour = "white" if share[row, column] > 0.5 else "black"
-            axes.text(column, row, int(counts[row, column]), ha="center", va="center", color=colour, fontsize=8)
-    axes.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
-    axes.set_xticklabels(names, rotation=45, ha="right")
-    axes.set_yticklabels(names)
+    if k <= MAX_ANNOTATED_CLASSES:
+        for row in range(k):
+            for column in range(k):
+                colour = "white" if share[row, column] > 0.5 else "black"
+                axes.text(column, row, int(counts[row, column]), ha="center", va="center", color=colour, fontsize=8)
+    full_title = f"{title}\n{'; '.join(notes)}" if notes else title
+    axes.set(xticks=range(k), yticks=range(k), xlabel="predicted", ylabel="true", title=full_title)
+    shown = [names[i] for i in drawn.tolist()]
+    small = {"fontsize": 6} if k > MAX_ANNOTATED_CLASSES else {}
+    axes.set_xticklabels(shown, rotation=45, ha="right", **small)
+    axes.set_yticklabels(shown, **small)
     return save_figure(figure, path)
 
 

@@ -155,12 +155,18 @@ class ArrayDataModule(SplitDataModule):
         if not np.issubdtype(self.targets.dtype, np.integer) or self.targets.min() < 0:
             raise DataError(f"{type(self).__name__}: class labels must be integers 0, 1, …; got {self.targets[:5]}")
         self.num_classes = int(self.targets.max()) + 1
+        if self.num_classes == 1:
+            raise DataError(
+                f"{type(self).__name__}: the data holds a single class (label 0); a classifier needs at least two: "
+                "check the target column or the split"
+            )
         missing = sorted(set(range(self.num_classes)) - set(np.unique(self.targets).tolist()))
         if missing:
             raise DataError(f"{type(self).__name__}: no sample has the class label(s) {missing[:10]}")
         if task == "binary" and self.num_classes != 2:
             raise DataError(
-                f"{type(self).__name__}: binary data needs labels 0 and 1, found {self.num_classes} classes"
+                f"{type(self).__name__}: binary data needs labels 0 and 1, found {self.num_classes} classes; "
+                "use a multiclass task (--data.task multiclass where the datamodule takes it)"
             )
 
     def set_unlabelled(self, features: np.ndarray) -> None:

@@ -132,7 +132,7 @@ class CSVDataModule(ArrayDataModule):
             return self._unknown_class(target, bad.value, bad.row)
         return DataError(
             f"{self.path}: target column {target!r} holds {bad.value!r} {where}, not a number; a regression "
-            "target must be numeric (or set task to binary or multiclass)"
+            "target must be numeric (for class labels, set --data.task multiclass or --data.task binary)"
         )
 
     def _learn_encoding(
@@ -164,10 +164,16 @@ class CSVDataModule(ArrayDataModule):
         encoding["numeric_target"] = numbers is not None
         encoding["class_keys"] = [str(k) for k in keys]
         encoding["class_names"] = [str(int(k)) if numbers is not None and k.is_integer() else str(k) for k in keys]
+        if len(keys) < 2:
+            raise DataError(
+                f"{self.path}: target column {target!r} holds a single class ({encoding['class_names'][0]!r} in every "
+                "row); a classifier needs at least two: check the target column (or set --data.task regression "
+                "for values to predict)"
+            )
         if task == "binary" and len(keys) != 2:
             raise DataError(
                 f"{self.path}: target column {target!r} has {len(keys)} distinct values, binary needs 2; "
-                "use task: multiclass"
+                "set --data.task multiclass (and --model MulticlassClassificationTask)"
             )
         return encoding
 

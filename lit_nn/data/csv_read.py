@@ -9,6 +9,7 @@ after its first block is read a second time (only that column is kept on that pa
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,9 @@ Kind = Literal["number", "text", "auto"]
 MISSING = ("", "na", "nan", "n/a", "null", "none", "?")
 """Values (stripped, any case) that mark a missing one."""
 BLOCK_BYTES = 4 << 20
+MAX_HEADER_BYTES = 1 << 20
+"""The longest header line read (1 MiB: some 100,000 column names); a longer one is refused, as is a file
+with no line end that near its start, so the header costs memory in proportion to this, not to the file."""
 
 
 @dataclass
@@ -80,7 +84,8 @@ def read_header(path: Path, delimiter: str) -> list[str]:
         The names on the first line.
 
     Raises:
-        DataError: If the file is missing, not text, or has no header line.
+        DataError: If the file is missing, not text, has no header line, a header line longer than
+            :data:`MAX_HEADER_BYTES`, or a column name given twice.
     """
     if len(delimiter) != 1:
         raise DataError(f"delimiter must be one character, got {delimiter!r}")
@@ -92,7 +97,25 @@ def read_header(path: Path, delimiter: str) -> list[str]:
         raise DataError(f"{path} is not a readable CSV text file: {exc}") from exc
     if not header:
         raise DataError(f"{path} needs a header line and at least one data row")
-    return [name.strip() for name in header]
+    names = [name.strip() for name in header]
+    _check_unique(path, names)
+    return names
+
+
+def _check_unique(path: Path, names: Sequence[str]) -> None:
+    """Refuse a header that names a column twice (only one of the two could be used)."""
+    places: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        places.setdefault(name, []).append(i + 1)
+    twice = {name: at for name, at in places.items() if len(at) > 1}
+    if twice:
+        which = "; ".join(
+            f"{name!r} (columns {', '.join(map(str, at[:-1]))} and {at[-1]})" for name, at in list(twice.items())[:10]
+        )
+        raise DataError(
+            f"{path}: the header names {len(twice)} column(s) more than once: {which}; only one of each could be "
+            "used, so rename them to be unique"
+        )
 
 
 def read_columns(
@@ -219,10 +242,37 @@ class _Blocks:
                 raise DataError(f"{self.path} is not a readable CSV text file: {exc}") from None
 
 
+class _HeaderTooLong(Exception):
+    """The header record goes on past :data:`MAX_HEADER_BYTES`."""
+
+
 def _raw_header(path: Path, delimiter: str) -> list[str]:
-    """The first line's names as pyarrow sees them (unstripped), to type every column as text."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        return next(csv.reader(handle, delimiter=delimiter), [])
+    """The first line's names as pyarrow sees them (unstripped), to type every column as text.
+
+    Reads at most :data:`MAX_HEADER_BYTES` (and a byte) of the file, whatever its first line's length.
+
+    Raises:
+        DataError: If the header record does not end within :data:`MAX_HEADER_BYTES`.
+    """
+    with path.open("rb") as handle:
+        prefix = handle.read(MAX_HEADER_BYTES + 1)
+    cut = len(prefix) > MAX_HEADER_BYTES
+    if cut:  # up to the last whole line; a line end is one byte that no other UTF-8 character contains
+        prefix = prefix[: prefix.rfind(b"\n") + 1]
+    lines = io.StringIO(prefix.decode("utf-8-sig"), newline="")
+
+    def each_line() -> Iterator[str]:
+        yield from lines
+        if cut:  # the csv module asks for more only while the header record is still open (a quoted field)
+            raise _HeaderTooLong
+
+    try:
+        return next(csv.reader(each_line(), delimiter=delimiter), [])
+    except _HeaderTooLong:
+        raise DataError(
+            f"{path}: the header line is longer than {MAX_HEADER_BYTES >> 20} MiB (no end of line in the first "
+            f"{MAX_HEADER_BYTES} bytes); a CSV file needs a header line of column names and one row per line"
+        ) from None
 
 
 def _all_blank(fields: Sequence[pa.Array]) -> pa.Array | None:

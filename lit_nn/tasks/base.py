@@ -215,7 +215,9 @@ class BaseTask(TaskOutputs, CheapHookBookkeeping, LightningModule, ABC):
             stage: Lightning's stage.
         """
         arg = self.size_argument
-        check_size(type(self).__name__, arg, self.hparams[arg], self.datamodule_attribute(arg))
+        data_kind = self.datamodule_attribute("task")
+        data_kind = data_kind if isinstance(data_kind, str) else None
+        check_size(type(self).__name__, arg, self.hparams[arg], self.datamodule_attribute(arg), data_kind)
 
     @abstractmethod
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:

@@ -13,7 +13,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Sco
 
 from lit_nn.errors import InvalidArgumentsError
 from lit_nn.tasks.base import BaseTask
-from lit_nn.tasks.labels import check_labels
+from lit_nn.tasks.labels import check_labels, kind_mismatch, single_class
 
 
 class BinaryClassificationTask(BaseTask):
@@ -33,6 +33,10 @@ class BinaryClassificationTask(BaseTask):
     size_argument = "num_classes"
 
     def __init__(self, num_classes: int = 2, threshold: float = 0.5, **kwargs: Any) -> None:
+        if num_classes is None:  # linked from a datamodule whose targets are not class labels
+            raise InvalidArgumentsError(kind_mismatch("BinaryClassificationTask", "num_classes", None))
+        if num_classes == 1:
+            raise InvalidArgumentsError(single_class("the data"))
         if num_classes != 2:
             raise InvalidArgumentsError(
                 f"BinaryClassificationTask has 2 classes, the data has {num_classes}; use MulticlassClassificationTask"

@@ -35,20 +35,63 @@ def check_labels(y: Tensor, num_classes: int) -> None:
         )
 
 
-def check_size(task: str, argument: str, model: Any, data: Any) -> None:  # noqa: ANN401
-    """Refuse data whose class or target count is not the model's.
+def check_size(task: str, argument: str, model: Any, data: Any, data_kind: str | None = None) -> None:  # noqa: ANN401
+    """Refuse data whose class or target count is not the model's, or whose targets are of another kind.
 
     Args:
         task: The task's class name, for the message.
         argument: ``num_classes`` or ``num_targets``.
         model: The model's value.
         data: The datamodule's value (``None``: it does not say).
+        data_kind: What the datamodule's targets are (its ``task``: ``regression``, ``binary`` …), if it says.
 
     Raises:
-        LabelError: On a mismatch, naming both counts.
+        LabelError: On a mismatch, naming both counts, or data that gives no ``argument`` while its
+            targets are of another kind, saying how to read them as this task's.
     """
+    if data is None and data_kind is not None:
+        raise LabelError(kind_mismatch(task, argument, data_kind))
     if data is not None and data != model:
         raise LabelError(
             f"the datamodule has {argument}={data} but {task} was built with {argument}={model}; set them equal "
             "(the CLI links them when the model's value is not given)"
         )
+
+
+def kind_mismatch(task: str, argument: str, data_kind: str | None) -> str:
+    """Say that a task's data gives no ``argument`` because its targets are of another kind, and what to do.
+
+    Args:
+        task: The task's class name.
+        argument: The task's size argument (``num_classes``, ``num_targets`` …).
+        data_kind: What the datamodule's targets are, or ``None`` if it does not say.
+
+    Returns:
+        One sentence naming ``--data.task``, which a datamodule that infers its task (``csv``) takes.
+    """
+    held = f"{data_kind} targets" if data_kind else "targets of another kind"
+    if argument == "num_classes":
+        return (
+            f"{task} is a classifier, but the datamodule holds {held} and gives no num_classes (a CSV target of "
+            "numbers, or of integers with more than 20 distinct values, is read as regression); if the target "
+            "holds class labels, set --data.task multiclass (or binary), otherwise choose RegressionTask"
+        )
+    return (
+        f"{task} needs {argument}, but the datamodule holds {held} and gives none; if the target holds values "
+        "to predict, set --data.task regression, otherwise choose the task that fits them"
+    )
+
+
+def single_class(where: str) -> str:
+    """The message for data that holds one class only.
+
+    Args:
+        where: What holds it (a file and column, or a class name).
+
+    Returns:
+        One sentence saying a classifier needs two classes and where to look.
+    """
+    return (
+        f"{where} holds a single class; a classifier needs at least two: check the target column (or the split "
+        "that left one class), or set --data.task regression for values to predict"
+    )

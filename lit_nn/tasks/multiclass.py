@@ -13,7 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from lit_nn.errors import InvalidArgumentsError
 from lit_nn.tasks.base import BaseTask
-from lit_nn.tasks.labels import check_labels
+from lit_nn.tasks.labels import check_labels, kind_mismatch, single_class
 
 
 class TopKAccuracy(MulticlassAccuracy):
@@ -63,6 +63,10 @@ class MulticlassClassificationTask(BaseTask):
     size_argument = "num_classes"
 
     def __init__(self, num_classes: int, **kwargs: Any) -> None:
+        if num_classes is None:  # linked from a datamodule whose targets are not class labels
+            raise InvalidArgumentsError(kind_mismatch("MulticlassClassificationTask", "num_classes", None))
+        if num_classes == 1:
+            raise InvalidArgumentsError(single_class("the data"))
         if num_classes < 2:
             raise InvalidArgumentsError(f"num_classes must be at least 2, got {num_classes}")
         super().__init__(**kwargs)

@@ -100,3 +100,49 @@ def test_a_resumed_run_draws_every_epoch(tmp_path):
     resumed = fit(4, ckpt=str(tmp_path / "ckpt" / "last.ckpt"))
     assert [row["epoch"] for row in resumed.history] == [0.0, 1.0, 2.0, 3.0]
     check_png(tmp_path / "plots" / "curves.png")
+
+
+@pytest.mark.parametrize("num_classes", [60, 500])
+def test_a_confusion_matrix_of_many_classes_is_bounded_and_says_what_it_left_out(tmp_path, monkeypatch, num_classes):
+    """500 classes drew 250,000 counts on a 252-inch figure (past 4 GB); now the most confused classes, no counts."""
+    from PIL import Image
+
+    from lit_nn import plotting
+
+    targets = torch.arange(num_classes).repeat(10)
+    labels = targets.clone()
+    labels[:6] = torch.tensor([13, 7, 13, 7, 42, 7]) % num_classes  # classes 0..5 mistaken for 7, 13, 42
+    seen = {}
+    real_save = plotting.save_figure
+
+    def spy(figure, path, **kwargs):
+        axes = figure.axes[0]
+        seen.update(size=tuple(figure.get_size_inches()), texts=len(axes.texts), title=axes.get_title())
+        seen.update(ticks=[t.get_text() for t in axes.get_xticklabels()])
+        return real_save(figure, path, **kwargs)
+
+    monkeypatch.setattr(plotting, "save_figure", spy)
+    names = [f"c{i}" for i in range(num_classes)]
+    path = plotting.confusion_matrix(labels, targets, names, tmp_path / "cm.png", "val")
+    assert max(Image.open(path).size) <= plotting.MAX_FIGURE_INCHES * 100
+    assert max(seen["size"]) <= plotting.MAX_FIGURE_INCHES and seen["texts"] == 0
+    kept = plotting.MAX_DRAWN_CLASSES
+    assert f"the {kept} most confused of {num_classes} classes ({num_classes - kept} left out)" in seen["title"]
+    assert "counts not written" in seen["title"] and len(seen["ticks"]) == kept
+    assert {"c0", "c1", "c5", "c7", "c13", "c42"} <= set(seen["ticks"])  # every class in a mistake is drawn
+
+
+def test_a_confusion_matrix_of_few_classes_writes_every_count(tmp_path, monkeypatch):
+    from lit_nn import plotting
+
+    texts = []
+    real_save = plotting.save_figure
+
+    def spy(figure, path, **kwargs):
+        texts.extend(t.get_text() for t in figure.axes[0].texts)
+        return real_save(figure, path, **kwargs)
+
+    monkeypatch.setattr(plotting, "save_figure", spy)
+    plotting.confusion_matrix(torch.tensor([0, 1, 1, 2, 2]), torch.tensor([0, 1, 2, 2, 0]), ["a", "b", "c"],
+                              tmp_path / "cm.png", "val")  # fmt: skip
+    assert texts == ["1", "0", "1", "0", "1", "0", "0", "1", "1"]

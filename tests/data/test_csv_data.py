@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -77,7 +79,7 @@ def test_non_numeric_regression_target(tmp_path):
 
 def test_binary_needs_two_values(tmp_path):
     path = write_csv(tmp_path / "b.csv", [[i, i % 3] for i in range(30)], ["x", "y"])
-    with pytest.raises(DataError, match="has 3 distinct values, binary needs 2; use task: multiclass"):
+    with pytest.raises(DataError, match=r"has 3 distinct values, binary needs 2; set --data\.task multiclass"):
         CSVDataModule(str(path), target="y", task="binary")
 
 
@@ -150,3 +152,35 @@ def test_the_training_file_given_again_keeps_its_split(tmp_path):
     again.setup()
     assert not again.whole
     assert torch.equal(again.datasets["test"].features, trained.datasets["test"].features)
+
+
+def integer_target_csv(path, classes, n=120):
+    rng = np.random.default_rng(0)
+    rows = [[f"{rng.normal():.3f}", f"{rng.normal():.3f}", int(i % classes)] for i in range(n)]
+    return write_csv(path, rows, ["a", "b", "y"])
+
+
+@pytest.mark.parametrize(
+    ("model", "classes", "expected"),
+    [
+        # 30 integer values are read as regression: a classifier says so and names --data.task
+        ("MulticlassClassificationTask", 30, r"is a classifier, but .* set --data\.task multiclass"),
+        ("BinaryClassificationTask", 30, r"is a classifier, but the datamodule holds regression targets.*--data\.task"),
+        # a single class: neither binary nor multiclass is suggested, the single class is named
+        ("BinaryClassificationTask", 1, r"target column 'y' holds a single class \('0' in every row\); a classifier"),
+        ("MulticlassClassificationTask", 1, r"holds a single class .* needs at least two: check the target column"),
+        ("RegressionTask", 3, r"RegressionTask needs num_targets, but .* multiclass targets .* --data\.task regress"),
+    ],
+)
+def test_a_target_read_as_another_kind_says_which_data_task_to_set(tmp_path, capsys, model, classes, expected):
+    from lit_nn.cli import main
+
+    path = integer_target_csv(tmp_path / "t.csv", classes)
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--model", model, "--data", "csv", "--data.path", str(path), "--data.target", "y",
+              "--trainer.max_epochs", "1", "--trainer.logger", "false",
+              "--run.root", str(tmp_path / "runs")])  # fmt: skip
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("lit-nn: error")]
+    assert info.value.code == 2 and len(lines) == 1, lines
+    assert re.search(expected, lines[0]), lines[0]
+

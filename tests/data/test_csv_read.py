@@ -135,3 +135,41 @@ def test_all_finite_looks_at_every_slice():
     assert all_finite(values, rows_at_once=64)
     values[999, 2] = np.inf
     assert not all_finite(values, rows_at_once=64)
+
+
+def test_a_column_named_twice_is_refused_naming_it(tmp_path):
+    path = write_csv(tmp_path / "d.csv", [[1, 2, 3, 0], [4, 5, 6, 1]], ["a", "b", " a", "y"])
+    with pytest.raises(DataError, match=r"names 1 column\(s\) more than once: 'a' \(columns 1 and 3\).*rename"):
+        CSVDataModule(str(path), target="y")
+
+
+@pytest.mark.parametrize("line_end", [False, True])
+def test_the_header_costs_memory_in_proportion_to_its_bound_not_the_file(tmp_path, line_end):
+    """A 24 MB first line used to be read whole as Python strings (a 1 GB one grew past 4 GB)."""
+    import tracemalloc
+
+    path = tmp_path / "one_line.csv"
+    path.write_bytes(b"x" * (24 << 20) + (b"\n1\n" if line_end else b""))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"header line is longer than 1 MiB .*one row per line"):
+            read_header(path, ",")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 * csv_read.MAX_HEADER_BYTES, peak
+
+
+def test_a_header_just_under_the_bound_is_read(tmp_path):
+    names = [f"c{i}" for i in range(csv_read.MAX_HEADER_BYTES // 9)]
+    line = ",".join(names)
+    assert len(line) < csv_read.MAX_HEADER_BYTES
+    path = tmp_path / "wide.csv"
+    path.write_text(line + "\n" + "x" * (2 * csv_read.MAX_HEADER_BYTES) + "\n")
+    assert read_header(path, ",") == names
+
+
+def test_a_quoted_line_end_in_the_header_is_part_of_a_name(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('"a\nb",c\n1,2\n')
+    assert read_header(path, ",") == ["a\nb", "c"]

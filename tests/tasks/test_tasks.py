@@ -100,7 +100,7 @@ def test_names_resolve_through_the_registry_with_their_keywords():
         ({"lr": -1e-3}, InvalidArgumentsError, "lr must be positive"),
         ({"weight_decay": -1.0}, InvalidArgumentsError, "weight_decay must be 0 or more"),
         ({"dropout": 1.0}, InvalidArgumentsError, "dropout must be below 1"),
-        ({"num_classes": 1}, InvalidArgumentsError, "num_classes must be at least 2"),
+        ({"num_classes": 1}, InvalidArgumentsError, "the data holds a single class; a classifier needs at least two"),
         ({"input_shape": None}, InvalidArgumentsError, "needs input_shape, the shape of one sample"),
     ],
 )
