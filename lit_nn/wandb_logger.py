@@ -31,9 +31,40 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from lit_nn.atomic import write_text
 from lit_nn.compat import set_wandb_log_model, wandb_init_arguments, wandb_logger_prefix
+from lit_nn.errors import LitNNError
 
 CONFIG_KEY = "lit_nn_config"
 """The key under which :class:`~lit_nn.cli.run_config.RunConfigSaver` hands loggers the run configuration."""
+
+
+class WandbStartError(LitNNError):
+    """W&B could not start (or resume) the run: no network, a rejected key, a folder it cannot write."""
+
+
+def start_failure(exc: BaseException, save_dir: str | None, offline: bool) -> str:
+    """The one line that says why W&B did not start and what to do.
+
+    Args:
+        exc: What ``wandb.init`` raised.
+        save_dir: The folder W&B writes into (``<run>/wandb``'s parent).
+        offline: The run was to be offline.
+
+    Returns:
+        The message.
+    """
+    reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+    if isinstance(exc, PermissionError) or "ermission denied" in reason or "ead-only" in reason:
+        return (
+            f"W&B cannot write its files under {save_dir} ({reason}): make that folder writable, or give "
+            "--run.root a folder you can write"
+        )
+    if offline:
+        return f"W&B could not start its offline run in {save_dir} ({reason}); or log without it: -c logger/csv"
+    return (
+        f"W&B could not start the online run ({type(exc).__name__}: {reason}): check the network and your key "
+        "(wandb login), or train without the network: WANDB_MODE=offline (upload later with wandb sync) or "
+        "-c logger/csv"
+    )
 
 
 class RunWandbLogger(WandbLogger):
@@ -77,6 +108,21 @@ class RunWandbLogger(WandbLogger):
         self.last_step: int | None = None
         self._floor: int | None = None
         self._offset: int | None = None
+
+    @property
+    def experiment(self) -> Any:  # noqa: ANN401 (a wandb Run)
+        """The W&B run, started on first use (Lightning's); a failure to start is one line.
+
+        Raises:
+            WandbStartError: Saying why W&B did not start (network, key, folder) and what to do.
+        """
+        try:
+            return WandbLogger.experiment.fget(self)
+        except LitNNError:
+            raise
+        except Exception as exc:  # wandb's CommError, UsageError, OSError …: whatever wandb.init raised
+            offline = os.environ.get("WANDB_MODE") in ("offline", "dryrun")  # Lightning sets it for an offline run
+            raise WandbStartError(start_failure(exc, self.save_dir, offline)) from exc
 
     def _step_floor(self) -> int:
         if self._floor is None:

@@ -153,3 +153,14 @@ def test_mode_follows_credentials_unless_told(tmp_path, environ, netrc_host, mod
         (tmp_path / ".netrc").chmod(0o600)
     assert wandb_mode(environ) == mode
     assert has_credentials(environ) == ("WANDB_API_KEY" in environ or netrc_host == "api.wandb.ai")
+
+
+def test_an_online_run_without_a_reachable_server_is_one_line_and_exit_2(tmp_path):
+    environ = offline_env(tmp_path, WANDB_MODE="online", WANDB_API_KEY="0" * 40,
+                          WANDB_BASE_URL="http://127.0.0.1:9", WANDB_INIT_TIMEOUT="5")  # a closed loopback port
+    args = ["fit", "-c", "breast_cancer", "--trainer.max_epochs", "1", "--run.root", str(tmp_path / "runs")]
+    result = run([*args, "--trainer.enable_progress_bar", "false"], environ=environ)
+    assert result.returncode == 2, result.stderr[-3000:]
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("lit-nn: error:")]
+    assert "W&B could not start the online run" in line and "WANDB_MODE=offline" in line, line
+    assert "Traceback" not in result.stderr
