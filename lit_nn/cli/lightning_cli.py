@@ -406,17 +406,19 @@ class LitNNCLI(HookedLightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:  # noqa: ANN401
         """Build the trainer, with lit_nn's checkpoint gate and callbacks (:func:`arrange_callbacks`)."""
+        # the configuration's own callbacks, before Lightning extends that same list with its defaults
+        configured = self.config_init[self.subcommand]["trainer"].get("callbacks") or []
+        configured = list(configured) if isinstance(configured, list) else [configured]
         trainer = super().instantiate_trainer(**kwargs)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default: lit_nn's gate instead
             trainer.strategy.checkpoint_io = self.route.checkpoint_io()
-        configured = self.config_init[self.subcommand]["trainer"].get("callbacks") or []
         predictions = None
         if self.subcommand == "predict":
             predictions = self.config["predict"].get("output") or runs.predictions_file(self.run_dir, self.session)
         arrange_callbacks(
             trainer,
             self.subcommand,
-            configured if isinstance(configured, list) else [configured],
+            configured,
             record=getattr(self, "record", None),
             extra=self.extra_callbacks,
             predictions=predictions,
