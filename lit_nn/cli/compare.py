@@ -11,8 +11,12 @@ go to the comparison's folder.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import shutil
+import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +25,7 @@ from lit_nn import runs
 from lit_nn.atomic import write_text
 from lit_nn.cli.messages import one_line
 from lit_nn.cli.table import format_table
+from lit_nn.console import output_to
 from lit_nn.errors import ConfigError, LitNNError
 
 USAGE = """usage: lit-nn compare [-c CONFIG ...] --KEY V1,V2[,...] [other lit-nn fit options]
@@ -146,6 +151,40 @@ def fit_one(value: str, key: str, rest: Sequence[str]) -> Outcome:
     return outcome
 
 
+def fit_quietly(value: str, key: str, rest: Sequence[str], folder: Path | None, name: str, count: str) -> Outcome:
+    """Train one value with its output in the comparison's log, saying on the console which and how it went.
+
+    lit_nn's own notes (``lit-nn: …`` lines: a vanishing gradient, a stalled loss) are repeated
+    on the console after the run; the progress bar and Lightning's lines stay in the log.
+
+    Args:
+        value: The setting's value.
+        key: The setting.
+        rest: The other ``fit`` arguments.
+        folder: The comparison's folder (``None`` when no value parses: the value then fails alone).
+        name: The value's run-folder name.
+        count: ``[2/4]``.
+
+    Returns:
+        What happened.
+    """
+    print(f"{count} --{key}={value} …", flush=True)
+    if folder is None:
+        return fit_one(value, key, [*rest, f"--run.name={name}"])
+    log = runs.compare_log(folder, name)
+    started = time.monotonic()
+    with output_to(log):
+        outcome = fit_one(value, key, [*rest, f"--run.root={folder.parent}", f"--run.experiment={folder.name}",
+                                       f"--run.name={name}"])  # fmt: skip
+    notes = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("lit-nn: ")]
+    for note in notes:
+        print(note, file=sys.stderr, flush=True)
+    result = outcome.error or ", ".join(f"{k} {v:.4g}" for k, v in outcome.final.items() if k.startswith("val/"))
+    print(f"{count} --{key}={value}: {'failed: ' if outcome.error else ''}{result} "
+          f"({time.monotonic() - started:.0f} s; output: {log})", flush=True)  # fmt: skip
+    return outcome
+
+
 def report(key: str, outcomes: Sequence[Outcome], folder: Path, metric: str) -> list[str]:
     """Write the figure and the CSV, and say what each run reached.
 
@@ -194,12 +233,18 @@ def run(argv: Sequence[str]) -> int:
     key, values, rest = split_varied(argv)
     folder = plan_folder(key, values, rest)
     names = runs.compare_run_names(values)
-    place = [] if folder is None else [f"--run.root={folder.parent}", f"--run.experiment={folder.name}"]
-    outcomes = [
-        fit_one(value, key, [*rest, *place, f"--run.name={name}"]) for value, name in zip(values, names, strict=True)
-    ]
+    made = runs.missing_folders(folder) if folder is not None else []
+    outcomes = []
+    for number, (value, name) in enumerate(zip(values, names, strict=True), 1):
+        outcomes.append(fit_quietly(value, key, rest, folder, name, f"[{number}/{len(values)}]"))
     done = [o for o in outcomes if o.run_dir is not None]
     if not done or folder is None:
+        for created in made:  # deepest first: the logs of values that all failed (each failure was said)
+            if created == folder:
+                shutil.rmtree(created, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    created.rmdir()  # empty parents only
         raise ConfigError(f"every value of --{key} failed; the first: {outcomes[0].error}")
     metric = done[0].metric
     print("\n".join(report(key, outcomes, folder, metric)))

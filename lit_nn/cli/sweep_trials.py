@@ -15,11 +15,12 @@ from optuna_integration import PyTorchLightningPruningCallback
 
 from lit_nn.cli import run_lightning
 from lit_nn.cli.messages import one_line
+from lit_nn.console import output_to
 from lit_nn.errors import LitNNError
 from lit_nn.runs import resume_checkpoint
 from lit_nn.sweeps.space import as_options, shown
 from lit_nn.sweeps.study import REASON_ATTR, Claimed, delete_if_empty, next_trial
-from lit_nn.sweeps.trial import MetricCheck, SweepMetricError, output_to, recorded_score
+from lit_nn.sweeps.trial import MetricCheck, SweepMetricError, recorded_score
 from lit_nn.wandb_runs import finish_stray_run
 
 if TYPE_CHECKING:

@@ -309,6 +309,19 @@ def compare_run_names(values: list[str] | tuple[str, ...]) -> list[str]:
     return names if len(set(names)) == len(names) else [f"{i}-{n}" for i, n in enumerate(names, 1)]
 
 
+def compare_log(folder: Path, name: str) -> Path:
+    """Where a compared value's run prints to.
+
+    Args:
+        folder: The comparison's folder.
+        name: The value's run-folder name (:func:`compare_run_names`).
+
+    Returns:
+        ``<folder>/logs/<name>.log``.
+    """
+    return folder / LOGS_FOLDER / f"{name}.log"
+
+
 def compare_dir(experiment: Path) -> Path:
     """A new comparison's folder: its runs, one per value, its table and figure.
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -74,32 +70,3 @@ def recorded_score(run_dir: Path, metric: str) -> float | None:
             value = None if score is None else float(score)
             return value if value is not None and math.isfinite(value) else None
     return None
-
-
-@contextlib.contextmanager
-def output_to(path: Path) -> Iterator[None]:
-    """Send everything this process prints (Python, C libraries, child processes) to a file for a while.
-
-    Args:
-        path: The file (appended to: a trial carried on keeps its first part).
-
-    Yields:
-        Nothing, with standard output and error in the file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    try:
-        with open(path, "a", buffering=1) as log:
-            os.dup2(log.fileno(), 1)
-            os.dup2(log.fileno(), 2)
-            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):  # where sys.stdout is not fd 1
-                yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])

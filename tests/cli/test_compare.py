@@ -46,6 +46,10 @@ def test_compare_trains_each_value_and_draws_them_together(tmp_path):
     assert "lit-nn: the gradient reaching hidden1.sigmoid is" in result.stderr
     table = result.stdout
     assert "model.activation" in table and "no_such_activation" in table
+    assert "[1/3] --model.activation=sigmoid: val/" in table
+    assert "[3/3] --model.activation=no_such_activation: failed" in table
+    assert len(table.splitlines()) < 30 and "Run folder:" not in table  # one line a value; each run's output in its log
+    assert "Run folder:" in (folder / "logs" / "sigmoid.log").read_text()
     assert f"Figure: {folder.relative_to(tmp_path) / 'compare.png'}" in table
 
 
