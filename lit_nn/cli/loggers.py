@@ -10,7 +10,7 @@ from jsonargparse import Namespace
 
 from lit_nn.console import process_rank
 from lit_nn.runs import LOGS_FOLDER, run_info
-from lit_nn.wandb_logger import continuation
+from lit_nn.wandb_logger import continuation, step_file
 from lit_nn.wandb_runs import git_state, wandb_environment, wandb_mode
 
 KNOWN_LOGGERS = ("CSVLogger", "WandbLogger", "TensorBoardLogger", "RunWandbLogger")
@@ -31,7 +31,8 @@ def point_loggers(  # noqa: ANN401 (a logger config, list, or bool)
     TensorBoard write ``logs/<session>/``.
 
     Args:
-        logger: The trainer's ``logger`` setting (``None``/``True`` mean CSV).
+        logger: The trainer's ``logger`` setting (``None``/``True`` mean CSV, or the run's own W&B run
+            when it has one: ``lit-nn test --ckpt_path FILE`` alone logs where the fit did).
         run_dir: The run folder.
         session: This command's ``<command>-<time>`` name.
         tags: W&B tags (task, backbone, datamodule, plugins).
@@ -43,6 +44,8 @@ def point_loggers(  # noqa: ANN401 (a logger config, list, or bool)
     if logger is False:
         return False
     csv_logger = Namespace(class_path="lightning.pytorch.loggers.CSVLogger", init_args=Namespace())
+    if logger in (None, True) and step_file(run_dir).is_file():  # no logger asked for, on a run that has a W&B run
+        logger = Namespace(class_path=LIGHTNING_WANDB_LOGGER, init_args=Namespace())  # (a checkpoint given alone)
     items = logger if isinstance(logger, list) else [csv_logger if logger in (None, True) else logger]
     for index, item in enumerate(items):
         if not isinstance(item, Namespace) or item.class_path.rsplit(".", 1)[-1] not in KNOWN_LOGGERS:
