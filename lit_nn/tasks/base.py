@@ -12,6 +12,7 @@ from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor
 from torchmetrics import MetricCollection
 
+from lit_nn import signatures
 from lit_nn.errors import InvalidArgumentsError
 from lit_nn.registry import default_registry
 from lit_nn.tasks.backbone import build_backbone
@@ -217,7 +218,10 @@ class BaseTask(TaskOutputs, CheapHookBookkeeping, LightningModule, ABC):
         arg = self.size_argument
         data_kind = self.datamodule_attribute("task")
         data_kind = data_kind if isinstance(data_kind, str) else None
-        check_size(type(self).__name__, arg, self.hparams[arg], self.datamodule_attribute(arg), data_kind)
+        trainer = attached_trainer(self)
+        datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
+        choosable = datamodule is not None and "task" in signatures.init_keywords(type(datamodule))
+        check_size(type(self).__name__, arg, self.hparams[arg], self.datamodule_attribute(arg), data_kind, choosable)
 
     @abstractmethod
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:

@@ -35,7 +35,9 @@ def check_labels(y: Tensor, num_classes: int) -> None:
         )
 
 
-def check_size(task: str, argument: str, model: Any, data: Any, data_kind: str | None = None) -> None:  # noqa: ANN401
+def check_size(  # noqa: ANN401 (a model's and a datamodule's values)
+    task: str, argument: str, model: Any, data: Any, data_kind: str | None = None, choosable: bool = True
+) -> None:
     """Refuse data whose class or target count is not the model's, or whose targets are of another kind.
 
     Args:
@@ -44,13 +46,14 @@ def check_size(task: str, argument: str, model: Any, data: Any, data_kind: str |
         model: The model's value.
         data: The datamodule's value (``None``: it does not say).
         data_kind: What the datamodule's targets are (its ``task``: ``regression``, ``binary`` …), if it says.
+        choosable: The datamodule takes a ``task`` argument (``--data.task``), as the CSV datamodule does.
 
     Raises:
         LabelError: On a mismatch, naming both counts, or data that gives no ``argument`` while its
             targets are of another kind, saying how to read them as this task's.
     """
     if data is None and data_kind is not None:
-        raise LabelError(kind_mismatch(task, argument, data_kind))
+        raise LabelError(kind_mismatch(task, argument, data_kind, choosable))
     if data is not None and data != model:
         raise LabelError(
             f"the datamodule has {argument}={data} but {task} was built with {argument}={model}; set them equal "
@@ -58,18 +61,25 @@ def check_size(task: str, argument: str, model: Any, data: Any, data_kind: str |
         )
 
 
-def kind_mismatch(task: str, argument: str, data_kind: str | None) -> str:
+def kind_mismatch(task: str, argument: str, data_kind: str | None, choosable: bool = True) -> str:
     """Say that a task's data gives no ``argument`` because its targets are of another kind, and what to do.
 
     Args:
         task: The task's class name.
         argument: The task's size argument (``num_classes``, ``num_targets`` …).
         data_kind: What the datamodule's targets are, or ``None`` if it does not say.
+        choosable: The datamodule takes ``--data.task`` (a datamodule that infers its task, ``csv``);
+            otherwise its targets are what they are, and the way out is another task.
 
     Returns:
-        One sentence naming ``--data.task``, which a datamodule that infers its task (``csv``) takes.
+        One sentence saying what to do.
     """
     held = f"{data_kind} targets" if data_kind else "targets of another kind"
+    if not choosable:
+        return (
+            f"{task} takes {argument}, but the datamodule holds {held} and gives none: choose the task that fits "
+            "them (`lit-nn plugins --kind tasks` lists the tasks)"
+        )
     if argument == "num_classes":
         return (
             f"{task} is a classifier, but the datamodule holds {held} and gives no num_classes (a CSV target of "
