@@ -47,6 +47,28 @@ def datamodule_names() -> dict[str, str]:
     return {e.target: e.name for e in default_registry().entries("datamodules")}
 
 
+def unloaded_provider(class_path: str) -> str | None:
+    """The installed plugin that provides ``class_path`` but is not loaded, and why, for messages.
+
+    A plugin's classes live in the package its entry point names, so the class path's top-level
+    package is matched against the entry points of plugins that are disabled, failed or not loaded.
+
+    Args:
+        class_path: An import path a checkpoint records (``lit_nn_extras.data.Moons``).
+
+    Returns:
+        For example ``"plugin 'extras' (entry point 'extras = lit_nn_extras' in lit-nn-extras 0.2.0), which is
+        not loaded: disabled by LIT_NN_DISABLE_PLUGINS"``, or ``None`` when no such plugin is installed.
+    """
+    package = class_path.split(".", 1)[0]
+    for plugin in default_registry().plugins:
+        if plugin.status == "loaded" or not plugin.entry_point:
+            continue
+        if plugin.entry_point.split(":", 1)[0].split(".", 1)[0] == package:
+            return f"{plugin.describe()}, which is not loaded: {plugin.reason or plugin.status}"
+    return None
+
+
 class CheckpointRoute:
     """The checkpoint one command uses: chosen, read once, checked, handed to Lightning.
 
@@ -143,7 +165,9 @@ class CheckpointRoute:
             ``{"model": …, "data": …}``, each present when recorded.
         """
         assert self.path is not None and self.checkpoint is not None
-        return rebuild_sections(self.path, self.checkpoint, trusted_class_paths(datamodule_names()))
+        return rebuild_sections(
+            self.path, self.checkpoint, trusted_class_paths(datamodule_names()), provider=unloaded_provider
+        )
 
     def model_section(self, named_class_path: str | None) -> dict[str, Any] | None:
         """The model as the checkpoint's hyperparameters build it (what Lightning's CLI does with them).

@@ -203,9 +203,13 @@ class LitNNCLI(HookedLightningCLI):
         config = self.config[command]
         check_sections(config)
         self.choose_checkpoint(command, config)
-        if config.get("model") is None and self.route.checkpoint is not None:
-            self.config = parser.parse_object({command: self.route.sections()}, self.config)
-            config = self.config[command]
+        if self.route.checkpoint is not None and (config.get("model") is None or config.get("data") is None):
+            # what the checkpoint alone rebuilds; a section it records but lit_nn cannot import is refused here
+            sections = self.route.sections()
+            missing = {key: value for key, value in sections.items() if config.get(key) is None}
+            if missing:
+                self.config = parser.parse_object({command: missing}, self.config)
+                config = self.config[command]
         if config.get("model") is None:
             raise ConfigError(
                 f"{command} needs a model: give a config (-c digits; `lit-nn configs` lists the shipped ones), "
@@ -281,7 +285,7 @@ class LitNNCLI(HookedLightningCLI):
             if idle:  # a fit that trains nothing changes nothing: no session, no plots redrawn
                 notice(f"{config.ckpt_path}: {idle}")
                 raise SystemExit(0)
-        absolute_paths(config.get("data", Namespace()).get("init_args"))
+        absolute_paths((config.get("data") or Namespace()).get("init_args"))
         self.trains = identity(config.get("model"), config.get("data"))
         user_dirpath = config.checkpoint.dirpath
         planned, how = plan_run_dir(self.experiment_dir(config), config.run.name, config.get("ckpt_path"))

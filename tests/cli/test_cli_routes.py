@@ -228,6 +228,12 @@ def test_a_checkpoint_alone_rebuilds_a_plugin_datamodule_without_saved_hyperpara
     tested = run(["test", "--ckpt_path", str(best)], cwd=elsewhere, **env)
     assert tested.returncode == 0, tested.stderr[-3000:]
     assert re.search(r"test/acc\W+[\d.]+", tested.stdout)
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "runs").rglob("*"))
+    disabled = run(["test", "--ckpt_path", str(best)], cwd=elsewhere, LIT_NN_DISABLE_PLUGINS="good", **env)
+    line = one_error(disabled)
+    assert "needs the datamodule litnn_fixture_good.Blobs, from the plugin 'good'" in line, line
+    assert "disabled by LIT_NN_DISABLE_PLUGINS" in line and "--data NAME" in line, line
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "runs").rglob("*")) == before
 
 
 def test_relative_data_paths_are_recorded_resolved(tmp_path):
