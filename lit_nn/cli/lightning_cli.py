@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,7 +48,7 @@ from lit_nn.compat import (
     subcommand_parsers,
     update_initial_hparams,
 )
-from lit_nn.console import notice
+from lit_nn.console import notice, process_rank
 from lit_nn.data.fitted import applying
 from lit_nn.env import flag
 from lit_nn.errors import ConfigError
@@ -296,8 +298,9 @@ class LitNNCLI(HookedLightningCLI):
             note = " (made when the command runs)" if how == "new" else ""
             sys.stdout.write(yaml.safe_dump(shown, sort_keys=False) + f"# run folder: {planned}{note}\n")
             raise SystemExit(0)
-        self.created_run = how == "new"  # the command makes the folder, and may remove it again on failure
+        self.created_run = how == "new"  # the command makes the folder, and removes it again on failure
         self.created_parents = missing_folders(planned.parent) if self.created_run else []
+        self.started = time.time()
         run_dir, self.session = make_run_dir(planned, how, config.run.name, self.subcommand, self.trains)
         self.save_config_kwargs = {"run_dir": run_dir, "session": self.session}
         self._point_at(config, run_dir, user_dirpath)
@@ -357,7 +360,39 @@ class LitNNCLI(HookedLightningCLI):
                 classes = {k: config[k].class_path for k in ("model", "data") if isinstance(config.get(k), Namespace)}
                 raise ConfigError(condense(str(exc), raised=raised, classes=classes)) from None
         except BaseException:
-            discard_unused(self.run_dir, self.session, whole_run=self.created_run, parents=self.created_parents)
+            self.discard_failed()
+            raise
+
+    def discard_failed(self) -> None:
+        """Remove what this failed command created in its run folder (unless it saved a checkpoint)."""
+        if process_rank(os.environ) != 0:  # rank 0 owns the run folder
+            return
+        config = self.config[self.subcommand]
+        discard_unused(
+            self.run_dir,
+            self.session,
+            whole_run=self.created_run,
+            parents=self.created_parents,
+            checkpoints=Path(config.checkpoint.dirpath),
+            since=self.started,
+        )
+
+    def run_subcommand(self, subcommand: str) -> None:
+        """Run the command; when it fails, leave no trace of it in the run folder (:meth:`discard_failed`).
+
+        Args:
+            subcommand: ``fit``, ``test`` …
+        """
+        try:
+            super().run_subcommand(subcommand)
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                self.discard_failed()
+            raise
+        except BaseException as exc:
+            optuna = sys.modules.get("optuna")  # loaded by a sweep only: a pruned trial stopped, it did not fail
+            if optuna is None or not isinstance(exc, optuna.TrialPruned):
+                self.discard_failed()
             raise
 
     def _instantiators(self) -> list[tuple[Any, type, bool]]:

@@ -86,7 +86,8 @@ class ImageFileDataset(Dataset):
 class ImageFolderDataModule(SplitDataModule):
     """Images under ``root``, one folder per class.
 
-    Either ``root/train/<class>/…`` and ``root/val/<class>/…`` (optionally ``root/test/<class>/…``),
+    Either ``root/train/<class>/…`` and ``root/val/<class>/…`` (and ``root/test/<class>/…`` for
+    ``lit-nn test``: without it there is nothing to test on),
     or ``root/<class>/…`` split at random by ``val_fraction`` and ``test_fraction`` (stratified,
     seeded). Given to a trained model (``lit-nn predict --ckpt_path FILE --data.root NEW``), a
     folder other than the training one is used whole: class subfolders named as the model's
@@ -218,6 +219,28 @@ class ImageFolderDataModule(SplitDataModule):
         index = {name: i for i, name in enumerate(self.class_names)}
         return [(path, index[name]) for name, files in found.items() for path in files]
 
+    def missing_split(self, split: str) -> str | None:
+        """Say how to add a split the folder does not have.
+
+        Args:
+            split: ``"train"``, ``"val"`` or ``"test"``.
+
+        Returns:
+            What to do, or ``None`` when the split has images.
+        """
+        if split in self.samples:
+            return None
+        if (self.root / "train").is_dir():
+            return (
+                f"{self.root} has no {split}/ folder, so there is no {split} split: add {self.root}/{split}/<class>/ "
+                f"with images the model has not seen, one folder per class of train/ ({', '.join(self.class_names)})"
+            )
+        return (
+            f"{self.root} was split with {split}_fraction {self.hparams.get(f'{split}_fraction', 0)}, so there is no "
+            f"{split} split: train with --data.{split}_fraction 0.1 (for example), or give a folder with "
+            f"{split}/<class>/ images"
+        )
+
     def transform(self, train: bool) -> ImageTransform:
         """The transform of one split.
 
@@ -243,10 +266,9 @@ class ImageFolderDataModule(SplitDataModule):
         Raises:
             DataError: If the split has no images.
         """
-        if split not in self.samples:
-            raise DataError(
-                f"{self.root} has no {split} images; add {self.root}/{split}/<class>/ or a {split}_fraction"
-            )
+        missing = self.missing_split(split)
+        if missing:
+            raise DataError(missing)
         transform = self.transform(train=split == "train")
         dataset = ImageFileDataset(self.samples[split], transform, self.resize)
         return DataLoader(
