@@ -94,6 +94,8 @@ def _write_inputs(tmp: Path) -> None:
     (tmp / "a_folder").mkdir()
     write_csv(tmp / "real.csv", [[i, i % 3, i * 0.37] for i in range(30)], ["a", "b", "y"])
     make_shapes_folder(tmp / "trainval", per_class=2, size=16)  # train/ and val/, no test/
+    (tmp / "typos.yaml").write_text("model:\n  init_args:\n    learning_rate: 0.1\n    dropuot: 0.2\n"
+                                    "trainer:\n  max_epocs: 3\n")  # fmt: skip
 
 
 CASES = {
@@ -174,6 +176,19 @@ CASES = {
          "--data.image_size", "16", "--data.num_workers", "0", "--untrained", "true"],  # fmt: skip
         r"trainval has no test/ folder, so there is no test split: add \S+trainval/test/<class>/ with images the "
         r"model has not seen, one folder per class of train/ \(circle, square\)",
+    ),
+    "three unknown keys in one file": (
+        [*DIGITS, "-c", "typos.yaml"],
+        r"typos\.yaml has 3 unknown keys: model\.init_args\.learning_rate \(did you mean 'lr'\?\), "
+        r"model\.init_args\.dropuot \(did you mean 'dropout'\?\), trainer\.max_epocs \(did you mean 'max_epochs'",
+    ),
+    "another library's name for a setting": (
+        [*DIGITS, "--model.learning_rate", "0.1"],
+        r"has no argument 'learning_rate'\. Did you mean 'lr'\?",
+    ),
+    "a CSV without its target": (
+        ["fit", "--model", "RegressionTask", "--data", "csv", "--data.path", "real.csv", "--trainer.max_epochs", "1"],
+        r"data: target is required: give --data\.target VALUE",
     ),
     "no training batches": ([*DIGITS, "--trainer.limit_train_batches", "0"], r"limit_train_batches is 0"),
     "a number where a section belongs": (
@@ -272,3 +287,13 @@ def test_a_full_disk_while_wandb_writes_offline_is_one_line(tmp_path):
         assert "Traceback" not in result.stderr and "Logging error" not in result.stderr
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA device")
+@pytest.mark.parametrize("accelerator", ["gpu", "cuda"])
+def test_an_accelerator_that_is_not_here_is_said_in_lit_nns_words(accelerator, tmp_path):
+    result = run([*DIGITS, "--trainer.accelerator", accelerator, "--run.root", str(tmp_path / "runs")], cwd=tmp_path)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("lit-nn: error:")]
+    assert result.returncode == 2 and len(errors) == 1, result.stderr[-3000:]
+    assert f"(trainer.accelerator: {accelerator}). Train on the CPU with --trainer.accelerator cpu" in errors[0]
+    assert not (tmp_path / "runs").exists()

@@ -24,11 +24,12 @@ from lit_nn.callbacks.plots import PredictionPlots
 from lit_nn.checkpoint_choice import identity, size_keys
 from lit_nn.checkpoint_route import CheckpointRoute, datamodule_names
 from lit_nn.cli import class_names, yaml_loader
+from lit_nn.cli.config_keys import describe, unknown_keys
 from lit_nn.cli.deploy import DeployTrainer, is_deploy
 from lit_nn.cli.deploy import commands as deploy_commands
 from lit_nn.cli.fit_defaults import nothing_to_train, settle_budget
 from lit_nn.cli.loggers import point_loggers
-from lit_nn.cli.messages import condense, lightning_message, root_cause
+from lit_nn.cli.messages import class_parameters, condense, lightning_message, root_cause
 from lit_nn.cli.reports import fit_summary, predictions_written, save_metrics
 from lit_nn.cli.run_config import (
     RunConfigSaver,
@@ -59,6 +60,23 @@ from lit_nn.wandb_runs import finish as finish_wandb
 EVALUATION_COMMANDS = ("validate", "test", "predict")
 DEFAULT_ENV = "LIT_NN_DEFAULT_ENV"
 """Set to 1 to read options from environment variables (``PL_FIT__TRAINER__MAX_EPOCHS=3``)."""
+
+
+def _is_unknown_key(message: str) -> bool:
+    """Whether jsonargparse stopped on a key nothing accepts (then every such key is looked for)."""
+    return any(
+        sign in message for sign in ("is not accepted", "is not expected", "does not accept option", "unrecognized")
+    )
+
+
+def _section_parameters(section: str, name: str) -> list[str] | None:
+    """The arguments of the class a ``model`` or ``data`` section names, or ``None`` when it does not resolve."""
+    base = LightningModule if section == "model" else LightningDataModule
+    try:
+        found = class_parameters(class_names.resolve_class_path(base, name))
+    except Exception:  # noqa: BLE001 (an unknown name has its own message, from the parser)
+        return None
+    return found or None
 
 
 class LitNNCLI(HookedLightningCLI):
@@ -198,7 +216,9 @@ class LitNNCLI(HookedLightningCLI):
         except ArgumentError as exc:
             commands = subcommand_choices(parser)
             chosen = commands.get(args[0], parser) if args else parser
-            raise ConfigError(condense(str(exc), list(option_actions(chosen)))) from None
+            options = list(option_actions(chosen))
+            found = unknown_keys(args, options, _section_parameters) if _is_unknown_key(str(exc)) else {}
+            raise ConfigError(describe(found) if found else condense(str(exc), options)) from None
         command = self.config.get("subcommand")
         if command is None:
             return
