@@ -10,6 +10,7 @@ between commands.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,8 @@ class CheckpointRoute:
             init = model.get("init_args") or {}
             check_fits(config.ckpt_path, checkpoint, wanted, {key: init.get(key) for key in size_keys()})
         if command == "fit":
+            # a resume writes into its own run's checkpoint folder: not full of someone else's files
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
             check_resumable(config.ckpt_path, checkpoint)
             warn_if_mid_epoch(config.ckpt_path, checkpoint)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,15 @@ from lit_nn.data.splits import check_fractions, split_indices
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def process_cpus() -> int:
+    """The CPUs this process may run on, as PyTorch counts them when it warns of too many loader workers.
+
+    Returns:
+        The count (at least 1).
+    """
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -108,7 +118,8 @@ class ImageFolderDataModule(SplitDataModule):
         val_fraction: Validation share when ``root`` has no ``train``/``val`` folders.
         test_fraction: Test share when ``root`` has no ``train``/``val`` folders.
         seed: Seed of that split.
-        num_workers: DataLoader worker processes.
+        num_workers: DataLoader worker processes; at most the CPUs this process may use (the
+            shipped config's 4 runs 2 on a 2-CPU machine, without PyTorch's warning).
         pin_memory: Page-locked batches for faster GPU copies; ``None``: when the trainer runs on
             a CUDA device.
         persistent_workers: Keep workers alive between epochs (when ``num_workers > 0``).
@@ -275,7 +286,7 @@ class ImageFolderDataModule(SplitDataModule):
             dataset,
             batch_size=self.batch_size,
             collate_fn=transform.collate,
-            num_workers=self.num_workers,
+            num_workers=min(self.num_workers, process_cpus()),  # a config's 4 on a 2-CPU machine: no more than 2
             pin_memory=self.pins_memory(),
             persistent_workers=self.persistent_workers,
             **shuffle_options(dataset, shuffle),
