@@ -61,3 +61,9 @@ def test_docs_name_every_shipped_config():
     for path in (ROOT / "configs").rglob("*.yaml"):
         name = path.relative_to(ROOT / "configs").with_suffix("").as_posix()
         assert f"`{name}`" in text, f"docs/cli.md does not describe the shipped config {name}"
+
+
+def test_the_readme_says_how_to_reach_lit_nn_after_make_demo():
+    readme = (ROOT / "README.md").read_text()
+    tour = readme.index("$ lit-nn configs")
+    assert "source .venv/bin/activate" in readme[:tour] and ".venv/bin/lit-nn" in readme[:tour]
