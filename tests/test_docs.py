@@ -67,3 +67,16 @@ def test_the_readme_says_how_to_reach_lit_nn_after_make_demo():
     readme = (ROOT / "README.md").read_text()
     tour = readme.index("$ lit-nn configs")
     assert "source .venv/bin/activate" in readme[:tour] and ".venv/bin/lit-nn" in readme[:tour]
+
+
+def test_the_project_files_a_contributor_expects():
+    import tomllib
+
+    import yaml
+
+    license_name = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    assert (ROOT / "LICENSE").read_text().startswith(f"{license_name} License")
+    assert (ROOT / "CHANGELOG.md").read_text().startswith("# Changelog")
+    workflow = yaml.safe_load((ROOT / ".github/workflows/test.yml").read_text())
+    steps = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    assert any(run.startswith("make test") for run in steps)
