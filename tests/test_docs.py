@@ -70,11 +70,11 @@ def test_the_readme_says_how_to_reach_lit_nn_after_make_demo():
 
 
 def test_the_project_files_a_contributor_expects():
-    import tomllib
+    import re
 
     import yaml
 
-    license_name = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    license_name = re.search(r'^license = "(\w+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
     assert (ROOT / "LICENSE").read_text().startswith(f"{license_name} License")
     assert (ROOT / "CHANGELOG.md").read_text().startswith("# Changelog")
     workflow = yaml.safe_load((ROOT / ".github/workflows/test.yml").read_text())
