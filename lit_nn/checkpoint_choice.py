@@ -10,7 +10,7 @@ naming both sides.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -244,8 +244,16 @@ def trusted_class_paths(registry_targets: Mapping[str, str]) -> set[str]:
     return {entry.target for entry in default_registry().entries("tasks")} | set(registry_targets)
 
 
+KIND_WORDS = {"model": "task", "data": "datamodule"}
+"""What a config section holds, for messages."""
+
+
 def rebuild_sections(
-    path: str, checkpoint: Mapping[str, Any], trusted: set[str], strict: bool = True
+    path: str,
+    checkpoint: Mapping[str, Any],
+    trusted: set[str],
+    strict: bool = True,
+    provider: Callable[[str], str | None] | None = None,
 ) -> dict[str, Any]:
     """The model and data sections a checkpoint given alone rebuilds, as a config would give them.
 
@@ -255,6 +263,8 @@ def rebuild_sections(
         trusted: Class paths that may be imported on the checkpoint's word alone
             (:func:`trusted_class_paths`), at the top of a section or anywhere inside its arguments.
         strict: Refuse a section naming any other class; otherwise leave that section out.
+        provider: Names the installed plugin, not loaded now, that provides a class path and why
+            it is not loaded (for the message), or gives ``None``.
 
     Returns:
         ``{"model": {...}, "data": {...}}``, each present when the checkpoint records it.
@@ -281,6 +291,12 @@ def rebuild_sections(
         if strange is not None:
             if not strict:
                 continue
+            plugin = provider(strange) if provider else None
+            if plugin:
+                raise ConfigError(
+                    f"checkpoint {path} needs the {KIND_WORDS[key]} {strange}, from the {plugin}; load that plugin "
+                    f"(`lit-nn plugins` shows why it is not), or give the {key} yourself: --{key} NAME (or -c CONFIG)"
+                )
             raise ConfigError(
                 f"checkpoint {path} names the {key} class {strange}, which is neither a lit_nn task nor a "
                 f"registered datamodule, so lit_nn does not import it on the file's word; if you trust it, name it "

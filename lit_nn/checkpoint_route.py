@@ -10,6 +10,7 @@ between commands.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,28 @@ def datamodule_names() -> dict[str, str]:
         The mapping.
     """
     return {e.target: e.name for e in default_registry().entries("datamodules")}
+
+
+def unloaded_provider(class_path: str) -> str | None:
+    """The installed plugin that provides ``class_path`` but is not loaded, and why, for messages.
+
+    A plugin's classes live in the package its entry point names, so the class path's top-level
+    package is matched against the entry points of plugins that are disabled, failed or not loaded.
+
+    Args:
+        class_path: An import path a checkpoint records (``lit_nn_extras.data.Moons``).
+
+    Returns:
+        For example ``"plugin 'extras' (entry point 'extras = lit_nn_extras' in lit-nn-extras 0.2.0), which is
+        not loaded: disabled by LIT_NN_DISABLE_PLUGINS"``, or ``None`` when no such plugin is installed.
+    """
+    package = class_path.split(".", 1)[0]
+    for plugin in default_registry().plugins:
+        if plugin.status == "loaded" or not plugin.entry_point:
+            continue
+        if plugin.entry_point.split(":", 1)[0].split(".", 1)[0] == package:
+            return f"{plugin.describe()}, which is not loaded: {plugin.reason or plugin.status}"
+    return None
 
 
 class CheckpointRoute:
@@ -133,6 +156,8 @@ class CheckpointRoute:
             init = model.get("init_args") or {}
             check_fits(config.ckpt_path, checkpoint, wanted, {key: init.get(key) for key in size_keys()})
         if command == "fit":
+            # a resume writes into its own run's checkpoint folder: not full of someone else's files
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
             check_resumable(config.ckpt_path, checkpoint)
             warn_if_mid_epoch(config.ckpt_path, checkpoint)
 
@@ -143,7 +168,9 @@ class CheckpointRoute:
             ``{"model": …, "data": …}``, each present when recorded.
         """
         assert self.path is not None and self.checkpoint is not None
-        return rebuild_sections(self.path, self.checkpoint, trusted_class_paths(datamodule_names()))
+        return rebuild_sections(
+            self.path, self.checkpoint, trusted_class_paths(datamodule_names()), provider=unloaded_provider
+        )
 
     def model_section(self, named_class_path: str | None) -> dict[str, Any] | None:
         """The model as the checkpoint's hyperparameters build it (what Lightning's CLI does with them).

@@ -46,6 +46,30 @@ class PluginLoadWarning(LitNNWarning):
     """A plugin that failed to load; the others still load."""
 
 
+ALIASES = {
+    "learning_rate": "lr",
+    "lr_rate": "lr",
+    "epochs": "max_epochs",
+    "num_epochs": "max_epochs",
+    "n_epochs": "max_epochs",
+    "steps": "max_steps",
+    "batchsize": "batch_size",
+    "bs": "batch_size",
+    "wd": "weight_decay",
+    "l2": "weight_decay",
+    "workers": "num_workers",
+    "gpus": "devices",
+    "n_classes": "num_classes",
+    "classes": "num_classes",
+    "drop_rate": "dropout",
+    "label": "target",
+    "label_column": "target",
+    "target_column": "target",
+    "seed": "seed_everything",
+}
+"""Common names from other libraries (Keras, timm, scikit-learn) for lit_nn's settings, for "did you mean"."""
+
+
 def suggest(word: str, candidates: Iterable[str]) -> str:
     """Format close matches of ``word`` as a hint.
 
@@ -57,7 +81,9 @@ def suggest(word: str, candidates: Iterable[str]) -> str:
         ``" Did you mean 'a' or 'b'?"`` with a leading space, or ``""`` when nothing is close.
     """
     pool = list(candidates)
-    matches = difflib.get_close_matches(word, pool, n=3, cutoff=0.6)
+    alias = ALIASES.get(word.lower())
+    matches = [alias] if alias in pool else []
+    matches += [m for m in difflib.get_close_matches(word, pool, n=3, cutoff=0.6) if m not in matches]
     if len(word) >= 3:
         matches += [c for c in pool if word in c and c not in matches][: 3 - len(matches)]
     if not matches:

@@ -3,6 +3,7 @@ and nothing lost (an earlier run's files are byte for byte what they were)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -91,6 +92,10 @@ def _write_inputs(tmp: Path) -> None:
     (tmp / "trainer_number.yaml").write_text("trainer: 5\n")
     (tmp / "huge.yaml").write_text(yaml.safe_dump({"data": {"init_args": {"batch_size": "x" * 5_000_000}}}))
     (tmp / "a_folder").mkdir()
+    write_csv(tmp / "real.csv", [[i, i % 3, i * 0.37] for i in range(30)], ["a", "b", "y"])
+    make_shapes_folder(tmp / "trainval", per_class=2, size=16)  # train/ and val/, no test/
+    (tmp / "typos.yaml").write_text("model:\n  init_args:\n    learning_rate: 0.1\n    dropuot: 0.2\n"
+                                    "trainer:\n  max_epocs: 3\n")  # fmt: skip
 
 
 CASES = {
@@ -161,6 +166,30 @@ CASES = {
         [*DIGITS, "--ckpt_path", "weights_only.ckpt"],
         r"weights_only\.ckpt holds the model's weights only .* test or predict with it",
     ),
+    "a binary task on a real-valued target": (
+        ["fit", "--model", "BinaryClassificationTask", "--data", "csv", "--data.path", "real.csv", "--data.target", "y",
+         "--trainer.max_epochs", "1"],  # fmt: skip
+        r"the targets are real numbers \(for example 0\.37\), not class labels: this data fits --model RegressionTask",
+    ),
+    "testing on images without a test folder": (
+        ["test", "--model", "BinaryClassificationTask", "--data", "image_folder", "--data.root", "trainval",
+         "--data.image_size", "16", "--data.num_workers", "0", "--untrained", "true"],  # fmt: skip
+        r"trainval has no test/ folder, so there is no test split: add \S+trainval/test/<class>/ with images the "
+        r"model has not seen, one folder per class of train/ \(circle, square\)",
+    ),
+    "three unknown keys in one file": (
+        [*DIGITS, "-c", "typos.yaml"],
+        r"typos\.yaml has 3 unknown keys: model\.init_args\.learning_rate \(did you mean 'lr'\?\), "
+        r"model\.init_args\.dropuot \(did you mean 'dropout'\?\), trainer\.max_epocs \(did you mean 'max_epochs'",
+    ),
+    "another library's name for a setting": (
+        [*DIGITS, "--model.learning_rate", "0.1"],
+        r"has no argument 'learning_rate'\. Did you mean 'lr'\?",
+    ),
+    "a CSV without its target": (
+        ["fit", "--model", "RegressionTask", "--data", "csv", "--data.path", "real.csv", "--trainer.max_epochs", "1"],
+        r"data: target is required: give --data\.target VALUE",
+    ),
     "no training batches": ([*DIGITS, "--trainer.limit_train_batches", "0"], r"limit_train_batches is 0"),
     "a number where a section belongs": (
         [*DIGITS, "-c", "trainer_number.yaml"],
@@ -193,10 +222,11 @@ def test_bad_input_is_one_line_exit_2_and_loses_nothing(case, earlier_run, tmp_p
     _write_checkpoints(tmp_path, earlier_run)
     (last,) = earlier_run.glob("digits/*/checkpoints/last.ckpt")
     args = [arg.replace("{last}", str(last)) for arg in args]
-    before = snapshot(earlier_run)
+    before, folders = snapshot(earlier_run), sorted(earlier_run.rglob("*"))
     if "--run.root" not in args:
         args = [*args, "--run.root", str(earlier_run)]
-    result = run(args, cwd=tmp_path, PYTHONPATH=str(tmp_path))
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))  # the code under test too
+    result = run(args, cwd=tmp_path, PYTHONPATH=path)
     errors = [line for line in result.stderr.splitlines() if line.startswith("lit-nn: error:")]
     assert result.returncode == 2, result.stderr[-3000:]
     assert len(errors) == 1, result.stderr[-3000:]
@@ -204,7 +234,7 @@ def test_bad_input_is_one_line_exit_2_and_loses_nothing(case, earlier_run, tmp_p
     assert re.search(message, errors[0]), errors[0]
     assert len(errors[0]) < 1000, errors[0][:2000]  # readable: a huge value is cut, not repeated
     assert "Traceback" not in result.stderr + result.stdout
-    assert {k: v for k, v in snapshot(earlier_run).items() if k in before} == before
+    assert snapshot(earlier_run) == before and sorted(earlier_run.rglob("*")) == folders  # no trace left
 
 
 def test_a_bad_thread_count_is_one_line_before_anything_is_written(tmp_path):
@@ -257,3 +287,13 @@ def test_a_full_disk_while_wandb_writes_offline_is_one_line(tmp_path):
         assert "Traceback" not in result.stderr and "Logging error" not in result.stderr
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA device")
+@pytest.mark.parametrize("accelerator", ["gpu", "cuda"])
+def test_an_accelerator_that_is_not_here_is_said_in_lit_nns_words(accelerator, tmp_path):
+    result = run([*DIGITS, "--trainer.accelerator", accelerator, "--run.root", str(tmp_path / "runs")], cwd=tmp_path)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("lit-nn: error:")]
+    assert result.returncode == 2 and len(errors) == 1, result.stderr[-3000:]
+    assert f"(trainer.accelerator: {accelerator}). Train on the CPU with --trainer.accelerator cpu" in errors[0]
+    assert not (tmp_path / "runs").exists()

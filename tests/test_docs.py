@@ -61,3 +61,22 @@ def test_docs_name_every_shipped_config():
     for path in (ROOT / "configs").rglob("*.yaml"):
         name = path.relative_to(ROOT / "configs").with_suffix("").as_posix()
         assert f"`{name}`" in text, f"docs/cli.md does not describe the shipped config {name}"
+
+
+def test_the_readme_says_how_to_reach_lit_nn_after_make_demo():
+    readme = (ROOT / "README.md").read_text()
+    tour = readme.index("$ lit-nn configs")
+    assert "source .venv/bin/activate" in readme[:tour] and ".venv/bin/lit-nn" in readme[:tour]
+
+
+def test_the_project_files_a_contributor_expects():
+    import re
+
+    import yaml
+
+    license_name = re.search(r'^license = "(\w+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    assert (ROOT / "LICENSE").read_text().startswith(f"{license_name} License")
+    assert (ROOT / "CHANGELOG.md").read_text().startswith("# Changelog")
+    workflow = yaml.safe_load((ROOT / ".github/workflows/test.yml").read_text())
+    steps = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    assert any(run.startswith("make test") for run in steps)

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from lit_nn.wandb_runs import has_credentials, wandb_mode
-from tests.conftest import ROOT
+from tests.conftest import ROOT, plugin_pythonpath
 from tests.helpers.cli import fit, run
 from tests.helpers.wandb_files import read_offline_run
 
@@ -61,11 +61,15 @@ def test_offline_run_without_credentials_holds_config_versions_metrics_and_plots
 
 def test_resume_test_and_sync_make_one_wandb_run_with_continuing_steps_and_checkpoint_artifacts(tmp_path):
     """fit, a resumed fit and a test on the run's checkpoint: pieces of one W&B run, read back from their files."""
-    root, env = tmp_path / "runs", offline_env(tmp_path)
+    # the plugins are pinned, so the tags do not depend on what else is installed: a plugin on the path
+    # (twin) that is not loaded is no tag, the one loaded (good) is
+    root = tmp_path / "runs"
+    env = offline_env(tmp_path, PYTHONPATH=plugin_pythonpath("good", "twin"))
+    plugins = {"LIT_NN_DISABLE_PLUGIN_AUTOLOAD": "1", "LIT_NN_PLUGINS": "good"}
     base = ["-c", "configs/breast_cancer.yaml", "--run.root", str(root), "--trainer.enable_progress_bar", "false"]
     for args in (["fit", *base, "--trainer.max_epochs", "1"], ["fit", *base, "--trainer.max_epochs", "2",
                  "--ckpt_path", "last"], ["test", *base, "--ckpt_path", "best"]):  # fmt: skip
-        result = run(args, environ=env)
+        result = run(args, environ=env, **plugins)
         assert result.returncode == 0, result.stderr[-2000:]
         assert "wandb:" not in result.stdout + result.stderr
     (run_dir,) = [p.parent for p in root.glob("breast_cancer/*/run.json")]
@@ -75,7 +79,7 @@ def test_resume_test_and_sync_make_one_wandb_run_with_continuing_steps_and_check
     assert (first.job_type, resumed.job_type, tested.job_type) == ("fit", "fit", "test")
     for piece in (first, resumed, tested):
         assert piece.group == "breast_cancer"
-        assert piece.tags == ["BinaryClassificationTask", "mlp", "breast_cancer", "extras"]
+        assert piece.tags == ["BinaryClassificationTask", "mlp", "breast_cancer", "good"]
     steps = first.steps + resumed.steps + tested.steps
     assert steps == sorted(steps) and max(first.steps) < min(resumed.steps) < max(resumed.steps) < min(tested.steps)
     assert any("test/acc" in row for row in tested.history)

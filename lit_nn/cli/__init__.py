@@ -136,9 +136,19 @@ def _library_noise_filtered() -> Iterator[None]:
             warnings.filterwarnings("ignore", message=r".*configure_optimizers` will be overridden")  # asked for
             # Lightning's hint on any machine with SLURM installed, even when no job runs lit-nn
             warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system but is not used")
+            # test/predict from a checkpoint: the callbacks named are lit_nn's fit-only safety callbacks, whose
+            # state only a resumed fit reads
+            warnings.filterwarnings("ignore", message=LIT_NN_STATE_ONLY)
             yield
     finally:
         logger.removeFilter(_drop_advert)
+
+
+LIT_NN_STATE_ONLY = (
+    r"(?s)Be aware that when using `ckpt_path`.*Please add the following callbacks: "
+    r"\[(?:'(?:RandomState|SaveOnInterrupt|SlurmRequeue)'(?:, )?)+\]"
+)
+"""Lightning's warning when a checkpoint holds the state of callbacks only ``fit`` uses (lit_nn's)."""
 
 
 def run_lightning(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,11 +24,12 @@ from lit_nn.callbacks.plots import PredictionPlots
 from lit_nn.checkpoint_choice import identity, size_keys
 from lit_nn.checkpoint_route import CheckpointRoute, datamodule_names
 from lit_nn.cli import class_names, yaml_loader
+from lit_nn.cli.config_keys import describe, unknown_keys
 from lit_nn.cli.deploy import DeployTrainer, is_deploy
 from lit_nn.cli.deploy import commands as deploy_commands
 from lit_nn.cli.fit_defaults import nothing_to_train, settle_budget
 from lit_nn.cli.loggers import point_loggers
-from lit_nn.cli.messages import condense, lightning_message, root_cause
+from lit_nn.cli.messages import class_parameters, condense, lightning_message, root_cause
 from lit_nn.cli.reports import fit_summary, predictions_written, save_metrics
 from lit_nn.cli.run_config import (
     RunConfigSaver,
@@ -46,7 +49,7 @@ from lit_nn.compat import (
     subcommand_parsers,
     update_initial_hparams,
 )
-from lit_nn.console import notice
+from lit_nn.console import notice, process_rank
 from lit_nn.data.fitted import applying
 from lit_nn.env import flag
 from lit_nn.errors import ConfigError
@@ -57,6 +60,23 @@ from lit_nn.wandb_runs import finish as finish_wandb
 EVALUATION_COMMANDS = ("validate", "test", "predict")
 DEFAULT_ENV = "LIT_NN_DEFAULT_ENV"
 """Set to 1 to read options from environment variables (``PL_FIT__TRAINER__MAX_EPOCHS=3``)."""
+
+
+def _is_unknown_key(message: str) -> bool:
+    """Whether jsonargparse stopped on a key nothing accepts (then every such key is looked for)."""
+    return any(
+        sign in message for sign in ("is not accepted", "is not expected", "does not accept option", "unrecognized")
+    )
+
+
+def _section_parameters(section: str, name: str) -> list[str] | None:
+    """The arguments of the class a ``model`` or ``data`` section names, or ``None`` when it does not resolve."""
+    base = LightningModule if section == "model" else LightningDataModule
+    try:
+        found = class_parameters(class_names.resolve_class_path(base, name))
+    except Exception:  # noqa: BLE001 (an unknown name has its own message, from the parser)
+        return None
+    return found or None
 
 
 class LitNNCLI(HookedLightningCLI):
@@ -196,16 +216,22 @@ class LitNNCLI(HookedLightningCLI):
         except ArgumentError as exc:
             commands = subcommand_choices(parser)
             chosen = commands.get(args[0], parser) if args else parser
-            raise ConfigError(condense(str(exc), list(option_actions(chosen)))) from None
+            options = list(option_actions(chosen))
+            found = unknown_keys(args, options, _section_parameters) if _is_unknown_key(str(exc)) else {}
+            raise ConfigError(describe(found) if found else condense(str(exc), options)) from None
         command = self.config.get("subcommand")
         if command is None:
             return
         config = self.config[command]
         check_sections(config)
         self.choose_checkpoint(command, config)
-        if config.get("model") is None and self.route.checkpoint is not None:
-            self.config = parser.parse_object({command: self.route.sections()}, self.config)
-            config = self.config[command]
+        if self.route.checkpoint is not None and (config.get("model") is None or config.get("data") is None):
+            # what the checkpoint alone rebuilds; a section it records but lit_nn cannot import is refused here
+            sections = self.route.sections()
+            missing = {key: value for key, value in sections.items() if config.get(key) is None}
+            if missing:
+                self.config = parser.parse_object({command: missing}, self.config)
+                config = self.config[command]
         if config.get("model") is None:
             raise ConfigError(
                 f"{command} needs a model: give a config (-c digits; `lit-nn configs` lists the shipped ones), "
@@ -281,7 +307,7 @@ class LitNNCLI(HookedLightningCLI):
             if idle:  # a fit that trains nothing changes nothing: no session, no plots redrawn
                 notice(f"{config.ckpt_path}: {idle}")
                 raise SystemExit(0)
-        absolute_paths(config.get("data", Namespace()).get("init_args"))
+        absolute_paths((config.get("data") or Namespace()).get("init_args"))
         self.trains = identity(config.get("model"), config.get("data"))
         user_dirpath = config.checkpoint.dirpath
         planned, how = plan_run_dir(self.experiment_dir(config), config.run.name, config.get("ckpt_path"))
@@ -292,8 +318,9 @@ class LitNNCLI(HookedLightningCLI):
             note = " (made when the command runs)" if how == "new" else ""
             sys.stdout.write(yaml.safe_dump(shown, sort_keys=False) + f"# run folder: {planned}{note}\n")
             raise SystemExit(0)
-        self.created_run = how == "new"  # the command makes the folder, and may remove it again on failure
+        self.created_run = how == "new"  # the command makes the folder, and removes it again on failure
         self.created_parents = missing_folders(planned.parent) if self.created_run else []
+        self.started = time.time()
         run_dir, self.session = make_run_dir(planned, how, config.run.name, self.subcommand, self.trains)
         self.save_config_kwargs = {"run_dir": run_dir, "session": self.session}
         self._point_at(config, run_dir, user_dirpath)
@@ -353,7 +380,39 @@ class LitNNCLI(HookedLightningCLI):
                 classes = {k: config[k].class_path for k in ("model", "data") if isinstance(config.get(k), Namespace)}
                 raise ConfigError(condense(str(exc), raised=raised, classes=classes)) from None
         except BaseException:
-            discard_unused(self.run_dir, self.session, whole_run=self.created_run, parents=self.created_parents)
+            self.discard_failed()
+            raise
+
+    def discard_failed(self) -> None:
+        """Remove what this failed command created in its run folder (unless it saved a checkpoint)."""
+        if process_rank(os.environ) != 0:  # rank 0 owns the run folder
+            return
+        config = self.config[self.subcommand]
+        discard_unused(
+            self.run_dir,
+            self.session,
+            whole_run=self.created_run,
+            parents=self.created_parents,
+            checkpoints=Path(config.checkpoint.dirpath),
+            since=self.started,
+        )
+
+    def run_subcommand(self, subcommand: str) -> None:
+        """Run the command; when it fails, leave no trace of it in the run folder (:meth:`discard_failed`).
+
+        Args:
+            subcommand: ``fit``, ``test`` …
+        """
+        try:
+            super().run_subcommand(subcommand)
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                self.discard_failed()
+            raise
+        except BaseException as exc:
+            optuna = sys.modules.get("optuna")  # loaded by a sweep only: a pruned trial stopped, it did not fail
+            if optuna is None or not isinstance(exc, optuna.TrialPruned):
+                self.discard_failed()
             raise
 
     def _instantiators(self) -> list[tuple[Any, type, bool]]:

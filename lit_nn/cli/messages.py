@@ -21,8 +21,15 @@ _NOISE = (
 )
 
 
-def _parameters(class_path: str) -> list[str]:
-    """Keyword names a class accepts, through its ``**kwargs`` chain (best effort)."""
+def class_parameters(class_path: str) -> list[str]:
+    """Keyword names a class accepts, through its ``**kwargs`` chain (best effort).
+
+    Args:
+        class_path: The class's import path.
+
+    Returns:
+        The names; none when the class cannot be imported.
+    """
     module, _, name = class_path.rpartition(".")
     try:
         cls = getattr(__import__(module, fromlist=[name]), name)
@@ -88,6 +95,12 @@ def condense(
         base = re.search(r"Subtypes: \[<class '[\w.]+\.(LightningModule|LightningDataModule)'>", message)
         keys = [{"LightningModule": "model", "LightningDataModule": "data"}[base.group(1)]] if base else []
     key = ".".join(dict.fromkeys(keys))
+    required = re.search(r"the following arguments are required: ([\w, ]+)", message)
+    if required and key:
+        names = [name.strip() for name in required.group(1).split(",") if name.strip()]
+        options = " and ".join(f"--{key}.{name} VALUE" for name in names)
+        verb = "is" if len(names) == 1 else "are"
+        return f"{key}: {', '.join(names)} {verb} required: give {options} (or set it in the config)"
     lines = [line.strip().lstrip("- ").strip() for line in message.splitlines()]
     unknown = [line for line in lines if line.startswith(("Unknown datamodule", "Unknown model"))]
     if unknown:  # lit_nn's own report of a name that resolves to nothing (cli/class_names.py)
@@ -102,7 +115,7 @@ def condense(
     )
     class_path = re.search(r"Problem with given class_path '([^']+)'", message)
     if unaccepted and class_path:
-        options = _parameters(class_path.group(1))
+        options = class_parameters(class_path.group(1))
         wrong = unaccepted.group(1).rsplit(".", 1)[-1]
         problem = (
             f"{class_path.group(1).rsplit('.', 1)[-1]} has no argument {wrong!r}.{suggest(wrong, options)} "
@@ -146,6 +159,9 @@ _LIGHTNING = {
 }
 
 
+_NOT_AVAILABLE = re.compile(r"`(\w+?)Accelerator` can not run on your system since the accelerator is not available")
+
+
 def lightning_message(message: str) -> str:
     """Say what to do about one of Lightning's configuration errors.
 
@@ -158,4 +174,11 @@ def lightning_message(message: str) -> str:
     for start, text in _LIGHTNING.items():
         if start in message:
             return text
+    missing = _NOT_AVAILABLE.search(message)
+    if missing:  # `cuda`, `mps`, `tpu` …: said as lit_nn says it for `gpu`
+        name = missing.group(1).lower()
+        return (
+            f"no {name.upper()} device is available here (trainer.accelerator: {name}). Train on the CPU with "
+            "--trainer.accelerator cpu (or -c trainer/cpu), or give auto to use an accelerator only where there is one"
+        )
     return message.strip().splitlines()[0] if message.strip() else message

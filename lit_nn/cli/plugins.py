@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from lit_nn import signatures
@@ -136,6 +137,15 @@ def list_plugins(registry: Registry) -> str:
     return "\n".join(out)
 
 
+WEIGHTS_NOTE = (
+    "Pretrained weights (weights=…): a state-dict file, --model.backbone_kwargs.weights FILE, or a torchvision "
+    "weight name (IMAGENET1K_V1, DEFAULT) whose file is already in the torch hub cache "
+    "($TORCH_HOME/hub/checkpoints, by default ~/.cache/torch/hub/checkpoints); lit_nn never downloads. A file "
+    "named as torchvision names them (resnet18-f37072fd.pth) must have the SHA-256 its name begins."
+)
+"""Said under a list of backbones that take ``weights`` (docs/cli.md, "Pretrained weights")."""
+
+
 def list_kind(registry: Registry, kind: str) -> str:
     """Describe every name of one kind.
 
@@ -151,6 +161,8 @@ def list_kind(registry: Registry, kind: str) -> str:
         for e in registry.entries(kind)
     ]
     text = format_table(("NAME", "PLUGIN", "DISTRIBUTION", "VERSION", "ARGUMENTS"), rows)
+    if any(re.search(r"\bweights=", row[-1]) for row in rows):
+        text += "\n\n" + WEIGHTS_NOTE
     failed = len(registry.failures)
     if failed:
         text += f"\n\n{failed} plugin(s) failed to load; run `lit-nn plugins` to see why."

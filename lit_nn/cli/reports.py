@@ -34,7 +34,13 @@ def fit_summary(trainer: Trainer, run_dir: Path) -> list[str]:
     lines.append(f"\nRun folder: {run_dir}")
     if best:
         monitor = trainer.checkpoint_callback.monitor or "last epoch"
-        lines.append(f"Best checkpoint ({monitor}): {best}\nTest it: lit-nn test --ckpt_path {best}")
+        lines.append(f"Best checkpoint ({monitor}): {best}")
+        missing = getattr(trainer.datamodule, "missing_split", None)
+        how = missing("test") if callable(missing) else None
+        if how:  # the command would fail: say first what it needs
+            lines.append(f"Test it: {how}; then: lit-nn test --ckpt_path {best}")
+        else:
+            lines.append(f"Test it: lit-nn test --ckpt_path {best}")
     return lines
 
 

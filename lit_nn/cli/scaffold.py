@@ -31,7 +31,41 @@ $entry = "$module.plugin"
 where = ["src"]
 """)
 
-PLUGIN = Template('''"""$dist: a lit_nn plugin. Replace the examples; each hook returns name -> factory."""
+PLUGIN = Template('''"""$dist: the hooks lit_nn calls. Each returns name -> factory.
+
+Registered lazily, by import path: lit_nn imports this module for every command (`lit-nn plugins`,
+a misspelt name's suggestions), so it imports nothing heavy; components.py, with torch, Lightning
+and scikit-learn, is imported only when a run first uses one of its names (docs/plugins.md,
+"Registering lazily").
+"""
+
+from __future__ import annotations
+
+import lit_nn
+from lit_nn.lazy import lazy
+
+
+@lit_nn.hookimpl
+def lit_nn_register_activations() -> dict[str, object]:
+    return {"${prefix}_relu_squared": lazy("$module.components:ReluSquared")}
+
+
+@lit_nn.hookimpl
+def lit_nn_register_losses() -> dict[str, object]:
+    return {"${prefix}_log_cosh": lazy("$module.components:LogCosh")}
+
+
+@lit_nn.hookimpl
+def lit_nn_register_backbones() -> dict[str, object]:
+    return {"${prefix}_wide_mlp": lazy("$module.components:wide_mlp")}
+
+
+@lit_nn.hookimpl
+def lit_nn_register_datamodules() -> dict[str, object]:
+    return {"${prefix}_circles": lazy("$module.components:Circles")}
+''')
+
+COMPONENTS = Template('''"""$dist: the examples plugin.py registers. Replace them with your own."""
 
 from __future__ import annotations
 
@@ -40,11 +74,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from lightning.pytorch import LightningDataModule
 from sklearn.datasets import make_circles
 from torch import Tensor, nn
 
-import lit_nn
 from lit_nn.data.arrays import ArrayDataModule
 
 
@@ -77,7 +109,8 @@ def wide_mlp(
 
 
 class Circles(ArrayDataModule):
-    """Example datamodule: two concentric circles (binary); lit_nn splits and batches it."""
+    """Example datamodule: two concentric circles (binary). ArrayDataModule splits, scales and batches
+    the arrays given to set_arrays (docs/plugins.md, "Datamodules from arrays")."""
 
     def __init__(self, num_samples: int = 600, noise: float = 0.05, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -85,26 +118,6 @@ class Circles(ArrayDataModule):
             raise ValueError(f"num_samples must be at least 10, got {num_samples}")
         x, y = make_circles(num_samples, noise=noise, factor=0.5, random_state=self.seed)
         self.set_arrays(x, y, "binary")
-
-
-@lit_nn.hookimpl
-def lit_nn_register_activations() -> dict[str, Callable[..., nn.Module]]:
-    return {"${prefix}_relu_squared": ReluSquared}
-
-
-@lit_nn.hookimpl
-def lit_nn_register_losses() -> dict[str, Callable[..., nn.Module]]:
-    return {"${prefix}_log_cosh": LogCosh}
-
-
-@lit_nn.hookimpl
-def lit_nn_register_backbones() -> dict[str, Callable[..., nn.Module]]:
-    return {"${prefix}_wide_mlp": wide_mlp}
-
-
-@lit_nn.hookimpl
-def lit_nn_register_datamodules() -> dict[str, type[LightningDataModule]]:
-    return {"${prefix}_circles": Circles}
 ''')
 
 TESTS = Template('''"""Tests of $dist: the hooks in an isolated registry, then the installed entry point."""
@@ -136,7 +149,9 @@ def test_found_through_the_installed_entry_point():
 
 README = Template("""# $dist
 
-A [lit_nn](https://github.com/) plugin. It registers, through lit_nn's hooks:
+A plugin for lit_nn (the PyTorch Lightning template: `pip show lit_nn` says where it is installed
+from; its docs/plugins.md says how plugins work). It registers, through lit_nn's hooks, lazily
+(`src/$module/plugin.py` names them; `components.py` holds them):
 
 | kind | name |
 | --- | --- |
@@ -190,6 +205,7 @@ def new_plugin(name: str, directory: Path) -> Path:
         root / "pyproject.toml": PYPROJECT,
         root / "README.md": README,
         package / "plugin.py": PLUGIN,
+        package / "components.py": COMPONENTS,
         root / "tests" / "test_plugin.py": TESTS,
     }
     try:

@@ -63,6 +63,17 @@ class SplitDataModule(LightningDataModule):
                 "`lit-nn predict --ckpt_path FILE` predicts for it"
             )
 
+    def missing_split(self, split: str) -> str | None:
+        """Say how to add a split this data does not have (the fit's closing line and errors use it).
+
+        Args:
+            split: ``"train"``, ``"val"`` or ``"test"``.
+
+        Returns:
+            What to do so the split exists, or ``None`` when it exists (or the datamodule cannot tell).
+        """
+        return None
+
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         """Build the loader of one split.
 

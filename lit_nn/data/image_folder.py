@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,15 @@ from lit_nn.data.splits import check_fractions, split_indices
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def process_cpus() -> int:
+    """The CPUs this process may run on, as PyTorch counts them when it warns of too many loader workers.
+
+    Returns:
+        The count (at least 1).
+    """
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -86,7 +96,8 @@ class ImageFileDataset(Dataset):
 class ImageFolderDataModule(SplitDataModule):
     """Images under ``root``, one folder per class.
 
-    Either ``root/train/<class>/…`` and ``root/val/<class>/…`` (optionally ``root/test/<class>/…``),
+    Either ``root/train/<class>/…`` and ``root/val/<class>/…`` (and ``root/test/<class>/…`` for
+    ``lit-nn test``: without it there is nothing to test on),
     or ``root/<class>/…`` split at random by ``val_fraction`` and ``test_fraction`` (stratified,
     seeded). Given to a trained model (``lit-nn predict --ckpt_path FILE --data.root NEW``), a
     folder other than the training one is used whole: class subfolders named as the model's
@@ -107,7 +118,8 @@ class ImageFolderDataModule(SplitDataModule):
         val_fraction: Validation share when ``root`` has no ``train``/``val`` folders.
         test_fraction: Test share when ``root`` has no ``train``/``val`` folders.
         seed: Seed of that split.
-        num_workers: DataLoader worker processes.
+        num_workers: DataLoader worker processes; at most the CPUs this process may use (the
+            shipped config's 4 runs 2 on a 2-CPU machine, without PyTorch's warning).
         pin_memory: Page-locked batches for faster GPU copies; ``None``: when the trainer runs on
             a CUDA device.
         persistent_workers: Keep workers alive between epochs (when ``num_workers > 0``).
@@ -218,6 +230,28 @@ class ImageFolderDataModule(SplitDataModule):
         index = {name: i for i, name in enumerate(self.class_names)}
         return [(path, index[name]) for name, files in found.items() for path in files]
 
+    def missing_split(self, split: str) -> str | None:
+        """Say how to add a split the folder does not have.
+
+        Args:
+            split: ``"train"``, ``"val"`` or ``"test"``.
+
+        Returns:
+            What to do, or ``None`` when the split has images.
+        """
+        if split in self.samples:
+            return None
+        if (self.root / "train").is_dir():
+            return (
+                f"{self.root} has no {split}/ folder, so there is no {split} split: add {self.root}/{split}/<class>/ "
+                f"with images the model has not seen, one folder per class of train/ ({', '.join(self.class_names)})"
+            )
+        return (
+            f"{self.root} was split with {split}_fraction {self.hparams.get(f'{split}_fraction', 0)}, so there is no "
+            f"{split} split: train with --data.{split}_fraction 0.1 (for example), or give a folder with "
+            f"{split}/<class>/ images"
+        )
+
     def transform(self, train: bool) -> ImageTransform:
         """The transform of one split.
 
@@ -243,17 +277,16 @@ class ImageFolderDataModule(SplitDataModule):
         Raises:
             DataError: If the split has no images.
         """
-        if split not in self.samples:
-            raise DataError(
-                f"{self.root} has no {split} images; add {self.root}/{split}/<class>/ or a {split}_fraction"
-            )
+        missing = self.missing_split(split)
+        if missing:
+            raise DataError(missing)
         transform = self.transform(train=split == "train")
         dataset = ImageFileDataset(self.samples[split], transform, self.resize)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             collate_fn=transform.collate,
-            num_workers=self.num_workers,
+            num_workers=min(self.num_workers, process_cpus()),  # a config's 4 on a 2-CPU machine: no more than 2
             pin_memory=self.pins_memory(),
             persistent_workers=self.persistent_workers,
             **shuffle_options(dataset, shuffle),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +29,37 @@ def _hub_file(arch: str, name: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
 
 
+HASH_IN_NAME = r"^{arch}-([0-9a-f]{{8,64}})\.pth$"
+"""torchvision's weight files carry the start of their SHA-256 in their names (``resnet18-f37072fd.pth``),
+the rule torch.hub's ``check_hash`` reads; only a name of that whole form is taken to promise a hash."""
+
+
+def check_hash(arch: str, path: Path) -> None:
+    """Refuse a weights file named like torchvision's whose SHA-256 does not begin as its name says.
+
+    Args:
+        arch: For example ``"resnet18"``, for the message.
+        path: The file.
+
+    Raises:
+        ValueError: On a mismatch, in one line, with both hashes.
+    """
+    named = re.match(HASH_IN_NAME.format(arch=re.escape(arch)), path.name)
+    if named is None:
+        return
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    actual = digest.hexdigest()
+    if not actual.startswith(named.group(1)):
+        raise ValueError(
+            f"{arch} weights file {str(path)!r} is named as torchvision names its weights, with a SHA-256 beginning "
+            f"{named.group(1)}, but its SHA-256 begins {actual[: len(named.group(1))]}: the file is damaged or not "
+            "the one its name says; copy torchvision's file again, or rename a file of your own (no hash in the name)"
+        )
+
+
 def load_state_dict(arch: str, weights: str) -> dict[str, Tensor]:
     """Load ResNet weights from a local file or torch's hub cache; never download.
 
@@ -39,8 +72,8 @@ def load_state_dict(arch: str, weights: str) -> dict[str, Tensor]:
         The state dict.
 
     Raises:
-        ValueError: If the file is missing or not a state dict, or a named weight is not cached
-            (saying how to provide it).
+        ValueError: If the file is missing or not a state dict, its name carries a SHA-256 prefix
+            its bytes do not have, or a named weight is not cached (saying how to provide it).
     """
     looks_like_path = os.sep in weights or "/" in weights or weights.endswith((".pt", ".pth", ".bin", ".ckpt"))
     if looks_like_path:
@@ -56,6 +89,7 @@ def load_state_dict(arch: str, weights: str) -> dict[str, Tensor]:
                 f"downloads. On a machine with internet, download {url}, then copy it to {path} or pass "
                 "its path as weights"
             )
+    check_hash(arch, path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:

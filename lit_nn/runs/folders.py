@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lit_nn.console import process_rank
-from lit_nn.runs.layout import LOGS_FOLDER, RUN_FILE, RunError, run_dir_of, timestamp, write_run_file
+from lit_nn.runs.layout import (
+    LOGS_FOLDER,
+    PLOTS_FOLDER,
+    RUN_FILE,
+    RunError,
+    config_file,
+    metrics_file,
+    predictions_file,
+    run_dir_of,
+    session_folder,
+    timestamp,
+    write_run_file,
+)
 
 RUN_DIR_ENV = "LIT_NN_RUN_DIR"
 """Set for child processes (DDP) so every rank uses the run folder rank 0 chose."""
@@ -180,24 +193,45 @@ def missing_folders(folder: Path) -> list[Path]:
     return missing
 
 
-def discard_unused(run_dir: Path, session: str, whole_run: bool, parents: Sequence[Path] = ()) -> None:
-    """Remove what a command that failed before training created, when nothing was written into it.
+def discard_unused(
+    run_dir: Path,
+    session: str,
+    whole_run: bool,
+    parents: Sequence[Path] = (),
+    checkpoints: Path | None = None,
+    since: float | None = None,
+) -> None:
+    """Remove what a command that failed created, so a failed command leaves no trace in a run folder.
+
+    The command's own outputs go (``logs/<session>/``, ``plots/<session>/``, its configuration,
+    metrics and predictions files), and a run folder it created goes whole. A command that saved a
+    checkpoint (a fit that finished an epoch, then failed) keeps everything: that is work to resume.
 
     Args:
         run_dir: The run folder.
-        session: The command's ``<command>-<time>`` name (its ``logs/<session>/`` folder).
-        whole_run: The command created the run folder itself; remove it too when it holds
-            nothing but its ``run.json``.
+        session: The command's ``<command>-<time>`` name.
+        whole_run: The command created the run folder itself; remove it whole.
         parents: Folders above it the command created (:func:`missing_folders`), deepest
             first; each is removed if it is empty.
+        checkpoints: The folder the command's checkpoints go to.
+        since: When the command started (``time.time()``): a checkpoint written since then keeps
+            the command's outputs.
     """
-    for empty in (run_dir / LOGS_FOLDER / session, run_dir / LOGS_FOLDER):
+    if checkpoints is not None and since is not None and checkpoints.is_dir():
         with contextlib.suppress(OSError):
-            empty.rmdir()  # only ever removes an empty folder
-    with contextlib.suppress(OSError):
-        if whole_run and sorted(p.name for p in run_dir.iterdir()) == [RUN_FILE]:
-            (run_dir / RUN_FILE).unlink()
-            run_dir.rmdir()
+            if any(p.stat().st_mtime >= since for p in checkpoints.glob("*.ckpt")):
+                return
+    if whole_run:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    else:
+        for folder in (LOGS_FOLDER, PLOTS_FOLDER):
+            shutil.rmtree(run_dir / session_folder(folder, session), ignore_errors=True)
+            with contextlib.suppress(OSError):
+                (run_dir / folder).rmdir()  # only ever removes an empty folder
+        for written in (config_file(run_dir, session, first=False), metrics_file(run_dir, session),
+                        predictions_file(run_dir, session)):  # fmt: skip
+            with contextlib.suppress(OSError):
+                written.unlink(missing_ok=True)
     for folder in parents:
         with contextlib.suppress(OSError):
             folder.rmdir()  # empty ones only: another run may have started beside this one

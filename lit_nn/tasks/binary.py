@@ -69,7 +69,7 @@ class BinaryClassificationTask(BaseTask):
 
     def check_batch(self, batch: Sequence[Tensor]) -> None:
         """Labels must be 0 or 1."""
-        check_labels(batch[1], 2)
+        check_labels(batch[1], 2, fix="use --model MulticlassClassificationTask for more than two classes")
 
     def model_step(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         """Loss on logits; the metrics take probabilities."""

@@ -6,6 +6,7 @@ it prints."""
 from __future__ import annotations
 
 import csv
+import os
 import re
 import shutil
 import subprocess
@@ -16,8 +17,9 @@ import torch
 import yaml
 
 from tests.conftest import ROOT, plugin_pythonpath
-from tests.helpers.cli import clean_environment, fit, lit_nn_command, run
+from tests.helpers.cli import clean_environment, dogs_vs_cats_overrides, fit, lit_nn_command, run
 from tests.helpers.data import house_prices_csv, write_csv
+from tests.helpers.files import snapshot
 from tests.helpers.shapes import make_shapes_folder
 
 QUICK = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
@@ -197,6 +199,7 @@ def test_resume_and_train_longer_replans_the_one_cycle_schedule(tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     longer = run(["fit", "-c", config, *QUICK, "--trainer.max_epochs", "3", "--ckpt_path", "last"], cwd=tmp_path)
     assert longer.returncode == 0, longer.stderr[-3000:]
+    assert "exists and is not empty" not in longer.stderr  # a resume writes into its own run's folder
     (replanned,) = [n for n in notices(longer) if "schedule" in n]
     assert "one-cycle schedule was planned for 3 optimiser steps and this fit runs 9: re-planned for 9" in replanned
     (last,) = checkpoints(tmp_path / "runs", "digits", "last")
@@ -226,6 +229,32 @@ def test_a_checkpoint_alone_rebuilds_a_plugin_datamodule_without_saved_hyperpara
     tested = run(["test", "--ckpt_path", str(best)], cwd=elsewhere, **env)
     assert tested.returncode == 0, tested.stderr[-3000:]
     assert re.search(r"test/acc\W+[\d.]+", tested.stdout)
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "runs").rglob("*"))
+    disabled = run(["test", "--ckpt_path", str(best)], cwd=elsewhere, LIT_NN_DISABLE_PLUGINS="good", **env)
+    line = one_error(disabled)
+    assert "needs the datamodule litnn_fixture_good.Blobs, from the plugin 'good'" in line, line
+    assert "disabled by LIT_NN_DISABLE_PLUGINS" in line and "--data NAME" in line, line
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "runs").rglob("*")) == before
+
+
+def test_dogs_vs_cats_without_a_test_folder_says_so_and_a_failed_test_leaves_no_trace(tmp_path):
+    overrides = dogs_vs_cats_overrides(tmp_path)  # the layout the config recommends: train/ and val/
+    trained = run(["fit", "-c", "dogs_vs_cats", *overrides, *QUICK, "--trainer.logger", "false",
+                   "--data.num_workers", str(len(os.sched_getaffinity(0)) + 2)], cwd=tmp_path)  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "worker processes in total" not in trained.stderr  # more workers than CPUs asked: as many as CPUs
+    (said,) = [line for line in trained.stdout.splitlines() if line.startswith("Test it:")]
+    images = tmp_path / "images"
+    assert f"{images} has no test/ folder, so there is no test split: add {images}/test/<class>/" in said, said
+    before = snapshot(tmp_path / "runs")
+    command = said.split("then: lit-nn ", 1)[1].split()
+    line = one_error(run(command, cwd=tmp_path))
+    assert f"{images} has no test/ folder" in line, line
+    assert snapshot(tmp_path / "runs") == before  # the failed test left no file behind
+    make_shapes_folder(images, per_class=2, size=40, splits=["test"])
+    tested = run(command, cwd=tmp_path)
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "Please add the following callbacks" not in tested.stderr  # lit_nn's fit-only callbacks
 
 
 def test_relative_data_paths_are_recorded_resolved(tmp_path):

@@ -18,7 +18,7 @@ def test_writes_a_package_with_an_example_for_every_hook(tmp_path, capsys):
     root = tmp_path / "lit-nn-demo"
     assert f"Wrote {root}/" in capsys.readouterr().out
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-    package = ["src/lit_nn_demo/__init__.py", "src/lit_nn_demo/plugin.py"]
+    package = ["src/lit_nn_demo/__init__.py", "src/lit_nn_demo/components.py", "src/lit_nn_demo/plugin.py"]
     assert files == ["README.md", "pyproject.toml", *package, "tests/test_plugin.py"]
     assert '[project.entry-points.lit_nn]\ndemo = "lit_nn_demo.plugin"' in (root / "pyproject.toml").read_text()
     plugin = (root / "src/lit_nn_demo/plugin.py").read_text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 import torch
 import torchvision
@@ -63,13 +65,34 @@ def test_named_weights_that_are_not_cached_say_how_to_provide_them(monkeypatch, 
     assert str(tmp_path / "checkpoints" / "resnet18-f37072fd.pth") in message
 
 
-def test_named_weights_found_in_the_cache_are_used(monkeypatch, tmp_path, weights_file):
-    path, reference = weights_file
+def test_a_cached_file_whose_hash_is_not_its_names_is_refused(monkeypatch, tmp_path, weights_file):
+    """Found in the hub cache under torchvision's name, but not torchvision's bytes: one line, both hashes."""
+    path, _ = weights_file
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "resnet18-f37072fd.pth").write_bytes(path.read_bytes())
-    net = resnet(weights="DEFAULT")
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(InvalidArgumentsError) as info:
+        resnet(weights="DEFAULT")
+    message = str(info.value)
+    assert "with a SHA-256 beginning f37072fd, but its SHA-256 begins " + actual[:8] in message
+    assert "\n" not in message
+
+
+def test_a_file_named_with_its_own_hash_is_used(tmp_path, weights_file):
+    path, reference = weights_file
+    named = tmp_path / f"resnet18-{hashlib.sha256(path.read_bytes()).hexdigest()[:10]}.pth"
+    named.write_bytes(path.read_bytes())
+    net = resnet(weights=str(named))
     torch.testing.assert_close(net.features.conv1.weight, reference.conv1.weight)
+
+
+def test_backbones_that_take_weights_say_where_pretrained_weights_come_from():
+    from lit_nn.cli.plugins import list_kind
+
+    listed = list_kind(REGISTRY, "backbones")
+    assert "--model.backbone_kwargs.weights FILE" in listed and "torch hub cache" in listed
+    assert "never downloads" in listed and "SHA-256" in listed
 
 
 def test_unknown_weight_name_lists_the_known_ones():
