@@ -101,10 +101,11 @@ def test_resume_test_and_sync_make_one_wandb_run_with_continuing_steps_and_check
 
     # the run's checkpoint given alone (no config, so no logger asked for): still the run's own W&B run
     (best,) = run_dir.glob("checkpoints/best-*.ckpt")
-    alone = run(["test", "--ckpt_path", str(best), "--trainer.enable_progress_bar", "false"], environ=env)
+    alone = run(["test", "--ckpt_path", str(best), "--trainer.enable_progress_bar", "false"], environ=env, **plugins)
     assert alone.returncode == 0, alone.stderr[-2000:]
     *_, latest = pieces_now = sorted(wandb_runs(run_dir), key=_started)
     assert len(pieces_now) == 4  # a fourth piece of the same run, not a CSV log
+    assert not (run_dir / "logs").exists()  # only W&B logged: no empty logs/<command>-<time>/ left
     piece = read_offline_run(latest)
     assert piece.run_id == first.run_id and piece.job_type == "test" and any("test/acc" in r for r in piece.history)
 

@@ -54,7 +54,16 @@ from lit_nn.data.fitted import applying
 from lit_nn.env import flag
 from lit_nn.errors import ConfigError
 from lit_nn.registry import default_registry
-from lit_nn.runs import RunError, RunOptions, discard_unused, make_run_dir, missing_folders, plan_run_dir, timestamp
+from lit_nn.runs import (
+    RunError,
+    RunOptions,
+    discard_unused,
+    drop_empty_session,
+    make_run_dir,
+    missing_folders,
+    plan_run_dir,
+    timestamp,
+)
 from lit_nn.wandb_runs import finish as finish_wandb
 
 EVALUATION_COMMANDS = ("validate", "test", "predict")
@@ -405,6 +414,7 @@ class LitNNCLI(HookedLightningCLI):
         """
         try:
             super().run_subcommand(subcommand)
+            drop_empty_session(self.run_dir, self.session)  # the reservation, when only W&B logged
         except SystemExit as exc:
             if exc.code not in (0, None):
                 self.discard_failed()

@@ -193,6 +193,18 @@ def missing_folders(folder: Path) -> list[Path]:
     return missing
 
 
+def drop_empty_session(run_dir: Path, session: str) -> None:
+    """Remove a finished command's ``logs/<session>/`` when no logger wrote into it (W&B writes ``wandb/``).
+
+    Args:
+        run_dir: The run folder.
+        session: The command's ``<command>-<time>`` name.
+    """
+    for empty in (run_dir / session_folder(LOGS_FOLDER, session), run_dir / LOGS_FOLDER):
+        with contextlib.suppress(OSError):
+            empty.rmdir()  # only ever removes an empty folder
+
+
 def discard_unused(
     run_dir: Path,
     session: str,
