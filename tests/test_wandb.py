@@ -178,3 +178,4 @@ def test_an_online_run_without_a_reachable_server_is_one_line_and_exit_2(tmp_pat
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("lit-nn: error:")]
     assert "W&B could not start the online run" in line and "WANDB_MODE=offline" in line, line
     assert "Traceback" not in result.stderr
+    assert not list((tmp_path / "runs").glob("*/*/run.json"))  # the failed fit left no run folder behind
