@@ -169,7 +169,8 @@ CASES = {
     "a binary task on a real-valued target": (
         ["fit", "--model", "BinaryClassificationTask", "--data", "csv", "--data.path", "real.csv", "--data.target", "y",
          "--trainer.max_epochs", "1"],  # fmt: skip
-        r"the targets are real numbers \(for example 0\.37\), not class labels: this data fits --model RegressionTask",
+        r"BinaryClassificationTask is a classifier, but the datamodule holds regression targets .* set --data\.task "
+        r"multiclass \(or binary\), otherwise choose RegressionTask",
     ),
     "testing on images without a test folder": (
         ["test", "--model", "BinaryClassificationTask", "--data", "image_folder", "--data.root", "trainval",

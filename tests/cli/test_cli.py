@@ -147,7 +147,7 @@ def test_bad_input_is_one_line(args, message, capsys, tmp_path, monkeypatch):
     ("content", "message"),
     [
         ("trainer:\n  max_epochs: [3\n", "is not valid YAML at line 3"),
-        ("trainer:\n  max_epoch: 3\n", "unknown setting 'trainer.max_epoch'. Did you mean 'trainer.max_epochs'"),
+        ("trainer:\n  max_epoch: 3\n", "has 1 unknown key: trainer.max_epoch (did you mean 'max_epochs'"),
         ("- just\n- a list\n", "must hold a mapping of settings"),
     ],
 )

@@ -234,9 +234,11 @@ def test_a_signalled_job_saves_requeues_and_resumes_in_the_same_run_and_wandb_ru
     assert checkpoint_progress(job.run_dir / "checkpoints" / "last.ckpt") == (EPOCHS - 1, EPOCHS * BATCHES)
     assert output.count(f"`Trainer.fit` stopped: `max_epochs={EPOCHS}` reached.") == 1
 
-    # One run folder (the job id did not change), two fit sessions and a test in it.
+    # One run folder (the job id did not change), two fit sessions and a test in it: the first fit's
+    # config.yaml, then each later command's own <command>-<time>.yaml (W&B logs: no logs/ folders kept).
     assert run_folders(tmp_path) == [job.run_dir]
-    assert sorted(p.name.split("-")[0] for p in (job.run_dir / "logs").iterdir()) == ["fit", "fit", "test"]
+    assert (job.run_dir / "config.yaml").is_file()
+    assert sorted(p.name.split("-")[0] for p in job.run_dir.glob("*-*.yaml")) == ["fit", "test"]
     assert saved_test_metrics(job.run_dir)["test/acc"] >= ACC_MIN  # as good as an uninterrupted job
 
     # One W&B run across the requeue: every W&B log of the run folder carries run.json's id.
