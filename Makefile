@@ -47,6 +47,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check lit_nn tests benchmarks plugins
 	$(BIN)/ruff format --check lit_nn
+	$(BIN)/python -m mypy lit_nn
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

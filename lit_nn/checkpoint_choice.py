@@ -275,13 +275,13 @@ def rebuild_sections(
     """
     record = checkpoint.get(RECORD_KEY) or {}
     hparams = dict(checkpoint.get("hyper_parameters") or {})
-    data = dict(record.get("data") or {})
+    data: dict[str, Any] = dict(record.get("data") or {})
     if not data and checkpoint.get("datamodule_hyper_parameters"):
         class_path, init = split_recorded_class_path(checkpoint["datamodule_hyper_parameters"])
         data = {"class_path": class_path, "init_args": init}
     class_path, hparams = split_recorded_class_path(hparams)
-    model = {"class_path": class_path, "init_args": hparams}
-    sections = {}
+    model: dict[str, Any] = {"class_path": class_path, "init_args": hparams}
+    sections: dict[str, Any] = {}
     for key, section in (("model", model), ("data", data)):
         class_path = section.get("class_path")
         if not class_path:

@@ -28,7 +28,7 @@ class HeldCheckpoint(Protocol):
 
     checkpoint: dict[str, Any] | None
 
-    def holds(self, path: str | Path) -> bool:
+    def holds(self, path: str | os.PathLike[str]) -> bool:
         """Whether ``path`` is the file held."""
 
 

@@ -10,6 +10,7 @@ between commands.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -101,7 +102,7 @@ class CheckpointRoute:
         self.path = path
         return self.checkpoint
 
-    def holds(self, path: str | Path) -> bool:
+    def holds(self, path: str | os.PathLike[str]) -> bool:
         """Whether ``path`` is the file this route has read.
 
         Args:

@@ -8,6 +8,7 @@ such, so the user picks another one instead of reading a stack trace.
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import zipfile
@@ -29,7 +30,7 @@ def _unsafe_global(message: str) -> str:
     return found.group(1) if found else "a Python object"
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load a checkpoint without running any code from it.
 
     Args:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
@@ -365,7 +365,7 @@ def onecycle_phases(scheduler: OneCycleLR) -> list[dict[str, Any]]:
         Its own list: two phases, or three with ``three_phase``.
     """
     # torch 2.14.1: OneCycleLR._schedule_phases
-    return scheduler._schedule_phases
+    return cast("list[dict[str, Any]]", scheduler._schedule_phases)
 
 
 def new_shared_storage(nbytes: int) -> torch.UntypedStorage:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -124,11 +125,13 @@ def confusion_matrix(labels: Tensor, targets: Tensor, names: Sequence[str], path
         for row in range(k):
             for column in range(k):
                 colour = "white" if share[row, column] > 0.5 else "black"
-                axes.text(column, row, int(counts[row, column]), ha="center", va="center", color=colour, fontsize=8)
+                axes.text(
+                    column, row, str(int(counts[row, column])), ha="center", va="center", color=colour, fontsize=8
+                )
     full_title = f"{title}\n{'; '.join(notes)}" if notes else title
     axes.set(xticks=range(k), yticks=range(k), xlabel="predicted", ylabel="true", title=full_title)
     shown = [names[i] for i in drawn.tolist()]
-    small = {"fontsize": 6} if k > MAX_ANNOTATED_CLASSES else {}
+    small: dict[str, Any] = {"fontsize": 6} if k > MAX_ANNOTATED_CLASSES else {}
     axes.set_xticklabels(shown, rotation=45, ha="right", **small)
     axes.set_yticklabels(shown, **small)
     return save_figure(figure, path)

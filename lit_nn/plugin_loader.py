@@ -32,6 +32,7 @@ from lit_nn.registry_data import (
     KINDS,
     SINGULAR,
     Entry,
+    Kind,
     PluginInfo,
     Registry,
     factory_problem,
@@ -92,7 +93,7 @@ class _Loader:
         self.pm = pluggy.PluginManager(PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.infos: list[PluginInfo] = []
-        self.loaded: list[tuple[PluginInfo, dict[str, dict[str, Any]]]] = []
+        self.loaded: list[tuple[PluginInfo, dict[Kind, dict[str, Any]]]] = []
 
     def fail(self, info: PluginInfo, problem: str) -> None:
         info.status, info.reason = "failed", problem

@@ -177,6 +177,7 @@ class Entry:
         """
         if not isinstance(self.registered, LazyFactory):
             return self.registered
+        problem: str | None
         try:
             factory = self.registered.resolve()
         except LazyTargetError as exc:

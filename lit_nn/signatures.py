@@ -124,6 +124,8 @@ def _through_bases(cls: type, own: list[inspect.Parameter]) -> list[inspect.Para
 def _passed_to_super(cls: type) -> tuple[set[str], int]:
     """What a class's own ``__init__`` gives its base: the keywords by name, and how many by position."""
     init = cls.__dict__.get("__init__")
+    if init is None:
+        return set(), 0
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
     except (OSError, TypeError, SyntaxError):

@@ -29,6 +29,15 @@ def test_ruff_check():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_mypy_passes_over_the_package():
+    """The type checker over lit_nn/ (settings: pyproject.toml [tool.mypy])."""
+    pytest.importorskip("mypy", reason="mypy is not installed (pip install -e '.[dev]')")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "lit_nn"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+
+
 def test_pre_commit_runs_the_same_ruff_checks():
     """.pre-commit-config.yaml checks what test_ruff_check and `make lint` check, with pyproject.toml's rules."""
     import re

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -197,7 +198,7 @@ def step_flops(module: LightningModule, batch_size: int, training: bool) -> floa
     if getattr(module, "hparams", {}).get("compile") or (shape is None and not isinstance(example, torch.Tensor)):
         return None
     dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), torch.float32)
-    x = torch.zeros(2, *shape, dtype=dtype) if shape is not None else example[:2]
+    x = torch.zeros(2, *shape, dtype=dtype) if shape is not None else cast(torch.Tensor, example)[:2]
     was_training = module.training
     try:
         module.eval()

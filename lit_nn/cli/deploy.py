@@ -165,7 +165,7 @@ class DeployTrainer(Trainer):
             raise ConfigError("--max_body_mb, --body_timeout and --max_image_pixels must be above 0")
         _check_free(host, port)
         inference, preprocessing = _model(model, datamodule, "predict")
-        metadata = exporting.metadata_of(
+        metadata = exporting.metadata_of(  # the served model is PyTorch's own, not an export
             inference, preprocessing, datamodule, "pytorch", str(Path(str(ckpt_path)).resolve())
         )
         from lit_nn.deploy.serving import Bounds, ModelAPI, server

@@ -125,7 +125,8 @@ def write_error(exc: OSError) -> str:
     """
     where = f" {exc.filename}" if exc.filename else ""
     return (
-        f"cannot write{where}: {WRITE_ERRORS[exc.errno]} ({exc.strerror}). Free some space or point --run.root "
+        f"cannot write{where}: {WRITE_ERRORS.get(exc.errno or 0, 'an error')} ({exc.strerror}). Free some space "
+        "or point --run.root "
         "at a folder you can write to; files written before, earlier checkpoints included, are untouched"
     )
 

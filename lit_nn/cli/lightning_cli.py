@@ -114,7 +114,7 @@ class LitNNCLI(HookedLightningCLI):
             seed_everything_default=0,
         )
 
-    def subcommands(self) -> dict[str, set[str]]:  # type: ignore[override]
+    def subcommands(self) -> dict[str, set[str]]:
         """Lightning's commands, narrowed to the one being run.
 
         The ``lit-nn`` front end has already chosen the command, so only its parser is built:
@@ -124,7 +124,8 @@ class LitNNCLI(HookedLightningCLI):
             Command to the ``Trainer`` method arguments the parser skips.
         """
         every = {**LightningCLI.subcommands(), **deploy_commands()}
-        return {self.command: every[self.command]} if self.command in every else every
+        command = self.command
+        return {command: every[command]} if command is not None and command in every else every
 
     def init_parser(self, **kwargs: Any) -> LightningArgumentParser:  # noqa: ANN401
         """A parser whose ``-c`` also takes the name of a shipped config (``-c digits``).
@@ -217,7 +218,7 @@ class LitNNCLI(HookedLightningCLI):
             ConfigError: If the arguments do not parse, no model is given, or the checkpoint does
                 not fit, in one line.
         """
-        subparser = subcommand_parsers(self).get(self.command)
+        subparser = subcommand_parsers(self).get(self.command or "")
         if subparser is not None and (sections := self.route.defaults()):
             subparser.set_defaults(sections)
         try:

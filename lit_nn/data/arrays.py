@@ -97,6 +97,7 @@ class ArrayDataModule(SplitDataModule):
     whole = False
     """Evaluate on every row: new data given to a trained model, not split."""
     per_feature_scaling = True
+    targets: np.ndarray | None
     scaled_features: np.ndarray | None = None
     """Boolean mask of the features to standardise (``None``: all); one-hot columns stay 0/1."""
 
@@ -222,6 +223,7 @@ class ArrayDataModule(SplitDataModule):
         if self.whole:
             every = np.arange(len(self.features))
             return Split(every[:0], every, every)
+        assert self.targets is not None  # labelled data: unlabelled data is whole
         labels = None if self.task in SIZE_NAMES else self.targets  # stratified by class label only
         return split_indices(len(self.targets), labels, self.val_fraction, self.test_fraction, self.seed)
 

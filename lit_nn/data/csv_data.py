@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -152,7 +152,13 @@ class CSVDataModule(ArrayDataModule):
         numbers = column.numbers
         if task is None:
             integral = numbers is not None and bool(np.all(np.mod(numbers, 1) == 0))
-            classes = len(column.levels) if numbers is None else len(np.unique(numbers)) if integral else None
+            classes = (
+                len(cast(list[str], column.levels))
+                if numbers is None
+                else len(np.unique(numbers))
+                if integral
+                else None
+            )
             if classes is None or classes > MAX_AUTO_CLASSES:
                 task = "regression"
             else:
@@ -160,7 +166,7 @@ class CSVDataModule(ArrayDataModule):
         encoding: dict[str, Any] = {"features": list(features), "columns": encoded, "target": target, "task": task}
         if task == "regression":
             return encoding
-        keys = np.unique(numbers).tolist() if numbers is not None else list(column.levels or [])
+        keys: list[Any] = np.unique(numbers).tolist() if numbers is not None else list(column.levels or [])
         encoding["numeric_target"] = numbers is not None
         encoding["class_keys"] = [str(k) for k in keys]
         encoding["class_names"] = [str(int(k)) if numbers is not None and k.is_integer() else str(k) for k in keys]
@@ -186,8 +192,10 @@ class CSVDataModule(ArrayDataModule):
             if levels is not None:
                 codes[name], bad = self._recode(columns[name], levels)
                 if bad is not None:
+                    column = columns[name]
+                    assert column.levels is not None and column.codes is not None  # bad indexes its codes
                     raise DataError(
-                        f"{self.path}: column {name!r} holds {columns[name].levels[columns[name].codes[bad]]!r} at "
+                        f"{self.path}: column {name!r} holds {column.levels[column.codes[bad]]!r} at "
                         f"data row {bad + 1} (line {bad + 2}), a category the model was not trained on (it knows: "
                         f"{', '.join(levels[:20])})"
                     )
@@ -199,7 +207,7 @@ class CSVDataModule(ArrayDataModule):
                     features[np.arange(lo, hi), at + codes[name][lo:hi]] = 1.0
                     at += len(how[name]["levels"])
                 else:
-                    features[lo:hi, at] = columns[name].numbers[lo:hi]
+                    features[lo:hi, at] = cast(np.ndarray, columns[name].numbers)[lo:hi]
                     at += 1
         self.feature_names, scaled = [], []
         for name in names:
@@ -233,12 +241,14 @@ class CSVDataModule(ArrayDataModule):
         if self.encoding["task"] == "regression":
             if numbers is not None:
                 return numbers
+            assert column.codes is not None  # a column without numbers is coded into its levels
             text = np.array([not is_number(level) for level in levels])
             row = int(np.flatnonzero(text[column.codes])[0])
             raise self._not_a_number(NotANumber(name, row, levels[column.codes[row]]), name)
         if numbers is None:
             labels, bad = self._recode(column, self.encoding["class_keys"])
             if bad is not None:
+                assert column.codes is not None  # bad indexes its codes
                 raise self._unknown_class(name, levels[column.codes[bad]], bad)
             return labels.astype(np.int64)
         keys = np.array([float(k) for k in self.encoding["class_keys"]])

@@ -13,7 +13,7 @@ import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pyarrow as pa
@@ -157,7 +157,7 @@ def read_columns(
                 if numbers[name] is None:  # sized from the first block's rows per byte, and 5 % more
                     expected = int(len(values) * file_bytes / block_bytes * 1.05) + len(values)
                     numbers[name] = _Growing(values.dtype.type, expected)
-                numbers[name].append(values)
+                cast(_Growing, numbers[name]).append(values)
             elif values is not None:
                 problems.append((values[1].lower() not in MISSING, values[0], name, values[1]))
             else:
@@ -317,6 +317,7 @@ def _numbers(values: pa.Array, dtype: type[np.floating], locate: bool) -> np.nda
         return array if not len(nan) else (int(nan[0]), values[int(nan[0])].as_py().strip())
     if not locate:
         return None
+    assert trimmed is not None  # both casts failed: the second was of the trimmed values
     row = _first_failure(len(values), lambda lo, hi: _casts(trimmed.slice(lo, hi - lo), target))
     return row, trimmed[row].as_py()
 

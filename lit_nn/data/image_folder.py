@@ -16,7 +16,7 @@ from lit_nn.data.base import DataError, SplitDataModule, check_positive
 from lit_nn.data.fitted import fitted_state
 from lit_nn.data.images import ImageTransform, read_image
 from lit_nn.data.sampling import shuffle_options
-from lit_nn.data.splits import check_fractions, split_indices
+from lit_nn.data.splits import Split, check_fractions, split_indices
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -183,6 +183,7 @@ class ImageFolderDataModule(SplitDataModule):
 
     def _new_samples(self) -> dict[str, list[tuple[Path, int]]]:
         """Every image of a folder the model was not trained on, labelled by class folder when it has them."""
+        assert self.fitted is not None  # only a trained model's data is new
         self.class_names = list(self.fitted["class_names"])
         if not self.root.is_dir():
             raise DataError(f"image folder {str(self.root)!r} does not exist; check the data path")
@@ -198,6 +199,7 @@ class ImageFolderDataModule(SplitDataModule):
         return {"val": everything, "test": everything}
 
     def _find_samples(self, val_fraction: float, test_fraction: float) -> dict[str, list[tuple[Path, int]]]:
+        split: str | Split
         if (self.root / "train").is_dir():
             train = scan_classes(self.root / "train")
             self.class_names = list(train)

@@ -8,6 +8,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -40,7 +41,7 @@ def jpeg_decoder() -> JpegDecoder | None:
     except (ImportError, OSError, RuntimeError) as exc:
         reason = f"TorchCodec cannot be loaded ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
     else:
-        return functools.partial(decode_jpeg, mode="RGB")
+        return cast(JpegDecoder, functools.partial(decode_jpeg, mode="RGB"))
     try:
         import torchvision.io as tv_io
     except ImportError:  # pragma: no cover - torchvision is a dependency
@@ -238,7 +239,7 @@ class ImageTransform:
         """
         if isinstance(image, Image.Image):
             image = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)
-        image = F.resize(image, [self.resize], antialias=True)
+        image = cast(Tensor, F.resize(image, [self.resize], antialias=True))  # a tensor in, a tensor out
         height, width = image.shape[-2:]
         side = self.image_size
         if not self.augment:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sized
+from typing import Any
 
 import torch
 from torch.utils.data import RandomSampler
@@ -47,7 +48,7 @@ class EpochShuffleSampler(RandomSampler):
         yield from torch.randperm(len(self.data_source), generator=generator).tolist()
 
 
-def shuffle_options(dataset: Sized, shuffle: bool) -> dict[str, object]:
+def shuffle_options(dataset: Sized, shuffle: bool) -> dict[str, Any]:
     """DataLoader keyword arguments that let a resumed run repeat an uninterrupted one exactly.
 
     Args:

@@ -80,6 +80,7 @@ def write(
     # PyTorch's C++ writers abort the process when a write fails (a full disk: exit 134); serialised in
     # memory, the file is written by Python, whose failure is an OSError said in one line
     buffer = io.BytesIO()
+    program: torch.onnx.ONNXProgram | torch.export.ExportedProgram | None
     try:
         with _quiet(), torch.no_grad():
             if fmt == "onnx":
@@ -92,6 +93,7 @@ def write(
                     dynamo=True,
                     verbose=False,
                 )
+                assert program is not None  # dynamo=True always returns the program
                 program.model.metadata_props.update({"lit_nn": json.dumps(metadata)})
                 program.save(str(path))
             elif fmt == "torchscript":
@@ -298,7 +300,7 @@ def metadata_of(
     model: InferenceModel,
     preprocessing: Preprocessing,
     datamodule: Any,
-    fmt: Format,
+    fmt: Format | Literal["pytorch"],
     checkpoint: str,  # noqa: ANN401
 ) -> dict[str, Any]:
     """Everything a consumer of the exported file needs besides the file.

@@ -28,6 +28,9 @@ class Standardise(nn.Module):
         std: Per-feature (non-zero) standard deviations.
     """
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, mean: Tensor, std: Tensor) -> None:
         super().__init__()
         self.register_buffer("mean", mean.detach().to(torch.float32).clone())
@@ -52,6 +55,9 @@ class ImagePixels(nn.Module):
         mean: ``(1, 3, 1, 1)`` channel means on the 0…255 scale.
         scale: ``(1, 3, 1, 1)`` reciprocal channel standard deviations on that scale.
     """
+
+    mean: Tensor
+    scale: Tensor
 
     def __init__(self, mean: Tensor, scale: Tensor) -> None:
         super().__init__()
@@ -142,6 +148,8 @@ class InferenceModel(nn.Module):
         task: A trained lit_nn task (any LightningModule with ``predict_outputs``).
         preprocess: Raw input to the task's input.
     """
+
+    task: Any  # a LightningModule with predict_outputs (Lightning is opaque to mypy)
 
     def __init__(self, task: nn.Module, preprocess: nn.Module) -> None:
         super().__init__()

@@ -134,6 +134,7 @@ class RequestDecoder:
             except (binascii.Error, ValueError):
                 return Rejected(400, f"{name} is not valid base64 (send the file's bytes, base64-encoded)")
             check_pixels(data, self.max_image_pixels, name)
+            assert self.transform is not None  # image requests reach here only for an image model
             image = decode_image(data, self.transform.resize, name, SEND_AN_IMAGE)
             crops.append(self.transform.crop(image).permute(1, 2, 0))
         return Decoded(torch.stack(crops).contiguous(), single)

@@ -103,6 +103,7 @@ class ModelAPI(ls.LitAPI):
         with torch.inference_mode():
             outputs = self.model(torch.cat([r.inputs for r in valid]).to(self.device))
         named = dict(zip(self.model.output_names, (o.cpu() for o in outputs), strict=True))
+        answered: list[Rejected | dict[str, Any]]
         rows, at, answered = responses(named, self.metadata, self.model.task), 0, []
         for request in requests:
             if isinstance(request, Rejected):

@@ -80,6 +80,8 @@ class FocalLoss(nn.Module):
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
     """
 
+    alpha: Tensor | None  # a buffer (saved with the module), or None
+
     def __init__(
         self, gamma: float = 2.0, alpha: float | Sequence[float] | None = None, reduction: Reduction = "mean"
     ) -> None:

@@ -244,9 +244,9 @@ def discard_unused(
                         predictions_file(run_dir, session)):  # fmt: skip
             with contextlib.suppress(OSError):
                 written.unlink(missing_ok=True)
-    for folder in parents:
+    for parent in parents:
         with contextlib.suppress(OSError):
-            folder.rmdir()  # empty ones only: another run may have started beside this one
+            parent.rmdir()  # empty ones only: another run may have started beside this one
 
 
 def plan_run_dir(experiment_dir: Path, name: str | None, ckpt_path: str | None) -> tuple[Path, str]:

@@ -24,7 +24,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import optuna
@@ -109,8 +109,9 @@ class Parameter:
         if self.kind == "categorical":
             return [json.dumps(c) for c in self.choices] if self.encoded else list(self.choices)
         step = self.step or 1
-        count = int(math.floor((self.high - self.low) / step + 1e-9)) + 1
-        values = [self.low + i * step for i in range(count)]
+        low, high = cast(float, self.low), cast(float, self.high)  # numeric parameters have both (checked)
+        count = int(math.floor((high - low) / step + 1e-9)) + 1
+        values = [low + i * step for i in range(count)]
         return [int(round(v)) for v in values] if self.kind == "int" else [float(v) for v in values]
 
 
@@ -354,7 +355,8 @@ def suggest(trial: optuna.Trial, parameters: Sequence[Parameter]) -> dict[str, A
             drawn = trial.suggest_categorical(p.key, p.grid())
             values[p.key] = json.loads(drawn) if p.encoded else drawn
         elif p.kind == "int":
-            values[p.key] = trial.suggest_int(p.key, int(p.low), int(p.high), step=int(p.step or 1), log=p.log)
+            low, high = int(cast(float, p.low)), int(cast(float, p.high))
+            values[p.key] = trial.suggest_int(p.key, low, high, step=int(p.step or 1), log=p.log)
         else:
             values[p.key] = trial.suggest_float(p.key, p.low, p.high, step=p.step, log=p.log)
     return values

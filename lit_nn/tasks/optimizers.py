@@ -10,7 +10,7 @@ imported.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 
@@ -21,7 +21,7 @@ from lit_nn.errors import InvalidArgumentsError
 PLANNED = "lit_nn_planned"
 """Attribute set on a scheduler the task planned over the run's steps (kept in its state_dict)."""
 
-OPTIMIZERS = {
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
     "sgd": partial(torch.optim.SGD, momentum=0.9, nesterov=True),
@@ -99,7 +99,9 @@ def build_optimizer(
     Returns:
         The optimiser.
     """
-    factory = OPTIMIZERS.get(name) or torch_class(name, "torch.optim", torch.optim.Optimizer, "optimizer")
+    factory: Callable[..., torch.optim.Optimizer] = OPTIMIZERS.get(name) or torch_class(
+        name, "torch.optim", torch.optim.Optimizer, "optimizer"
+    )
     return factory(params, lr=lr, weight_decay=weight_decay, **dict(kwargs))
 
 
