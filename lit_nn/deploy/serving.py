@@ -64,7 +64,7 @@ class ModelAPI(ls.LitAPI):
         self.model = self.model.to(device).eval()
         self.device = device
 
-    def decode_request(self, request) -> Decoded | Rejected:  # noqa: ANN001 (LitServe reads the body as JSON when unannotated)
+    def decode_request(self, request) -> Decoded | Rejected:  # type: ignore[no-untyped-def]  # noqa: ANN001 (LitServe reads the body as JSON when unannotated)
         """The samples :class:`RequestGate` decoded (never raises: see the module's note).
 
         Args:
