@@ -110,7 +110,7 @@ def confusion_matrix(labels: Tensor, targets: Tensor, names: Sequence[str], path
     position[drawn] = torch.arange(k)
     rows, columns = position[targets], position[labels]
     both = (rows >= 0) & (columns >= 0)
-    counts = torch.bincount(rows[both] * k + columns[both], minlength=k * k).reshape(k, k)
+    counts = confusion_counts(columns[both], rows[both], k)  # between the drawn classes only
     samples = torch.bincount(targets, minlength=n)[drawn]  # shares of each class's samples, drawn or not
     share = counts / samples.unsqueeze(1).clamp(min=1)
     notes = []
