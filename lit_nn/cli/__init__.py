@@ -68,6 +68,11 @@ COMMANDS: dict[str, Command] = {
         "lit_nn.cli.sweep:run",
         lightning=False,
     ),
+    "cv": Command(
+        "k-fold cross-validation against a classical baseline: every fold a run, resumable, parallel (-c breast_cancer)",
+        "lit_nn.cli.cv:run",
+        lightning=False,
+    ),
     "validate": Command("evaluate on the validation split"),
     "test": Command("evaluate on the test split (--ckpt_path best|last|FILE)"),
     "predict": Command("write predictions to CSV (--output FILE)"),

@@ -93,8 +93,8 @@ class LitNNCLI(HookedLightningCLI):
 
     Args:
         args: Arguments after ``lit-nn``, starting with the command.
-        callbacks: More callbacks for ``fit``'s trainer, placed before the checkpoint callbacks
-            (so they see a validation's metrics before a checkpoint is chosen by them).
+        callbacks: More callbacks for the trainer (:func:`~lit_nn.cli.trainer_callbacks.arrange_callbacks`
+            places them).
     """
 
     def __init__(self, args: list[str], callbacks: Sequence[Callback] = ()) -> None:

@@ -284,7 +284,7 @@ def report_only(argv: Sequence[str]) -> int:
 
 @contextlib.contextmanager
 def worker_processes(argv: Sequence[str], count: int) -> Iterator[list[subprocess.Popen]]:
-    """Start ``count - 1`` more processes running the same sweep, and wait for them at the end.
+    """Start ``count - 1`` more processes running the same sweep (or cross-validation), and wait for them at the end.
 
     Each gets an equal share of the CPUs for torch's threads (unless ``LIT_NN_THREADS`` is set),
     and ends with this process: SIGTERM sent to this one, or an error that stops it, is passed on,
@@ -292,7 +292,7 @@ def worker_processes(argv: Sequence[str], count: int) -> Iterator[list[subproces
     terminal.
 
     Args:
-        argv: The sweep's arguments.
+        argv: The command and its arguments (``sweep …`` or ``cv …``).
         count: ``--workers``.
 
     Yields:
@@ -301,7 +301,7 @@ def worker_processes(argv: Sequence[str], count: int) -> Iterator[list[subproces
     threads = str(max(1, usable_cpus() // count))
     own_threads = os.environ.get(THREADS_ENV)
     env = {**os.environ, WORKER_ENV: "1", THREADS_ENV: own_threads or threads}
-    command = [sys.executable, "-m", "lit_nn", "sweep", *argv, "--workers=1"]
+    command = [sys.executable, "-m", "lit_nn", *argv, "--workers=1"]
     children = [subprocess.Popen(command, env=env, preexec_fn=die_with_parent) for _ in range(count - 1)]  # noqa: PLW1509
     if count > 1 and own_threads is None:
         os.environ[THREADS_ENV] = threads
@@ -361,7 +361,7 @@ def run(argv: Sequence[str]) -> int:
               f"{spec.direction} {spec.metric}{', pruning' if spec.pruning else ''}, {plan.workers} worker(s)\n"
               f"Folder: {plan.folder.path} (each trial's output: logs/trial-NNNN.log)", flush=True)  # fmt: skip
     try:
-        with worker_processes(argv, plan.workers) as children:
+        with worker_processes(["sweep", *argv], plan.workers) as children:
             work(plan, study)
     except KeyboardInterrupt:
         return 130

@@ -45,8 +45,9 @@ def arrange_callbacks(
         configured: The callbacks the configuration asked for (a progress bar among them is kept).
         record: What every checkpoint of a fit records besides the weights
             (:class:`~lit_nn.callbacks.run_record.RecordRun`).
-        extra: More callbacks for a fit, placed before the checkpoint callbacks (they see a
-            validation's metrics before a checkpoint is chosen by them).
+        extra: More callbacks (a sweep's pruner, a cross-validation fold); in a fit placed
+            before the checkpoint callbacks (they see a validation's metrics before a checkpoint is
+            chosen by them).
         predictions: The CSV file ``predict`` writes.
     """
     bar = trainer.progress_bar_callback
@@ -67,6 +68,8 @@ def arrange_callbacks(
             (i for i, c in enumerate(trainer.callbacks) if isinstance(c, ModelCheckpoint)), len(trainer.callbacks)
         )
         trainer.callbacks[first_checkpoint:first_checkpoint] = list(extra)
+    else:
+        trainer.callbacks.extend(extra)
     if command == "predict" and predictions is not None:
         trainer.callbacks.append(CSVPredictionWriter(predictions))
     skip_unused_batch_hooks(trainer.callbacks)

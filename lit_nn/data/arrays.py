@@ -12,6 +12,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from lit_nn.data.base import DataError, SplitDataModule, check_positive
 from lit_nn.data.fitted import fitted_state
+from lit_nn.data.folds import FoldSamples
+from lit_nn.data.redundancy import row_keys
 from lit_nn.data.sampling import shuffle_options
 from lit_nn.data.splits import Split, check_fractions, split_indices
 
@@ -100,6 +102,8 @@ class ArrayDataModule(SplitDataModule):
     targets: np.ndarray | None
     scaled_features: np.ndarray | None = None
     """Boolean mask of the features to standardise (``None``: all); one-hot columns stay 0/1."""
+    fold: Split | None = None
+    """The split of one cross-validation fold (:meth:`use_fold`), replacing the seeded one."""
 
     def __init__(
         self,
@@ -218,14 +222,89 @@ class ArrayDataModule(SplitDataModule):
         """The train/validation/test row indices for this seed (every row in each, for :attr:`whole` data).
 
         Returns:
-            The split (stratified for classification).
+            The split (stratified for classification); a fold's when :meth:`use_fold` chose one.
         """
+        if self.fold is not None:
+            return self.fold
         if self.whole:
             every = np.arange(len(self.features))
             return Split(every[:0], every, every)
         assert self.targets is not None  # labelled data: unlabelled data is whole
-        labels = None if self.task in SIZE_NAMES else self.targets  # stratified by class label only
-        return split_indices(len(self.targets), labels, self.val_fraction, self.test_fraction, self.seed)
+        every = np.arange(len(self.targets))  # stratified by class label only
+        return split_indices(len(every), self._labels_or_none(every), self.val_fraction, self.test_fraction, self.seed)
+
+    def _labels_or_none(self, rows: np.ndarray) -> np.ndarray | None:
+        """The class labels of ``rows`` to stratify by; ``None`` for values and indicators."""
+        return None if self.targets is None or self.task in SIZE_NAMES else self.targets[rows]
+
+    def pool_rows(self) -> np.ndarray:
+        """The rows folds are drawn from: every row outside the seeded test split.
+
+        Returns:
+            Sorted row numbers.
+        """
+        fold, self.fold = self.fold, None
+        try:
+            own = self.split()
+        finally:
+            self.fold = fold
+        return np.sort(np.concatenate([own.train, own.val]))
+
+    def group_values(self, column: str) -> np.ndarray:
+        """Each row's group, from a column of the data (``--cv.groups``).
+
+        Args:
+            column: The column.
+
+        Raises:
+            DataError: Always here: in-memory arrays have no columns to group by (CSV data has).
+        """
+        raise DataError(
+            f"--cv.groups {column}: {type(self).__name__} has no columns to group by; groups need tabular data "
+            "(the csv datamodule: --data csv --data.path FILE)"
+        )
+
+    def fold_samples(self, groups: str | None = None) -> FoldSamples:
+        """The rows outside the test split, as folds see them (:mod:`lit_nn.data.folds`).
+
+        Args:
+            groups: A column whose values keep rows together, or ``None``.
+
+        Returns:
+            Row numbers as ids, class labels (classification), groups, content keys of the raw
+            features (exact copies stay together), the raw features flattened and the targets.
+        """
+        if self.whole or self.targets is None:
+            raise DataError(f"{self.describe_source()} is new data for a trained model: it cannot be folded")
+        rows = self.pool_rows()
+        grouped = None if groups is None else self.group_values(groups)[rows]
+        features = self.features[rows]
+        return FoldSamples(
+            ids=rows.tolist(),
+            labels=self._labels_or_none(rows),
+            groups=grouped,
+            keys=row_keys(features),
+            features=features.reshape(len(rows), -1),
+            targets=self.targets[rows],
+        )
+
+    def use_fold(self, train: np.ndarray, held_out: np.ndarray) -> None:
+        """Train on a fold's training part and test on its held-out part (:mod:`lit_nn.data.folds`).
+
+        The validation split (which chooses the checkpoint) is drawn from the training part at the
+        datamodule's own validation share, stratified and seeded; standardisation is learnt again
+        from the fold's training rows.
+
+        Args:
+            train: Positions in :meth:`fold_samples` to train on.
+            held_out: Positions to hold out: the ``test`` split from now on.
+        """
+        rows = self.pool_rows()
+        trained = rows[np.asarray(train, dtype=np.int64)]
+        share = self.val_fraction / (1.0 - self.test_fraction)
+        inner = split_indices(len(trained), self._labels_or_none(trained), share, 0.0, self.seed)
+        self.fold = Split(trained[inner.train], trained[inner.val], np.sort(rows[np.asarray(held_out, dtype=np.int64)]))
+        self.datasets, self.feature_stats, self.target_stats = {}, None, None
 
     def train_transform(self) -> Callable[[Tensor], Tensor] | None:
         """Augmentation applied to training batches; none by default.

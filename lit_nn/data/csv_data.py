@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import pyarrow as pa
+from pyarrow import csv as pa_csv
 
 from lit_nn.data.arrays import ArrayDataModule, TaskType
 from lit_nn.data.base import DataError
@@ -56,7 +58,7 @@ class CSVDataModule(ArrayDataModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.path = Path(path).expanduser()
+        self.path, self.delimiter = Path(path).expanduser(), delimiter
         header = read_header(self.path, delimiter)
         encoding = (self.fitted or {}).get("encoding")
         labelled = target in header or encoding is None
@@ -92,6 +94,31 @@ class CSVDataModule(ArrayDataModule):
         if state:
             state["encoding"] = {**self.encoding, "source": self.encoding.get("source") or str(self.path.resolve())}
         return state
+
+    def group_values(self, column: str) -> np.ndarray:
+        """Each row's value in ``column``, as text: rows with one value stay in one fold (``--cv.groups``).
+
+        Args:
+            column: A column of the file (it need not be a feature).
+
+        Returns:
+            ``(rows,)`` strings.
+
+        Raises:
+            DataError: When the file has no such column.
+        """
+        header = read_header(self.path, self.delimiter)
+        if column not in header:
+            raise DataError(
+                f"--cv.groups {column}: {self.path} has no column {column!r}.{suggest(column, header)} "
+                f"Columns: {', '.join(header)}"
+            )
+        table = pa_csv.read_csv(
+            self.path,
+            parse_options=pa_csv.ParseOptions(delimiter=self.delimiter),
+            convert_options=pa_csv.ConvertOptions(include_columns=[column], column_types={column: pa.string()}),
+        )
+        return np.asarray(table.column(column).to_pylist(), dtype=object).astype(str)
 
     def _check_columns(self, header: Sequence[str], wanted: Sequence[str]) -> None:
         for name in wanted:

@@ -14,7 +14,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from lit_nn.data.base import DataError, SplitDataModule, check_positive
 from lit_nn.data.fitted import fitted_state
+from lit_nn.data.folds import FoldSamples
 from lit_nn.data.images import ImageTransform, read_image
+from lit_nn.data.redundancy import file_keys
 from lit_nn.data.sampling import shuffle_options
 from lit_nn.data.splits import Split, check_fractions, split_indices
 
@@ -231,6 +233,57 @@ class ImageFolderDataModule(SplitDataModule):
     def _label(self, found: dict[str, list[Path]]) -> list[tuple[Path, int]]:
         index = {name: i for i, name in enumerate(self.class_names)}
         return [(path, index[name]) for name, files in found.items() for path in files]
+
+    def _pool(self) -> list[tuple[Path, int]]:
+        """The images folds are drawn from: the training and validation ones, as first found."""
+        if not hasattr(self, "own_samples"):
+            self.own_samples = dict(self.samples)
+        return [*self.own_samples.get("train", []), *self.own_samples.get("val", [])]
+
+    def fold_samples(self, groups: str | None = None) -> FoldSamples:
+        """The training and validation images, as folds see them (:mod:`lit_nn.data.folds`).
+
+        Args:
+            groups: Must be ``None``: images have no columns to group by.
+
+        Returns:
+            File paths as ids, class labels, and content keys of the files' bytes (copies stay together).
+
+        Raises:
+            DataError: For ``groups``, or new data given to a trained model.
+        """
+        if groups is not None:
+            raise DataError(f"--cv.groups {groups}: an image folder has no columns to group by; leave it out")
+        if not self.labelled or "train" not in self.samples:
+            raise DataError(f"{self.root} is new data for a trained model: it cannot be folded")
+        pool = self._pool()
+        return FoldSamples(
+            ids=[str(path) for path, _ in pool],
+            labels=np.array([label for _, label in pool]),
+            groups=None,
+            keys=file_keys([path for path, _ in pool]),
+        )
+
+    def use_fold(self, train: np.ndarray, held_out: np.ndarray) -> None:
+        """Train on a fold's training images and test on its held-out ones (:mod:`lit_nn.data.folds`).
+
+        The validation images are drawn from the training part at the share the folder had.
+
+        Args:
+            train: Positions in :meth:`fold_samples` to train on.
+            held_out: Positions to hold out: the ``test`` split from now on.
+        """
+        pool = self._pool()
+        trained = [pool[i] for i in np.asarray(train, dtype=np.int64)]
+        share = len(self.own_samples.get("val", [])) / len(pool)
+        labels = np.array([label for _, label in trained])
+        inner = split_indices(len(trained), labels, share, 0.0, self.seed)
+        self.samples = {
+            "train": [trained[i] for i in inner.train],
+            "val": [trained[i] for i in inner.val],
+            "test": [pool[i] for i in np.sort(np.asarray(held_out, dtype=np.int64))],
+        }
+        self.samples = {name: found for name, found in self.samples.items() if found}
 
     def missing_split(self, split: str) -> str | None:
         """Say how to add a split the folder does not have.

@@ -12,6 +12,7 @@ lit_nn asks it for a run's, a checkpoint's, a sweep's or a comparison's path::
         plots/<command>-<time>/  figures
         <command>-<time>-metrics.json, <command>-<time>.csv   an evaluation's metrics, predictions
     <root>/<experiment>/sweeps/<sweep>/trial-NNNN/   a sweep's trials, each an ordinary run
+    <root>/<experiment>/cv/<study>/fold-K/           a cross-validation's folds, each an ordinary run
     <root>/<experiment>/compare-<time>/<value>/      a comparison: a run per value, its table and figure
 """
 
@@ -47,6 +48,7 @@ SLURM restore looks for."""
 LOGS_FOLDER = "logs"
 PLOTS_FOLDER = "plots"
 SWEEPS_FOLDER = "sweeps"
+CV_FOLDER = "cv"
 TIME_FORMAT = "%Y%m%d-%H%M%S"
 
 
@@ -293,6 +295,51 @@ def trial_name(number: int, attempt: int = 1) -> str:
 
 TRIALS = "trial-*"
 """A glob for every trial folder of a sweep."""
+
+
+def cv_dir(experiment: Path, name: str) -> Path:
+    """A cross-validation study's folder: its folds' run folders, its report.
+
+    Args:
+        experiment: The experiment's folder.
+        name: The study's name.
+
+    Returns:
+        ``<experiment>/cv/<name>``.
+    """
+    return experiment / CV_FOLDER / name
+
+
+def fold_name(index: int, folds: int, repeats: int = 1) -> str:
+    """A fold's run-folder name.
+
+    Args:
+        index: The fold's number from 0, counting on through the repeats.
+        folds: Folds per repeat.
+        repeats: Repeats of the K-fold partition.
+
+    Returns:
+        ``fold-1`` … ``fold-K``; with repeats ``fold-1-r2`` (fold 1 of the second repeat).
+    """
+    repeat, fold = divmod(index, folds)
+    return f"fold-{fold + 1}" if repeats == 1 else f"fold-{fold + 1}-r{repeat + 1}"
+
+
+FOLDS = "fold-*"
+"""A glob for every fold folder of a cross-validation study."""
+
+
+def fold_predictions(run_dir: Path, split: str) -> Path:
+    """A cross-validation fold's predictions of one split.
+
+    Args:
+        run_dir: The fold's run folder.
+        split: ``held-out`` (the fold it did not train on) or ``test`` (the datamodule's test split).
+
+    Returns:
+        ``<run>/<split>-predictions.csv``.
+    """
+    return run_dir / f"{split}-predictions.csv"
 
 
 def compare_run_names(values: list[str] | tuple[str, ...]) -> list[str]:

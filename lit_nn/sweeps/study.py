@@ -297,7 +297,8 @@ def next_trial(study: optuna.Study, folder: SweepFolder, spec: SweepSpec) -> Cla
         spec: The sweep's spec (``n_trials``, the search space, the sampler).
 
     Returns:
-        The trial, its lock held; ``None`` when every trial is finished or taken.
+        The trial, its lock held; ``None`` when every trial is finished or taken. Trials queued
+        with fixed values (``enqueue_trial``) are taken first, in order.
     """
     with claim(folder):
         trials = study.get_trials(deepcopy=False)
@@ -314,9 +315,10 @@ def next_trial(study: optuna.Study, folder: SweepFolder, spec: SweepSpec) -> Cla
                 run_dir = folder.path / folder.run_name(frozen.number)  # nothing to resume: a fresh run
             return _claimed(trial, spec, run_dir, lock, carried_on=True)
         limit = min(spec.n_trials, spec.grid_size()) if spec.sampler == "grid" else spec.n_trials
-        if len(trials) >= limit:
+        taken = sum(t.state != TrialState.WAITING for t in trials)  # queued ones (a cross-validation's folds) wait
+        if taken >= limit:
             return None
-        study.sampler = sampler_for(spec, len(trials))
+        study.sampler = sampler_for(spec, taken)
         trial = study.ask()
         lock = hold(folder.lock_file(trial.number))
         if lock is None:  # cannot happen while the claim is held; stay safe

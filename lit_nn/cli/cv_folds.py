@@ -1,0 +1,134 @@
+"""The folds of ``lit-nn cv``: each trained by ``lit-nn fit`` in this process, then tested and predicted on what it held out."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import optuna
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from optuna.trial import TrialState
+
+from lit_nn import runs
+from lit_nn.callbacks.fold import UseFold
+from lit_nn.cli import run_lightning
+from lit_nn.cli.messages import one_line
+from lit_nn.console import output_to
+from lit_nn.cv.report import METRICS_ATTR, TEST_METRICS_ATTR
+from lit_nn.cv.study import FOLD_KEY
+from lit_nn.data.folds import training_part
+from lit_nn.errors import LitNNError
+from lit_nn.sweeps.study import REASON_ATTR, Claimed, next_trial
+from lit_nn.wandb_runs import finish_stray_run
+
+if TYPE_CHECKING:
+    from lit_nn.cli.cv import Plan
+
+
+def fold_arguments(plan: Plan, run_dir: Path, command: str, checkpoint: Path | None = None) -> list[str]:
+    """A ``lit-nn`` command on one fold's run folder.
+
+    Args:
+        plan: The study.
+        run_dir: The fold's run folder.
+        command: ``fit``, ``test`` or ``predict``.
+        checkpoint: ``--ckpt_path``: the checkpoint to evaluate, or to carry an interrupted fit on from.
+
+    Returns:
+        ``COMMAND -c base.yaml`` with the run folder's place (and ``fit``'s ``last.ckpt``).
+    """
+    args = [command, "-c", str(plan.folder.base_config), f"--run.root={run_dir.parent.parent}",
+            f"--run.experiment={run_dir.parent.name}", f"--run.name={run_dir.name}"]  # fmt: skip
+    if command == "fit":
+        args += ["--checkpoint.save_last=true", "--checkpoint.dirpath=null"]
+    return [*args, f"--ckpt_path={checkpoint}"] if checkpoint else args
+
+
+def _evaluated(run_dir: Path) -> Path:
+    """The checkpoint a fold is scored with: its best, or its last when nothing chose a best."""
+    best = runs.run_checkpoints(run_dir, "best")
+    return best[-1] if best else runs.last_checkpoint(runs.checkpoint_dir(run_dir))
+
+
+def run_fold(plan: Plan, claimed: Claimed) -> tuple[dict[str, float], dict[str, float]]:
+    """Train one fold, then score its best checkpoint on the fold it held out (and the test split, with ``--cv.test``).
+
+    Args:
+        plan: The study.
+        claimed: The fold's trial.
+
+    Returns:
+        The held-out metrics and the test split's (empty without ``--cv.test``), without their ``test/`` prefix.
+
+    Raises:
+        SystemExit: When a signal or Ctrl-C stopped training (the fold stays to be carried on).
+    """
+    number, run_dir = int(claimed.values[FOLD_KEY]), claimed.run_dir
+    held = plan.held[number]
+    fold = UseFold(training_part(len(plan.samples), held), held)
+    resume = runs.resume_checkpoint(run_dir)
+    try:
+        run_lightning(fold_arguments(plan, run_dir, "fit", resume), callbacks=[fold])
+    except SystemExit as exc:
+        if isinstance(exc, SIGTERMException) or exc.code not in (0, None):
+            raise
+        # 0: its last.ckpt had finished training (stopped before it was scored)
+    checkpoint = _evaluated(run_dir)
+
+    def evaluate(callbacks: list[UseFold], split: str) -> dict[str, float]:
+        tested = run_lightning(fold_arguments(plan, run_dir, "test", checkpoint), callbacks=callbacks)
+        output = f"--output={runs.fold_predictions(run_dir, split)}"
+        run_lightning([*fold_arguments(plan, run_dir, "predict", checkpoint), output], callbacks=callbacks)
+        metrics = tested.trainer.callback_metrics
+        return {k.removeprefix("test/"): float(v) for k, v in metrics.items() if k.startswith("test/")}
+
+    return evaluate([fold], "held-out"), evaluate([], "test") if plan.options.test else {}
+
+
+def work(plan: Plan, study: optuna.Study) -> None:
+    """Run folds until every fold is finished or taken.
+
+    Args:
+        plan: The study.
+        study: Its Optuna study.
+    """
+    spec = plan.spec
+    while (claimed := next_trial(study, plan.folder, spec)) is not None:
+        number = int(claimed.values[FOLD_KEY])
+        name = plan.folder.run_name(number)
+        how = "carried on" if runs.resume_checkpoint(claimed.run_dir) else "started"
+        print(f"{name} of {spec.n_trials} {how}", flush=True)
+        started = time.monotonic()
+        reason = ""
+        try:
+            with output_to(plan.folder.log_file(number)):
+                try:
+                    held_out, test = run_fold(plan, claimed)
+                finally:
+                    finish_stray_run()
+        except (SystemExit, KeyboardInterrupt):
+            claimed.release()
+            print(f"{name} interrupted; run the same command again to carry it on ({claimed.run_dir}, output in "
+                  f"{plan.folder.log_file(number)})", file=sys.stderr, flush=True)  # fmt: skip
+            raise
+        except LitNNError as exc:
+            reason = one_line(str(exc), 400)
+        except Exception as exc:  # the model's own error on this fold; the other folds go on
+            reason = one_line(f"{type(exc).__name__}: {exc}", 400)
+        took = f"{time.monotonic() - started:.1f} s"
+        value = None if reason else held_out.get(plan.metric)
+        if value is None:
+            reason = reason or f"test/{plan.metric} was not logged (the model's test metrics: {', '.join(held_out)})"
+            claimed.trial.set_user_attr(REASON_ATTR, reason)
+            study.tell(claimed.trial, state=TrialState.FAIL)
+            claimed.release()
+            print(f"{name} failed: {reason} ({took})", flush=True)
+            continue
+        claimed.trial.set_user_attr(METRICS_ATTR, held_out)
+        if test:
+            claimed.trial.set_user_attr(TEST_METRICS_ATTR, test)
+        study.tell(claimed.trial, value)
+        claimed.release()
+        print(f"{name} done: held-out {plan.metric} {value:.4f} in {took}", flush=True)

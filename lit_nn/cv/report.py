@@ -1,0 +1,213 @@
+"""A cross-validation study's report: per-fold and mean ± std metrics, out-of-fold predictions, the baseline.
+
+Written into the study's folder: ``folds.csv`` (a row per fold: the network's held-out metrics,
+each baseline's), ``oof.csv`` (every sample predicted once per repeat, by the model that did not
+train on it, with its fold), ``summary.json`` and ``cv.png``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from optuna.trial import FrozenTrial, TrialState
+
+from lit_nn import runs
+from lit_nn.atomic import write_text
+from lit_nn.cv.compare import mean_interval, paired, verdict
+from lit_nn.cv.figure import draw
+from lit_nn.cv.scores import Columns, concatenated, ensemble, read_table, scores, write_table
+from lit_nn.cv.study import FOLD_KEY, CVFolder
+from lit_nn.sweeps.study import REASON_ATTR, RUN_DIR_ATTR
+
+METRICS_ATTR = "metrics"
+"""A fold trial's held-out metrics (without the ``test/`` prefix)."""
+TEST_METRICS_ATTR = "test_metrics"
+"""A fold trial's metrics on the datamodule's test split (``--cv.test``)."""
+OOF_FILE, FOLDS_TABLE, SUMMARY_FILE, FIGURE_FILE = "oof.csv", "folds.csv", "summary.json", "cv.png"
+
+
+@dataclass
+class Study:
+    """What a report is made of.
+
+    Attributes:
+        folder: The study's folder.
+        trials: Its trials, one per fold.
+        metric: The metric it is judged by (``acc``).
+        higher_is_better: Its direction.
+        baselines: Baseline name to metrics per fold (every fold, in order).
+        test_share: Held-out over training samples of a fold.
+        with_test: Whether each fold was also evaluated on the test split.
+    """
+
+    folder: CVFolder
+    trials: Sequence[FrozenTrial]
+    metric: str
+    higher_is_better: bool
+    baselines: Mapping[str, Sequence[Mapping[str, float]]] = field(default_factory=dict)
+    test_share: float = 0.25
+    with_test: bool = False
+
+
+@dataclass
+class Report:
+    """What a report shows.
+
+    Attributes:
+        headers: The per-fold table's columns.
+        rows: Its rows (cells as text).
+        lines: The summary lines, the verdict last.
+        summary: What ``summary.json`` holds.
+    """
+
+    headers: list[str]
+    rows: list[list[str]]
+    lines: list[str]
+    summary: dict[str, Any]
+
+
+def fold_of(trial: FrozenTrial) -> int:
+    """A fold trial's fold number, from 0.
+
+    Args:
+        trial: The trial.
+
+    Returns:
+        Its ``fold`` parameter.
+    """
+    return int(trial.params.get(FOLD_KEY, trial.number))
+
+
+def _stats(rows: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    return {k: {"mean": float(np.mean([r[k] for r in rows])),
+                "std": float(np.std([r[k] for r in rows], ddof=1)) if len(rows) > 1 else 0.0} for k in keys}  # fmt: skip
+
+
+def _shown(stats: Mapping[str, Mapping[str, float]]) -> str:
+    return "  ".join(f"{k} {v['mean']:.4g} ± {v['std']:.2g}" for k, v in stats.items())
+
+
+def _numbers(metrics: Mapping[str, float]) -> str:
+    return "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+
+
+def out_of_fold(study: Study, done: Sequence[FrozenTrial], split: str = "held-out") -> list[Columns]:
+    """The completed folds' prediction tables of one split, each with the fold and repeat of its rows.
+
+    Args:
+        study: The study.
+        done: Its completed trials.
+        split: ``held-out`` or ``test``.
+
+    Returns:
+        One table per fold that wrote one.
+    """
+    tables = []
+    for trial in done:
+        path = runs.fold_predictions(Path(trial.user_attrs[RUN_DIR_ATTR]), split)
+        if path.is_file():
+            table = read_table(path)
+            repeat, fold = divmod(fold_of(trial), study.folder.folds)
+            count = len(next(iter(table.values())))
+            tables.append({"fold": [fold + 1] * count, "repeat": [repeat + 1] * count, **table})
+    return tables
+
+
+def _table(study: Study, trials: Sequence[FrozenTrial]) -> tuple[list[str], list[list[str]]]:
+    """The per-fold table: state, the network's held-out metrics, each baseline's metric."""
+    metric, folds = study.metric, study.folder.folds
+    keys = list(dict.fromkeys(k for t in trials for k in t.user_attrs.get(METRICS_ATTR, {})))
+    headers = ["fold", "repeat", "state", *keys, *(f"{name}: {metric}" for name in study.baselines), "reason"]
+    rows = []
+    for trial in trials:
+        repeat, fold = divmod(fold_of(trial), folds)
+        metrics = trial.user_attrs.get(METRICS_ATTR, {})
+        baseline = [per_fold[fold_of(trial)].get(metric) for per_fold in study.baselines.values()]
+        cells = [fold + 1, repeat + 1, trial.state.name.lower(), *(metrics.get(k) for k in keys), *baseline]
+        rows.append([("" if c is None else f"{c:.4f}" if isinstance(c, float) else str(c)) for c in cells]
+                    + [str(trial.user_attrs.get(REASON_ATTR, ""))])  # fmt: skip
+    return headers, rows
+
+
+def write(study: Study) -> Report:
+    """Write the report files and say what they show.
+
+    Args:
+        study: The study.
+
+    Returns:
+        The report.
+    """
+    folder, metric = study.folder, study.metric
+    trials = sorted(study.trials, key=fold_of)
+    done = [t for t in trials if t.state == TrialState.COMPLETE and metric in t.user_attrs.get(METRICS_ATTR, {})]
+    headers, rows = _table(study, trials)
+    write_table(folder.path / FOLDS_TABLE, dict(zip(headers, zip(*rows, strict=True), strict=True)) if rows else {})
+    count = folder.folds * folder.repeats
+    lines = [f"{len(done)} of {count} folds complete" + ("" if len(done) == count else
+             f"; {count - len(done)} failed or not run yet (run the same command to carry on)")]  # fmt: skip
+    summary: dict[str, Any] = {"metric": metric, "folds": folder.folds, "repeats": folder.repeats,
+                               "complete": len(done)}  # fmt: skip
+    if done:
+        lines += _findings(study, done, summary)
+    write_text(folder.path / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    return Report(headers, rows, lines, summary)
+
+
+def _findings(study: Study, done: Sequence[FrozenTrial], summary: dict[str, Any]) -> list[str]:
+    """The lines of a study with completed folds; files written on the way."""
+    folder, metric = study.folder, study.metric
+    ours = [t.user_attrs[METRICS_ATTR][metric] for t in done]
+    summary["network"] = _stats([t.user_attrs[METRICS_ATTR] for t in done])
+    lines = [f"Network, held-out folds (mean ± std): {_shown(summary['network'])}"]
+    theirs = {name: [per_fold[fold_of(t)] for t in done] for name, per_fold in study.baselines.items()}
+    summary["baselines"] = {name: _stats(rows) for name, rows in theirs.items()}
+    lines += [f"{name.capitalize()}, same folds: {_shown(stats)}" for name, stats in summary["baselines"].items()]
+    tables = out_of_fold(study, done)
+    if tables:
+        oof = concatenated(tables)
+        write_table(folder.path / OOF_FILE, oof)
+        repeats = sorted(set(oof["repeat"]))
+        summary["out_of_fold"] = [scores({k: [v for v, r in zip(cells, oof["repeat"], strict=True) if r == repeat]
+                                          for k, cells in oof.items()}) for repeat in repeats]  # fmt: skip
+        lines.append(f"Out-of-fold predictions ({len(oof['fold'])} rows, each sample once per repeat): "
+                     f"{folder.path / OOF_FILE}: {_numbers(summary['out_of_fold'][0])}"
+                     + (" (first repeat)" if len(repeats) > 1 else ""))  # fmt: skip
+    if study.with_test:
+        lines += _test_lines(study, done, summary)
+    baseline_values = {name: [m[metric] for m in rows] for name, rows in theirs.items()}
+    figure = draw(ours, baseline_values, metric, folder.path / FIGURE_FILE)
+    lines.append(f"Figure: {figure}   Table: {folder.path / FOLDS_TABLE}")
+    mean, half = mean_interval(ours)
+    lines.append(f"Estimate: held-out {metric} {mean:.4g} ± {half:.2g} (95 % interval of the mean over {len(ours)} "
+                 "folds)")  # fmt: skip
+    summary["estimate"] = {"mean": mean, "half_width": half}
+    summary["comparisons"] = []
+    for name, values in baseline_values.items():
+        if len(ours) < 2:
+            break
+        result = paired(ours, values, name, metric, study.higher_is_better, study.test_share)
+        summary["comparisons"].append({"baseline": name, "mean_difference": result.mean, "p_value": result.p_value,
+                                       "differences": list(result.differences), "better": result.better})  # fmt: skip
+        lines.append(verdict(result, ours, values))
+    return lines
+
+
+def _test_lines(study: Study, done: Sequence[FrozenTrial], summary: dict[str, Any]) -> list[str]:
+    """The test split's lines: each fold's model on it (mean ± std), and the folds' ensemble."""
+    per_fold = [t.user_attrs[TEST_METRICS_ATTR] for t in done if TEST_METRICS_ATTR in t.user_attrs]
+    lines = []
+    if per_fold:
+        summary["test"] = _stats(per_fold)
+        lines.append(f"Test split, each fold's model (mean ± std): {_shown(summary['test'])}")
+    tables = out_of_fold(study, done, "test")
+    if tables:
+        summary["test_ensemble"] = scores(ensemble(tables))
+        lines.append(f"Test split, the {len(tables)} folds' models averaged: {_numbers(summary['test_ensemble'])}")
+    return lines
