@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from lit_nn.data.base import DataError, SplitDataModule, check_positive
 from lit_nn.data.fitted import fitted_state
+from lit_nn.data.redundancy import row_keys
 from lit_nn.data.sampling import shuffle_options
 from lit_nn.data.splits import Split, check_fractions, split_indices
 
@@ -94,6 +95,7 @@ class ArrayDataModule(SplitDataModule):
     """
 
     task: TaskType
+    content_basis = "feature values"
     whole = False
     """Evaluate on every row: new data given to a trained model, not split."""
     per_feature_scaling = True
@@ -226,6 +228,21 @@ class ArrayDataModule(SplitDataModule):
         assert self.targets is not None  # labelled data: unlabelled data is whole
         labels = None if self.task in SIZE_NAMES else self.targets  # stratified by class label only
         return split_indices(len(self.targets), labels, self.val_fraction, self.test_fraction, self.seed)
+
+    def content_keys(self, split: str) -> np.ndarray:
+        """Keys of the split's raw feature rows (before standardisation), from :meth:`split`.
+
+        Rows are compared as the ``float32`` features the model is given, so CSV rows that differ
+        only in their target, or in how a number is written (``1.0``, ``1``), are copies.
+
+        Args:
+            split: ``"train"``, ``"val"`` or ``"test"``.
+
+        Returns:
+            One :func:`~lit_nn.data.redundancy.row_keys` key per row of the split.
+        """
+        rows: np.ndarray = getattr(self.split(), split)
+        return row_keys(self.features[rows])
 
     def train_transform(self) -> Callable[[Tensor], Tensor] | None:
         """Augmentation applied to training batches; none by default.
