@@ -17,6 +17,7 @@ from lit_nn.callbacks.plots import PredictionPlots
 from lit_nn.callbacks.predictions import CSVPredictionWriter
 from lit_nn.callbacks.progress import ThrottledProgressBar
 from lit_nn.callbacks.random_state import RandomState
+from lit_nn.callbacks.redundancy import DuplicateCheck
 from lit_nn.callbacks.run_record import RecordRun
 from lit_nn.callbacks.schedule import ReplanSchedule
 from lit_nn.callbacks.threads import ChooseThreads
@@ -32,6 +33,9 @@ def arrange_callbacks(
     predictions: Path | None = None,
 ) -> None:
     """Give a built trainer lit_nn's callbacks: ``fit`` the safety ones, ``predict`` the CSV writer.
+
+    A fit also says how many validation and test samples copy a training sample
+    (:class:`~lit_nn.callbacks.redundancy.DuplicateCheck`).
 
     Lightning calls every hook of every callback at every step, so callbacks with nothing to do
     (activation statistics off, plots off, SLURM requeue outside SLURM) are left out, the empty
@@ -63,7 +67,8 @@ def arrange_callbacks(
     trainer.callbacks.extend([ChooseThreads(), SkipFutileNvmlCheck()])
     if command == "fit":
         safety = [RandomState(), SaveOnInterrupt(), *([SlurmRequeue()] if SlurmRequeue.applies_to(trainer) else [])]
-        trainer.callbacks.extend([*safety, StopOnNonFiniteLoss(), RecordRun(record or {}), ReplanSchedule()])
+        checks = [StopOnNonFiniteLoss(), RecordRun(record or {}), ReplanSchedule(), DuplicateCheck()]
+        trainer.callbacks.extend([*safety, *checks])
         first_checkpoint = next(
             (i for i, c in enumerate(trainer.callbacks) if isinstance(c, ModelCheckpoint)), len(trainer.callbacks)
         )

@@ -96,6 +96,7 @@ class ArrayDataModule(SplitDataModule):
     """
 
     task: TaskType
+    content_basis = "feature values"
     whole = False
     """Evaluate on every row: new data given to a trained model, not split."""
     per_feature_scaling = True
@@ -305,6 +306,21 @@ class ArrayDataModule(SplitDataModule):
         inner = split_indices(len(trained), self._labels_or_none(trained), share, 0.0, self.seed)
         self.fold = Split(trained[inner.train], trained[inner.val], np.sort(rows[np.asarray(held_out, dtype=np.int64)]))
         self.datasets, self.feature_stats, self.target_stats = {}, None, None
+
+    def content_keys(self, split: str) -> np.ndarray:
+        """Keys of the split's raw feature rows (before standardisation), from :meth:`split`.
+
+        Rows are compared as the ``float32`` features the model is given, so CSV rows that differ
+        only in their target, or in how a number is written (``1.0``, ``1``), are copies.
+
+        Args:
+            split: ``"train"``, ``"val"`` or ``"test"``.
+
+        Returns:
+            One :func:`~lit_nn.data.redundancy.row_keys` key per row of the split.
+        """
+        rows: np.ndarray = getattr(self.split(), split)
+        return row_keys(self.features[rows])
 
     def train_transform(self) -> Callable[[Tensor], Tensor] | None:
         """Augmentation applied to training batches; none by default.

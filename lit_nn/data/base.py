@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
@@ -35,6 +36,8 @@ class SplitDataModule(LightningDataModule):
     """
 
     labelled = True
+    content_basis = "content"
+    """What :meth:`content_keys` compares, for the fit's line on duplicates (``"feature values"`` …)."""
 
     def describe_source(self) -> str:
         """Name the data for messages.
@@ -71,6 +74,24 @@ class SplitDataModule(LightningDataModule):
 
         Returns:
             What to do so the split exists, or ``None`` when it exists (or the datamodule cannot tell).
+        """
+        return None
+
+    def content_keys(self, split: str) -> np.ndarray | None:
+        """Content keys of a split's samples, so a fit can say how many copy a training sample.
+
+        An optional interface: :class:`~lit_nn.callbacks.redundancy.DuplicateCheck` calls it on any
+        datamodule that has it (subclass of this one or not) and says nothing for one without it, or
+        when it returns ``None``. Keys are ``uint64`` from :func:`lit_nn.data.redundancy.row_keys`
+        or :func:`~lit_nn.data.redundancy.file_keys`, equal exactly when the samples are equal
+        (as :attr:`content_basis` says); the check reads them once per fit, on rank zero only.
+
+        Args:
+            split: ``"train"``, ``"val"`` or ``"test"``.
+
+        Returns:
+            ``(N,)`` keys, one per sample of the split (empty for a split without samples), or
+            ``None`` when this datamodule cannot tell (the default).
         """
         return None
 

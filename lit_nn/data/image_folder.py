@@ -127,6 +127,8 @@ class ImageFolderDataModule(SplitDataModule):
         persistent_workers: Keep workers alive between epochs (when ``num_workers > 0``).
     """
 
+    content_basis = "file bytes"
+
     def __init__(
         self,
         root: str,
@@ -306,6 +308,18 @@ class ImageFolderDataModule(SplitDataModule):
             f"{split} split: train with --data.{split}_fraction 0.1 (for example), or give a folder with "
             f"{split}/<class>/ images"
         )
+
+    def content_keys(self, split: str) -> np.ndarray:
+        """Keys of the bytes of the split's image files (identical files match; re-encoded images do not).
+
+        Args:
+            split: ``"train"``, ``"val"`` or ``"test"``.
+
+        Returns:
+            One :func:`~lit_nn.data.redundancy.file_keys` key per image (none for a missing split);
+            every file is read once (about 1.2 s per GiB of images, plus the disk's time).
+        """
+        return file_keys([path for path, _ in self.samples.get(split, [])])
 
     def transform(self, train: bool) -> ImageTransform:
         """The transform of one split.

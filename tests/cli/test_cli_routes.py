@@ -39,8 +39,9 @@ def one_error(result, status: int = 2) -> str:
 
 
 def notices(result) -> list[str]:
-    lines = result.stderr.splitlines()  # the thread count is said by every command: not counted here
-    return [x for x in lines if x.startswith("lit-nn: ") and "error:" not in x and "torch computes on" not in x]
+    lines = result.stderr.splitlines()  # the thread count (every command) and duplicates (every fit): not counted
+    said_always = ("error:", "torch computes on", "lit-nn: duplicates:")
+    return [x for x in lines if x.startswith("lit-nn: ") and not any(s in x for s in said_always)]
 
 
 def checkpoints(root: Path, experiment: str, which: str = "best-*") -> list[Path]:
