@@ -69,7 +69,7 @@ COMMANDS: dict[str, Command] = {
         lightning=False,
     ),
     "cv": Command(
-        "k-fold cross-validation against a classical baseline: every fold a run, resumable, parallel (-c breast_cancer)",
+        "k-fold cross-validation against a classical baseline: every fold a run, resumable (-c breast_cancer)",
         "lit_nn.cli.cv:run",
         lightning=False,
     ),

@@ -1,4 +1,4 @@
-"""``lit-nn cv``: K-fold cross-validation; every fold an ordinary ``lit-nn fit`` run, scored on what it did not train on.
+"""``lit-nn cv``: K-fold cross-validation; every fold an ordinary ``lit-nn fit`` run, scored on what it held out.
 
     lit-nn cv -c breast_cancer --cv.folds 5 [--cv.repeats R] [--cv.groups COLUMN] [--cv.test true] [--workers N]
     lit-nn cv --report runs/breast_cancer/cv/cv
@@ -13,7 +13,7 @@ report: :mod:`lit_nn.cv.report`.
 
 from __future__ import annotations
 
-import importlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ from jsonargparse import Namespace
 
 from lit_nn import runs
 from lit_nn.cli import run_lightning
+from lit_nn.cli.cv_folds import folds_of, load_class, work
 from lit_nn.cli.lightning_cli import PlanningCLI
 from lit_nn.cli.run_config import absolute_paths, plain_config
 from lit_nn.cli.sweep import WORKER_ENV, one_device, worker_processes
@@ -35,7 +36,7 @@ from lit_nn.cv.baseline import baseline_scores
 from lit_nn.cv.options import CVOptions, check_options, metric_of
 from lit_nn.cv.report import Study, write
 from lit_nn.cv.study import CVFolder, folds_record, held_out, open_cv, spec_of
-from lit_nn.data.folds import FoldSamples, check_foldable, make_folds
+from lit_nn.data.folds import FoldSamples
 from lit_nn.errors import ConfigError
 from lit_nn.sweeps.space import SweepSpec
 from lit_nn.sweeps.study import FINISHED
@@ -105,14 +106,9 @@ class Plan:
     metric: str
 
 
-def _load(class_path: str) -> Any:  # noqa: ANN401 (a class)
-    module, _, name = class_path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
-
-
 def _kind(model: Any, samples: FoldSamples) -> str:  # noqa: ANN401 (a Namespace)
     """The task's kind: its class's own, else read from the targets."""
-    kind = getattr(_load(model.class_path), "kind", None) if isinstance(model, Namespace) else None
+    kind = getattr(load_class(model.class_path), "kind", None) if isinstance(model, Namespace) else None
     if isinstance(kind, str):
         return kind
     if samples.labels is None:
@@ -143,18 +139,11 @@ def parse(argv: Sequence[str], folder: Path | None = None) -> Plan:
     if not isinstance(config.get("workers"), int) or config.workers < 1:
         raise ConfigError(f"--workers: expected 1 or more processes, got {config.get('workers')!r}")
     one_device(config.trainer)
-    data = config.get("data")
-    if not isinstance(data, Namespace):
-        raise ConfigError("cross-validation needs a datamodule: give --data NAME or a config with a data section")
-    absolute_paths(data.get("init_args"))
+    absolute_paths((config.get("data") or Namespace()).get("init_args"))
     base = plain_config(subcommand_parser(cli, "fit"), config)
     for key in NOT_IN_BASE:
         base.pop(key, None)
-    datamodule = _load(data.class_path)(**(data.get("init_args") or Namespace()).as_dict())
-    check_foldable(datamodule)
-    samples = datamodule.fold_samples(options.groups)
-    options.seed = int(options.seed if options.seed is not None else getattr(datamodule, "seed", 0))
-    held = make_folds(samples, options.folds, options.repeats, options.seed)
+    samples, held, options.seed = folds_of(config, options.folds, options.repeats, options.groups, options.seed)
     kind = _kind(config.get("model"), samples)
     metric, direction = metric_of(options, kind)
     path = folder or runs.cv_dir(cli.experiment_dir(config), options.name)
@@ -224,10 +213,6 @@ def run(argv: Sequence[str]) -> int:
     Returns:
         0 when every fold completed; 1 when one failed or a worker did; 130 on Ctrl-C between folds.
     """
-    import os
-
-    from lit_nn.cli.cv_folds import work
-
     argv = list(argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)

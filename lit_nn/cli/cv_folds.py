@@ -1,13 +1,16 @@
-"""The folds of ``lit-nn cv``: each trained by ``lit-nn fit`` in this process, then tested and predicted on what it held out."""
+"""The folds of ``lit-nn cv``: each trained by ``lit-nn fit`` in this process, then scored on what it held out."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import optuna
+from jsonargparse import Namespace
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from optuna.trial import TrialState
 
@@ -18,13 +21,55 @@ from lit_nn.cli.messages import one_line
 from lit_nn.console import output_to
 from lit_nn.cv.report import METRICS_ATTR, TEST_METRICS_ATTR
 from lit_nn.cv.study import FOLD_KEY
-from lit_nn.data.folds import training_part
-from lit_nn.errors import LitNNError
+from lit_nn.data.folds import FoldSamples, check_foldable, make_folds, training_part
+from lit_nn.errors import ConfigError, LitNNError
 from lit_nn.sweeps.study import REASON_ATTR, Claimed, next_trial
 from lit_nn.wandb_runs import finish_stray_run
 
 if TYPE_CHECKING:
     from lit_nn.cli.cv import Plan
+
+
+def load_class(class_path: str) -> Any:  # noqa: ANN401 (a class)
+    """The class a parsed ``class_path`` names.
+
+    Args:
+        class_path: ``package.module.Class``.
+
+    Returns:
+        The class.
+    """
+    module, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def folds_of(
+    config: Namespace, folds: int, repeats: int = 1, groups: str | None = None, seed: int | None = None
+) -> tuple[FoldSamples, list[np.ndarray], int]:
+    """Build a parsed fit configuration's datamodule and make its folds.
+
+    Args:
+        config: The fit command's parsed configuration.
+        folds: K.
+        repeats: Repeats of the partition.
+        groups: A column keeping rows together, or ``None``.
+        seed: The folds' seed; ``None``: the datamodule's.
+
+    Returns:
+        The samples folded, every fold's held-out positions, and the seed used.
+
+    Raises:
+        ConfigError: Without a datamodule.
+        DataError: For a datamodule that cannot make folds, or folds its data cannot give.
+    """
+    data = config.get("data")
+    if not isinstance(data, Namespace):
+        raise ConfigError("cross-validation needs a datamodule: give --data NAME or a config with a data section")
+    datamodule = load_class(data.class_path)(**(data.get("init_args") or Namespace()).as_dict())
+    check_foldable(datamodule)
+    samples = datamodule.fold_samples(groups)
+    seed = int(seed if seed is not None else getattr(datamodule, "seed", 0))
+    return samples, make_folds(samples, folds, repeats, seed), seed
 
 
 def fold_arguments(plan: Plan, run_dir: Path, command: str, checkpoint: Path | None = None) -> list[str]:

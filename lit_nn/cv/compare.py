@@ -55,7 +55,12 @@ def corrected_t_test(differences: Sequence[float], test_share: float) -> float:
 
 
 def paired(
-    network: Sequence[float], baseline: Sequence[float], name: str, metric: str, higher_is_better: bool, test_share: float
+    network: Sequence[float],
+    baseline: Sequence[float],
+    name: str,
+    metric: str,
+    higher_is_better: bool,
+    test_share: float,
 ) -> Paired:
     """Compare the network with a baseline fold by fold.
 
@@ -106,7 +111,8 @@ def verdict(result: Paired, network: Sequence[float], baseline: Sequence[float])
         For example ``The network beats logistic regression on acc: 0.981 ± 0.012 against 0.972 ±
         0.010 over 5 folds (mean difference +0.009, corrected paired t-test p = 0.03)``.
     """
-    ours, theirs = f"{np.mean(network):.4g} ± {np.std(network, ddof=1):.2g}", f"{np.mean(baseline):.4g} ± {np.std(baseline, ddof=1):.2g}"
+    ours = f"{np.mean(network):.4g} ± {np.std(network, ddof=1):.2g}"
+    theirs = f"{np.mean(baseline):.4g} ± {np.std(baseline, ddof=1):.2g}"
     figures = (f"{ours} against {theirs} over {len(network)} folds (mean difference {result.mean:+.4g}, "
                f"corrected paired t-test p = {result.p_value:.2g})")  # fmt: skip
     if result.better is True:

@@ -41,13 +41,13 @@ def draw(network: Sequence[float], baselines: Mapping[str, Sequence[float]], met
     scores_axis.set_ylim(-0.6, len(rows) - 0.4)
     if baselines:
         difference_axis = axes[0][1]
-        for row, (name, values) in enumerate(reversed(baselines.items())):
-            differences = [a - b for a, b in zip(network, values, strict=True)]
+        for row, others in enumerate(reversed(list(baselines.values()))):
+            differences = [a - b for a, b in zip(network, others, strict=True)]
             mean, half = mean_interval(differences)
             difference_axis.scatter(differences, row + jitter[: len(differences)], s=18, alpha=0.6, color="tab:blue")
             difference_axis.errorbar([mean], [row], xerr=[[half], [half]], fmt="D", color="k", capsize=4)
         difference_axis.axvline(0, color="tab:red", linestyle="--", linewidth=1)
-        difference_axis.set_yticks(range(len(baselines)), [f"network − {k}" for k in reversed(baselines)])
+        difference_axis.set_yticks(range(len(baselines)), [f"network − {k}" for k in reversed(list(baselines))])
         difference_axis.set(xlabel=f"difference in {metric}", title="per fold, against each baseline")
         difference_axis.set_ylim(-0.6, len(baselines) - 0.4)
     return save_figure(figure, path)

@@ -85,8 +85,8 @@ def fold_of(trial: FrozenTrial) -> int:
 
 def _stats(rows: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float]]:
     keys = list(dict.fromkeys(k for row in rows for k in row))
-    return {k: {"mean": float(np.mean([r[k] for r in rows])),
-                "std": float(np.std([r[k] for r in rows], ddof=1)) if len(rows) > 1 else 0.0} for k in keys}  # fmt: skip
+    spread = (lambda values: float(np.std(values, ddof=1))) if len(rows) > 1 else (lambda values: 0.0)
+    return {k: {"mean": float(np.mean([r[k] for r in rows])), "std": spread([r[k] for r in rows])} for k in keys}
 
 
 def _shown(stats: Mapping[str, Mapping[str, float]]) -> str:

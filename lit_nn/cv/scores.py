@@ -133,7 +133,7 @@ def ensemble(tables: Sequence[Mapping[str, Sequence[Any]]]) -> Columns:
     """
     first = tables[0]
     columns = class_columns(first) or ["prediction"]
-    mean = sum(np.asarray([t[c] for c in columns], dtype=np.float64) for t in tables) / len(tables)
+    mean = np.mean([np.asarray([t[c] for c in columns], dtype=np.float64) for t in tables], axis=0)
     combined: Columns = {"id": list(first["id"]), "target": list(first["target"])}
     if class_columns(first):
         names = [c.removeprefix(PROBABILITY_PREFIX) for c in columns]

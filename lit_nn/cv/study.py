@@ -56,7 +56,7 @@ class CVFolder(SweepFolder):
         return self.path / runs.LOGS_FOLDER / f"{self.run_name(number)}.log"
 
     def run_name(self, number: int) -> str:
-        """The run-folder name of fold ``number`` (counting from 0): ``fold-1`` …"""
+        """The run-folder name of fold ``number`` (from 0): ``fold-1``, ``fold-2`` … (:func:`runs.fold_name`)."""
         return runs.fold_name(number, self.folds, self.repeats)
 
 
