@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
 from jsonargparse import Namespace
+from lightning.pytorch import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from optuna.trial import TrialState
 
@@ -72,29 +74,68 @@ def folds_of(
     return samples, make_folds(samples, folds, repeats, seed), seed
 
 
-def fold_arguments(plan: Plan, run_dir: Path, command: str, checkpoint: Path | None = None) -> list[str]:
+def fold_arguments(
+    base_config: Path, run_dir: Path, command: str, checkpoint: Path | None = None, options: Sequence[str] = ()
+) -> list[str]:
     """A ``lit-nn`` command on one fold's run folder.
 
     Args:
-        plan: The study.
+        base_config: The configuration every fold starts from.
         run_dir: The fold's run folder.
         command: ``fit``, ``test`` or ``predict``.
         checkpoint: ``--ckpt_path``: the checkpoint to evaluate, or to carry an interrupted fit on from.
+        options: More options (a sweep trial's values).
 
     Returns:
-        ``COMMAND -c base.yaml`` with the run folder's place (and ``fit``'s ``last.ckpt``).
+        ``COMMAND -c base.yaml`` with the options and the run folder's place (and ``fit``'s ``last.ckpt``).
     """
-    args = [command, "-c", str(plan.folder.base_config), f"--run.root={run_dir.parent.parent}",
+    args = [command, "-c", str(base_config), *options, f"--run.root={run_dir.parent.parent}",
             f"--run.experiment={run_dir.parent.name}", f"--run.name={run_dir.name}"]  # fmt: skip
     if command == "fit":
         args += ["--checkpoint.save_last=true", "--checkpoint.dirpath=null"]
     return [*args, f"--ckpt_path={checkpoint}"] if checkpoint else args
 
 
-def _evaluated(run_dir: Path) -> Path:
-    """The checkpoint a fold is scored with: its best, or its last when nothing chose a best."""
+def fit_fold(args: list[str], callbacks: Sequence[Callback]) -> None:
+    """Train a fold (``fit`` with its :class:`UseFold`); a fold whose ``last.ckpt`` finished training is left as it is.
+
+    Args:
+        args: The ``fit`` command (:func:`fold_arguments`).
+        callbacks: Its callbacks, the fold's among them.
+
+    Raises:
+        SystemExit: When a signal or Ctrl-C stopped training, or the fit failed.
+    """
+    try:
+        run_lightning(args, callbacks=callbacks)
+    except SystemExit as exc:
+        if isinstance(exc, SIGTERMException) or exc.code not in (0, None):
+            raise
+        # 0: its last.ckpt had finished training (stopped before it was scored)
+
+
+def score_fold(
+    base_config: Path, run_dir: Path, callbacks: Sequence[Callback], split: str, options: Sequence[str] = ()
+) -> dict[str, float]:
+    """Test a fold's best checkpoint (its last when nothing chose a best) and write its predictions.
+
+    Args:
+        base_config: The configuration every fold starts from.
+        run_dir: The fold's run folder.
+        callbacks: ``[UseFold]`` to score the fold it held out; none for the datamodule's test split.
+        split: ``held-out`` or ``test``: the predictions file's name (:func:`runs.fold_predictions`).
+        options: More options (a sweep trial's values).
+
+    Returns:
+        The test metrics, without their ``test/`` prefix.
+    """
     best = runs.run_checkpoints(run_dir, "best")
-    return best[-1] if best else runs.last_checkpoint(runs.checkpoint_dir(run_dir))
+    checkpoint = best[-1] if best else runs.last_checkpoint(runs.checkpoint_dir(run_dir))
+    tested = run_lightning(fold_arguments(base_config, run_dir, "test", checkpoint, options), callbacks=callbacks)
+    output = f"--output={runs.fold_predictions(run_dir, split)}"
+    run_lightning([*fold_arguments(base_config, run_dir, "predict", checkpoint, options), output], callbacks=callbacks)
+    metrics = tested.trainer.callback_metrics
+    return {k.removeprefix("test/"): float(v) for k, v in metrics.items() if k.startswith("test/")}
 
 
 def run_fold(plan: Plan, claimed: Claimed) -> tuple[dict[str, float], dict[str, float]]:
@@ -110,26 +151,12 @@ def run_fold(plan: Plan, claimed: Claimed) -> tuple[dict[str, float], dict[str, 
     Raises:
         SystemExit: When a signal or Ctrl-C stopped training (the fold stays to be carried on).
     """
-    number, run_dir = int(claimed.values[FOLD_KEY]), claimed.run_dir
+    number, run_dir, base = int(claimed.values[FOLD_KEY]), claimed.run_dir, plan.folder.base_config
     held = plan.held[number]
     fold = UseFold(training_part(len(plan.samples), held), held)
-    resume = runs.resume_checkpoint(run_dir)
-    try:
-        run_lightning(fold_arguments(plan, run_dir, "fit", resume), callbacks=[fold])
-    except SystemExit as exc:
-        if isinstance(exc, SIGTERMException) or exc.code not in (0, None):
-            raise
-        # 0: its last.ckpt had finished training (stopped before it was scored)
-    checkpoint = _evaluated(run_dir)
-
-    def evaluate(callbacks: list[UseFold], split: str) -> dict[str, float]:
-        tested = run_lightning(fold_arguments(plan, run_dir, "test", checkpoint), callbacks=callbacks)
-        output = f"--output={runs.fold_predictions(run_dir, split)}"
-        run_lightning([*fold_arguments(plan, run_dir, "predict", checkpoint), output], callbacks=callbacks)
-        metrics = tested.trainer.callback_metrics
-        return {k.removeprefix("test/"): float(v) for k, v in metrics.items() if k.startswith("test/")}
-
-    return evaluate([fold], "held-out"), evaluate([], "test") if plan.options.test else {}
+    fit_fold(fold_arguments(base, run_dir, "fit", runs.resume_checkpoint(run_dir)), [fold])
+    held_out = score_fold(base, run_dir, [fold], "held-out")
+    return held_out, score_fold(base, run_dir, [], "test") if plan.options.test else {}
 
 
 def work(plan: Plan, study: optuna.Study) -> None:

@@ -20,10 +20,11 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import yaml
 from jsonargparse import ArgumentError, Namespace
@@ -34,12 +35,14 @@ from lit_nn import runs
 from lit_nn.atomic import write_text
 from lit_nn.callbacks.threads import THREADS_ENV, usable_cpus
 from lit_nn.cli import run_lightning
+from lit_nn.cli.cv_folds import folds_of
 from lit_nn.cli.lightning_cli import PlanningCLI
 from lit_nn.cli.messages import condense
 from lit_nn.cli.run_config import absolute_paths, plain_config
 from lit_nn.cli.sweep_trials import values_text, work
 from lit_nn.cli.table import format_table
 from lit_nn.compat import option_actions, subcommand_choices, subcommand_parser
+from lit_nn.data.folds import FoldSamples
 from lit_nn.errors import ConfigError
 from lit_nn.lifetime import die_with_parent
 from lit_nn.sweeps import report
@@ -156,6 +159,8 @@ class Plan:
         base: The configuration every trial starts from.
         workers: ``--workers``.
         cli: The parse (its parser checks the search space's keys and writes ``best.yaml``).
+        samples: The samples folded (``sweep.cv``), or ``None``.
+        held: Every fold's held-out positions (``sweep.cv``).
     """
 
     spec: SweepSpec
@@ -163,6 +168,8 @@ class Plan:
     base: dict[str, Any]
     workers: int
     cli: SweepCLI
+    samples: FoldSamples | None = None
+    held: list[np.ndarray] = field(default_factory=list)
 
 
 def parse(argv: Sequence[str]) -> Plan:
@@ -195,7 +202,10 @@ def parse(argv: Sequence[str]) -> Plan:
         fit = subcommand_choices(cli.parser)["fit"]
         raise ConfigError(f"sweep.parameters: {condense(str(exc), list(option_actions(fit)))}") from None
     folder = SweepFolder(runs.sweep_dir(cli.experiment_dir(config), spec.name))
-    return Plan(spec, folder, base, config.workers, cli)
+    if not spec.cv:
+        return Plan(spec, folder, base, config.workers, cli)
+    samples, held, _ = folds_of(config, spec.cv)
+    return Plan(spec, folder, base, config.workers, cli, samples, held)
 
 
 def best_config(plan: Plan, values: dict[str, Any]) -> dict[str, Any]:
@@ -230,7 +240,7 @@ def write_report(plan: Plan, study: optuna.Study) -> list[str]:
         The lines to print.
     """
     spec, folder = plan.spec, plan.folder.path
-    headers, rows = report.table(study, spec.parameters, spec.metric)
+    headers, rows = report.table(study, spec.parameters, f"{spec.metric} ({spec.cv}-fold mean)" if spec.cv else spec.metric)
     lines = [format_table(headers, rows), ""]
     report.write_csv(folder / "trials.csv", headers, rows)
     trials = study.get_trials(deepcopy=False)
@@ -243,8 +253,9 @@ def write_report(plan: Plan, study: optuna.Study) -> list[str]:
     best = report.best_trial(study)
     if best is not None:
         values = decoded(best.params, spec.parameters)
-        header = (f"# lit_nn sweep {spec.name}: trial {best.number}, {spec.metric} {best.value:.6g} (best on the "
-                  f"validation split)\n# {values_text(values)}\n# lit-nn fit -c {folder / 'best.yaml'}\n")  # fmt: skip
+        judged = f"mean over {spec.cv} held-out folds" if spec.cv else "best on the validation split"
+        header = (f"# lit_nn sweep {spec.name}: trial {best.number}, {spec.metric} {best.value:.6g} ({judged})\n"
+                  f"# {values_text(values)}\n# lit-nn fit -c {folder / 'best.yaml'}\n")  # fmt: skip
         write_text(folder / "best.yaml", header + yaml.safe_dump(best_config(plan, values), sort_keys=False))
         lines.append(f"Best: trial {best.number}, {spec.metric} {best.value:.4f}: {values_text(values)}")
         lines.append(f"Its configuration: {folder / 'best.yaml'}  (train it: lit-nn fit -c {folder / 'best.yaml'})")

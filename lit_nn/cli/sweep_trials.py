@@ -6,16 +6,19 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 
-from lit_nn.cli import run_lightning
+from lit_nn import runs
+from lit_nn.callbacks.fold import UseFold
+from lit_nn.cli.cv_folds import fit_fold, score_fold
 from lit_nn.cli.messages import one_line
 from lit_nn.console import output_to
+from lit_nn.data.folds import training_part
 from lit_nn.errors import LitNNError
 from lit_nn.runs import resume_checkpoint
 from lit_nn.sweeps.space import as_options, shown
@@ -27,19 +30,20 @@ if TYPE_CHECKING:
     from lit_nn.cli.sweep import Plan
 
 
-def trial_arguments(plan: Plan, claimed: Claimed) -> list[str]:
+def trial_arguments(plan: Plan, claimed: Claimed, run_dir: Path | None = None) -> list[str]:
     """The ``lit-nn fit`` command of one trial.
 
     Args:
         plan: The sweep.
         claimed: The trial.
+        run_dir: Its run folder when not the trial's own (a fold's, with ``sweep.cv``).
 
     Returns:
         ``fit -c base.yaml`` with the trial's values, its run folder in the sweep's, its best
         checkpoint chosen by the sweep's metric, and ``--ckpt_path`` to carry on an interrupted one
         (from its ``last.ckpt``, or the ``hpc_ckpt_N.ckpt`` SLURM's preemption saved).
     """
-    spec, run_dir = plan.spec, claimed.run_dir
+    spec, run_dir = plan.spec, run_dir or claimed.run_dir
     args = ["fit", "-c", str(plan.folder.base_config), *as_options(claimed.values),
             f"--run.root={run_dir.parent.parent}", f"--run.experiment={run_dir.parent.name}",
             f"--run.name={run_dir.name}", f"--checkpoint.monitor={spec.metric}", f"--checkpoint.mode={spec.mode}",
@@ -86,12 +90,9 @@ def run_trial(plan: Plan, claimed: Claimed) -> Outcome:
     try:
         with output_to(plan.folder.log_file(claimed.trial.number)), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"The reported value is ignored")  # a carried-on trial's epochs
-            try:
-                run_lightning(trial_arguments(plan, claimed), callbacks=[MetricCheck(spec.metric), pruner])
-            except SystemExit as exc:
-                if isinstance(exc, SIGTERMException) or exc.code not in (0, None):
-                    raise
-                # 0: its last.ckpt had finished training (stopped before its result was stored)
+            if spec.cv:
+                return Outcome(TrialState.COMPLETE, cv_score(plan, claimed))
+            fit_fold(trial_arguments(plan, claimed), [MetricCheck(spec.metric), pruner])
     except optuna.TrialPruned:
         epochs = reported_epochs(claimed)
         return Outcome(TrialState.PRUNED, epochs=epochs, reason=f"behind the median after {epochs} epoch(s)")
@@ -107,6 +108,31 @@ def run_trial(plan: Plan, claimed: Claimed) -> Outcome:
     if value is None:
         return Outcome(TrialState.FAIL, epochs=reported_epochs(claimed), reason=f"{spec.metric} was never finite")
     return Outcome(TrialState.COMPLETE, value, reported_epochs(claimed))
+
+
+def cv_score(plan: Plan, claimed: Claimed) -> float:
+    """A trial judged by K-fold cross-validation: each fold trained in ``<trial>/fold-K/``, scored on what it held out.
+
+    Args:
+        plan: The sweep (its folds: ``plan.samples``, ``plan.held``).
+        claimed: The trial.
+
+    Returns:
+        The mean over the folds of the sweep's metric on the held-out fold (``val/acc`` read as ``test/acc``).
+
+    Raises:
+        SweepMetricError: When the model does not log the metric.
+    """
+    assert plan.samples is not None  # a cross-validated sweep's plan has its folds
+    spec, options = plan.spec, as_options(claimed.values)
+    values = []
+    for number, held in enumerate(plan.held):
+        run_dir = claimed.run_dir / runs.fold_name(number, spec.cv)
+        fold = UseFold(training_part(len(plan.samples), held), held)
+        fit_fold(trial_arguments(plan, claimed, run_dir), [MetricCheck(spec.metric), fold])
+        metrics = score_fold(plan.folder.base_config, run_dir, [fold], "held-out", options)
+        values.append(metrics[spec.metric.split("/", 1)[-1]])
+    return sum(values) / len(values)
 
 
 def reported_epochs(claimed: Claimed) -> int:
@@ -176,7 +202,8 @@ def work(plan: Plan, study: optuna.Study) -> None:
         took = f"{time.monotonic() - started:.1f} s"
         if outcome.state == TrialState.COMPLETE:
             best = study.best_trial
-            print(f"trial {number} done: {spec.metric} {outcome.value:.4f} after {outcome.epochs} epochs in {took} "
+            after = f"mean over {spec.cv} held-out folds" if spec.cv else f"after {outcome.epochs} epochs"
+            print(f"trial {number} done: {spec.metric} {outcome.value:.4f} {after} in {took} "
                   f"(best so far: trial {best.number}, {best.value:.4f})", flush=True)  # fmt: skip
         else:
             said = "failed" if outcome.state == TrialState.FAIL else "pruned"

@@ -59,6 +59,9 @@ class SweepOptions:
         warmup_epochs: Epochs every trial trains before it may be pruned.
         seed: The sampler's seed; a trial's draw depends on it and on the trial's number only.
         storage: ``journal`` (Optuna's journal file: works on a shared file system) or ``sqlite``.
+        cv: K > 1 judges each trial by K-fold cross-validation: its value is the mean over its
+            folds of the metric on the fold each model held out (``lit-nn cv``'s folds), not one
+            validation split's; the trials are then not pruned. 0: one run per trial.
     """
 
     name: str = "sweep"
@@ -71,6 +74,7 @@ class SweepOptions:
     warmup_epochs: int = 2
     seed: int = 0
     storage: Literal["journal", "sqlite"] = "journal"
+    cv: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ class SweepSpec:
         warmup_epochs: See :class:`SweepOptions`.
         seed: See :class:`SweepOptions`.
         storage: See :class:`SweepOptions`.
+        cv: See :class:`SweepOptions`.
     """
 
     name: str
@@ -142,6 +147,7 @@ class SweepSpec:
     warmup_epochs: int
     seed: int
     storage: str
+    cv: int = 0
 
     @property
     def mode(self) -> str:
@@ -277,12 +283,16 @@ def spec_of(options: Any, monitor: str | None, mode: str | None) -> SweepSpec:  
         raise ConfigError(f"sweep.n_trials: expected a whole number, 1 or more, got {n_trials!r}")
     if options.get("warmup_epochs", 0) < 0:
         raise ConfigError(f"sweep.warmup_epochs: expected 0 or more, got {options.get('warmup_epochs')}")
+    cv = options.get("cv") or 0
+    if not isinstance(cv, int) or cv == 1 or cv < 0:
+        raise ConfigError(f"sweep.cv: expected 0 (one run per trial) or 2 or more folds, got {cv!r}")
     metric = options.get("metric") or monitor or "val/loss"
     direction = options.get("direction") or DIRECTIONS.get(mode or "", "minimize")
     parameters = tuple(parameter(str(key), value) for key, value in given.items())
     warmup, seed = int(options.get("warmup_epochs") or 0), int(options.get("seed") or 0)
+    pruning = bool(options.get("pruning")) and not cv  # a trial of several folds is judged at its end
     spec = SweepSpec(name, parameters, n_trials, options.get("sampler") or "tpe", metric, direction,
-                     bool(options.get("pruning")), warmup, seed, options.get("storage") or "journal")  # fmt: skip
+                     pruning, warmup, seed, options.get("storage") or "journal", cv)  # fmt: skip
     if spec.sampler == "grid":
         floats = [p.key for p in parameters if p.kind == "float" and p.step is None]
         if floats:
