@@ -240,7 +240,8 @@ def write_report(plan: Plan, study: optuna.Study) -> list[str]:
         The lines to print.
     """
     spec, folder = plan.spec, plan.folder.path
-    headers, rows = report.table(study, spec.parameters, f"{spec.metric} ({spec.cv}-fold mean)" if spec.cv else spec.metric)
+    judged = f"{spec.metric} ({spec.cv}-fold mean)" if spec.cv else spec.metric
+    headers, rows = report.table(study, spec.parameters, judged)
     lines = [format_table(headers, rows), ""]
     report.write_csv(folder / "trials.csv", headers, rows)
     trials = study.get_trials(deepcopy=False)
