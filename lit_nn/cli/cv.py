@@ -36,7 +36,8 @@ from lit_nn.cv.baseline import baseline_scores
 from lit_nn.cv.options import CVOptions, check_options, metric_of
 from lit_nn.cv.report import Study, write
 from lit_nn.cv.study import CVFolder, folds_record, held_out, open_cv, spec_of
-from lit_nn.data.folds import FoldSamples
+from lit_nn.data.folds import FoldSamples, training_part
+from lit_nn.data.redundancy import copies
 from lit_nn.errors import ConfigError
 from lit_nn.sweeps.space import SweepSpec
 from lit_nn.sweeps.study import FINISHED
@@ -164,9 +165,11 @@ def report_lines(plan: Plan, study: optuna.Study) -> list[str]:
     """
     held = held_out(plan.folder)
     test_share = float(np.mean([len(h) / (len(plan.samples) - len(h)) for h in held]))
+    keys = plan.samples.keys
+    duplicates = [None if keys is None else copies(keys[training_part(len(keys), h)], keys[h]) for h in held]
     report = write(Study(plan.folder, study.get_trials(deepcopy=False), plan.metric,
                          plan.spec.direction == "maximize", baseline_scores(plan.samples, held, plan.kind),
-                         test_share, plan.options.test))  # fmt: skip
+                         test_share, plan.options.test, duplicates))  # fmt: skip
     headers = report.headers if any(row[-1] for row in report.rows) else report.headers[:-1]
     rows = [row[: len(headers)] for row in report.rows]
     return [format_table(headers, rows), "", *report.lines]

@@ -43,6 +43,8 @@ class Study:
         baselines: Baseline name to metrics per fold (every fold, in order).
         test_share: Held-out over training samples of a fold.
         with_test: Whether each fold was also evaluated on the test split.
+        copies: Per fold, how many held-out samples are exact copies of one it trained on (0:
+            copies are folded together; ``None`` entries where the data has no content keys).
     """
 
     folder: CVFolder
@@ -52,6 +54,7 @@ class Study:
     baselines: Mapping[str, Sequence[Mapping[str, float]]] = field(default_factory=dict)
     test_share: float = 0.25
     with_test: bool = False
+    copies: Sequence[int | None] = ()
 
 
 @dataclass
@@ -123,13 +126,15 @@ def _table(study: Study, trials: Sequence[FrozenTrial]) -> tuple[list[str], list
     """The per-fold table: state, the network's held-out metrics, each baseline's metric."""
     metric, folds = study.metric, study.folder.folds
     keys = list(dict.fromkeys(k for t in trials for k in t.user_attrs.get(METRICS_ATTR, {})))
-    headers = ["fold", "repeat", "state", *keys, *(f"{name}: {metric}" for name in study.baselines), "reason"]
+    copies = ["held-out copies"] if any(c is not None for c in study.copies) else []
+    headers = ["fold", "repeat", "state", *keys, *(f"{name}: {metric}" for name in study.baselines), *copies, "reason"]
     rows = []
     for trial in trials:
         repeat, fold = divmod(fold_of(trial), folds)
         metrics = trial.user_attrs.get(METRICS_ATTR, {})
         baseline = [per_fold[fold_of(trial)].get(metric) for per_fold in study.baselines.values()]
-        cells = [fold + 1, repeat + 1, trial.state.name.lower(), *(metrics.get(k) for k in keys), *baseline]
+        cells = [fold + 1, repeat + 1, trial.state.name.lower(), *(metrics.get(k) for k in keys), *baseline,
+                 *([study.copies[fold_of(trial)]] if copies else [])]  # fmt: skip
         rows.append([("" if c is None else f"{c:.4f}" if isinstance(c, float) else str(c)) for c in cells]
                     + [str(trial.user_attrs.get(REASON_ATTR, ""))])  # fmt: skip
     return headers, rows
