@@ -40,7 +40,7 @@ from lit_nn.data.folds import FoldSamples, training_part
 from lit_nn.data.redundancy import copies
 from lit_nn.errors import ConfigError
 from lit_nn.sweeps.space import SweepSpec
-from lit_nn.sweeps.study import FINISHED
+from lit_nn.sweeps.study import FINISHED, load_study
 
 NOT_IN_BASE = ("cv", "workers", "ckpt_path")
 
@@ -202,7 +202,7 @@ def report_only(argv: Sequence[str]) -> int:
                f"--cv.name={name}", *([f"--cv.groups={record['groups']}"] if record.get("groups") else [])]  # fmt: skip
     plan = parse(["-c", str(path / "base.yaml"), *options], folder=path)
     plan.options.test = any(path.glob(f"{runs.FOLDS}/{runs.fold_predictions(Path(), 'test')}"))
-    study = optuna.load_study(study_name=plan.spec.name, storage=plan.folder.storage(plan.spec.storage))
+    study, plan.spec = load_study(plan.folder)
     print("\n".join(report_lines(plan, study)))
     return 0
 
