@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from lit_nn.atomic import atomic_write  # noqa: E402
+from lit_nn.curves_reading import read_curves  # noqa: E402
 
 
 def save_figure(figure: plt.Figure, path: Path, lay_out: bool = True) -> Path:
@@ -208,6 +209,9 @@ def regression(
 def curves(history: Sequence[Mapping[str, float]], path: Path) -> Path:
     """Loss curves (train and validation), then each validation metric on an axis of its own.
 
+    The loss axis carries the reading of :func:`lit_nn.curves_reading.read_curves`: its verdict in
+    the title, a dashed line at the best epoch and the over-fitting stretch shaded.
+
     Args:
         history: One mapping per epoch with ``epoch`` and logged values (every epoch of the run,
             a resumed one's earlier epochs included).
@@ -227,8 +231,15 @@ def curves(history: Sequence[Mapping[str, float]], path: Path) -> Path:
         values = [row.get(key) for row in history]
         if any(v is not None for v in values):
             losses.plot(epochs, [float("nan") if v is None else v for v in values], marker="o", label=label)
-    losses.set(xlabel="epoch", ylabel="loss", title="loss")
-    losses.legend()
+    reading = read_curves(history)  # the marks of the line ``lit-nn fit`` prints
+    if reading.best_epoch is not None:
+        losses.axvline(reading.best_epoch, color="tab:green", linestyle="--", linewidth=1,
+                       label=f"best epoch {reading.best_epoch}")  # fmt: skip
+    if reading.overfit_from is not None and reading.last_epoch is not None:
+        losses.axvspan(reading.overfit_from, reading.last_epoch, color="tab:red", alpha=0.12,
+                       label=f"over-fitting ({reading.overfit_epochs} epochs)")  # fmt: skip
+    losses.set(xlabel="epoch", ylabel="loss", title=f"loss: {reading.verdict}" if reading.read else "loss")
+    losses.legend(fontsize="small")
     for ax, key in zip(axes[1:], metrics, strict=False):
         ax.plot(epochs, [row.get(key, float("nan")) for row in history], marker="o", color="tab:green")
         ax.set(xlabel="epoch", title=f"validation {key.removeprefix('val/')}")

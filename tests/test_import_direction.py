@@ -19,7 +19,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "lit_nn"
 
 CORE = ("lit_nn.errors", "lit_nn.env", "lit_nn.console", "lit_nn.atomic", "lit_nn.lazy", "lit_nn.signatures",
-        "lit_nn.hookspecs", "lit_nn.lifetime", "lit_nn.compat")  # fmt: skip
+        "lit_nn.hookspecs", "lit_nn.lifetime", "lit_nn.compat", "lit_nn.curves_reading")  # fmt: skip
 UPPER = ("lit_nn.cli", "lit_nn.tasks", "lit_nn.callbacks", "lit_nn.data", "lit_nn.models", "lit_nn.registry",
          "lit_nn.plugin_loader", "lit_nn.builtins")  # fmt: skip
 
@@ -32,6 +32,8 @@ RULES = [
     (("lit_nn.registry_data",), ("lit_nn.registry", "lit_nn.plugin_loader", "lit_nn.builtins"),
      "the registry's data model imports nothing that builds it"),  # fmt: skip
     (("lit_nn.plugin_loader",), ("lit_nn.registry",), "the loader fills the data model, not the facade"),
+    (("lit_nn.curves_reading",), ("lightning", "pytorch_lightning", "torch", "matplotlib"),
+     "the loss curves are read from the history alone"),  # fmt: skip
     (CORE, UPPER + ("lit_nn.checkpoints", "lit_nn.checkpoint_io", "lit_nn.plotting", "lit_nn.wandb_runs",
                     "lit_nn.runs"), "core helpers sit below everything"),  # fmt: skip
     (("lit_nn.runs",), UPPER + ("lit_nn.checkpoint_route", "lit_nn.checkpoint_choice", "lit_nn.sweeps"),

@@ -504,7 +504,7 @@ class LitNNCLI(HookedLightningCLI):
     # after running ----------------------------------------------------------------------------
 
     def after_fit(self) -> None:
-        """Say where the run went, why it stopped early if it did, and how to test it; close W&B."""
+        """Say where the run went, why it stopped early if so, what its loss curves say, how to test it; close W&B."""
         lines = finish_wandb(self.trainer)
         if self.trainer.is_global_zero:
             print("\n".join([*fit_summary(self.trainer, self.run_dir), *lines]))

@@ -9,11 +9,28 @@ import torch
 from lightning.pytorch import Trainer
 
 from lit_nn.atomic import write_text
+from lit_nn.callbacks.plots import PredictionPlots
 from lit_nn.callbacks.predictions import CSVPredictionWriter
+from lit_nn.curves_reading import read_curves
+
+
+def curves_reading(trainer: Trainer) -> str:
+    """The fit's loss curves read in one line (:func:`lit_nn.curves_reading.read_curves`).
+
+    Read from the history the plots callback keeps, a resumed run's earlier epochs included.
+
+    Args:
+        trainer: The trainer after ``fit``.
+
+    Returns:
+        The line, or ``""`` when nothing was recorded (plots off: ``--plots.enabled false``).
+    """
+    plots = next((c for c in trainer.callbacks if isinstance(c, PredictionPlots)), None)
+    return read_curves(plots.history).sentence if plots is not None else ""
 
 
 def fit_summary(trainer: Trainer, run_dir: Path) -> list[str]:
-    """Where a fit went, why it stopped early if it did, and how to test it.
+    """Where a fit went, why it stopped early if it did, what its loss curves say, and how to test it.
 
     Args:
         trainer: The trainer after ``fit``.
@@ -22,14 +39,18 @@ def fit_summary(trainer: Trainer, run_dir: Path) -> list[str]:
     Returns:
         The lines to print (each may start with an empty line).
     """
-    lines = []
+    said = []
     for stopper in trainer.early_stopping_callbacks:
         if stopper.stopped_epoch:
             best = stopper.best_score.item() if torch.is_tensor(stopper.best_score) else stopper.best_score
-            lines.append(
-                f"\nEarly stopping after epoch {stopper.stopped_epoch}: {stopper.monitor} had not improved for "
+            said.append(
+                f"Early stopping after epoch {stopper.stopped_epoch}: {stopper.monitor} had not improved for "
                 f"{stopper.patience} epochs (best {best:.6g})"
             )
+    reading = curves_reading(trainer)
+    if reading:
+        said.append(reading)
+    lines = ["\n" + said[0], *said[1:]] if said else []
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     lines.append(f"\nRun folder: {run_dir}")
     if best:

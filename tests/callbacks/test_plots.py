@@ -80,7 +80,7 @@ def test_regression_curves_give_each_metric_its_own_axis(tmp_path, monkeypatch):
                 "val/rmse": 6.0, "val/mae": 5.0, "val/r2": 0.1 * e} for e in range(4)]  # fmt: skip
     check_png(curves(history, tmp_path / "curves.png"))
     titles = [t for t in seen[0] if t]
-    assert titles == ["loss", "validation mae", "validation mse", "validation r2", "validation rmse"]
+    assert titles == ["loss: still improving", "validation mae", "validation mse", "validation r2", "validation rmse"]
 
 
 def test_a_resumed_run_draws_every_epoch(tmp_path):
@@ -146,3 +146,33 @@ def test_a_confusion_matrix_of_few_classes_writes_every_count(tmp_path, monkeypa
     plotting.confusion_matrix(torch.tensor([0, 1, 1, 2, 2]), torch.tensor([0, 1, 2, 2, 0]), ["a", "b", "c"],
                               tmp_path / "cm.png", "val")  # fmt: skip
     assert texts == ["1", "0", "1", "0", "1", "0", "0", "1", "1"]
+
+
+def test_the_loss_curves_mark_the_best_epoch_and_shade_the_over_fitting(tmp_path, monkeypatch):
+    from lit_nn import plotting
+    from tests.test_curves_reading import history, overfitting
+
+    seen = []
+    save = plotting.save_figure
+
+    def spy(figure, path):
+        losses = figure.axes[0]
+        lines = {line.get_label(): line.get_xdata() for line in losses.get_lines()}
+        spans = []
+        for patch in losses.patches:  # axvspan's x in data units (its y in axes units)
+            xs = patch.get_patch_transform().transform(patch.get_path().vertices)[:, 0]
+            spans.append((patch.get_label(), sorted({round(float(x), 6) for x in xs})))
+        seen.append((losses.get_title(), lines, spans))
+        return save(figure, path)
+
+    monkeypatch.setattr(plotting, "save_figure", spy)
+    check_png(curves(overfitting(epochs=38, best=23), tmp_path / "over.png"))
+    title, lines, spans = seen[-1]
+    assert title == "loss: over-fitting"
+    assert list(lines["best epoch 23"]) == [23, 23]
+    assert spans == [("over-fitting (14 epochs)", [23.0, 37.0])]
+    curves(history([1.0, 0.8, 0.65, 0.55], [1.1, 0.9, 0.75, 0.66]), tmp_path / "still.png")
+    title, lines, spans = seen[-1]
+    assert title == "loss: still improving" and list(lines["best epoch 3"]) == [3, 3] and spans == []
+    curves(history([1.0, 0.8], [1.1, 0.9]), tmp_path / "short.png")
+    assert seen[-1][0] == "loss" and seen[-1][2] == []  # too few epochs: no verdict in the title
