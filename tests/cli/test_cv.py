@@ -34,7 +34,8 @@ def cv_args(root, *extra):
 
 def fold_metrics(folder):
     study = optuna.load_study(study_name=folder.name, storage=f"sqlite:///{folder / 'study.db'}")
-    return {t.number: t.user_attrs.get(METRICS_ATTR) for t in study.get_trials()}, study.get_trials()  # trial N is fold N
+    trials = study.get_trials()
+    return {t.number: t.user_attrs.get(METRICS_ATTR) for t in trials}, trials  # trial N is fold N
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +125,8 @@ def test_bad_input_is_one_line_and_leaves_nothing_behind(tmp_path, capsys, extra
 def test_a_groups_column_that_does_not_exist_is_named(tmp_path, capsys):
     path = write_csv(tmp_path / "d.csv", [[i % 5, float(i), i % 2] for i in range(40)], ["patient", "x", "y"])
     with pytest.raises(SystemExit):
-        main(["cv", "--data", "csv", "--data.path", str(path), "--data.target", "y", "--model", "BinaryClassificationTask",
-              "--run.root", str(tmp_path / "runs"), "--cv.groups", "patients", *QUICK])  # fmt: skip
+        main(["cv", "--data", "csv", "--data.path", str(path), "--data.target", "y", "--model",
+              "BinaryClassificationTask", "--run.root", str(tmp_path / "runs"), "--cv.groups", "patients", *QUICK])  # fmt: skip
     err = capsys.readouterr().err
     assert "--cv.groups patients:" in err and "Did you mean 'patient'" in err
     assert not (tmp_path / "runs").exists()

@@ -48,5 +48,6 @@ def test_an_ensemble_averages_probabilities_and_takes_their_most_probable_class(
     second = {"id": [0, 1], "target": ["a", "b"], "label": ["b", "b"], "p_a": [0.3, 0.1], "p_b": [0.7, 0.9]}
     combined = ensemble([first, second])
     assert combined["p_a"] == pytest.approx([0.6, 0.35]) and combined["label"] == ["a", "b"]
-    values = ensemble([{"id": [0], "target": [1.0], "prediction": [2.0]}, {"id": [0], "target": [1.0], "prediction": [4.0]}])
+    one, other = ({"id": [0], "target": [1.0], "prediction": [value]} for value in (2.0, 4.0))
+    values = ensemble([one, other])
     assert values["prediction"] == [3.0]
