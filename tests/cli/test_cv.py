@@ -126,7 +126,8 @@ def test_a_groups_column_that_does_not_exist_is_named(tmp_path, capsys):
     path = write_csv(tmp_path / "d.csv", [[i % 5, float(i), i % 2] for i in range(40)], ["patient", "x", "y"])
     with pytest.raises(SystemExit):
         main(["cv", "--data", "csv", "--data.path", str(path), "--data.target", "y", "--model",
-              "BinaryClassificationTask", "--run.root", str(tmp_path / "runs"), "--cv.groups", "patients", *QUICK])  # fmt: skip
+              "BinaryClassificationTask", "--run.root", str(tmp_path / "runs"), "--cv.groups", "patients",
+              *QUICK])  # fmt: skip
     err = capsys.readouterr().err
     assert "--cv.groups patients:" in err and "Did you mean 'patient'" in err
     assert not (tmp_path / "runs").exists()
