@@ -25,7 +25,7 @@ from lit_nn.cv.report import METRICS_ATTR, TEST_METRICS_ATTR
 from lit_nn.cv.study import FOLD_KEY
 from lit_nn.data.folds import FoldSamples, check_foldable, make_folds, training_part
 from lit_nn.errors import ConfigError, LitNNError
-from lit_nn.sweeps.study import REASON_ATTR, Claimed, next_trial
+from lit_nn.sweeps.study import REASON_ATTR, Claimed, delete_if_empty, next_trial
 from lit_nn.wandb_runs import finish_stray_run
 
 if TYPE_CHECKING:
@@ -169,7 +169,7 @@ def work(plan: Plan, study: optuna.Study) -> None:
     spec = plan.spec
     while (claimed := next_trial(study, plan.folder, spec)) is not None:
         number = int(claimed.values[FOLD_KEY])
-        name = plan.folder.run_name(number)
+        name = plan.folder.fold_name(number)
         how = "carried on" if runs.resume_checkpoint(claimed.run_dir) else "started"
         print(f"{name} of {spec.n_trials} {how}", flush=True)
         started = time.monotonic()
@@ -191,8 +191,15 @@ def work(plan: Plan, study: optuna.Study) -> None:
             reason = one_line(f"{type(exc).__name__}: {exc}", 400)
         took = f"{time.monotonic() - started:.1f} s"
         value = None if reason else held_out.get(plan.metric)
+        if value is None and not reason:  # every fold would fail alike: stop, and leave no study to refuse the fix
+            if not delete_if_empty(study, plan.folder, spec):
+                study.tell(claimed.trial, state=TrialState.FAIL)
+            claimed.release()
+            raise ConfigError(
+                f"--cv.metric {plan.metric}: the model does not log test/{plan.metric} (its test metrics: "
+                f"{', '.join(sorted(held_out))}); give one of them"
+            )
         if value is None:
-            reason = reason or f"test/{plan.metric} was not logged (the model's test metrics: {', '.join(held_out)})"
             claimed.trial.set_user_attr(REASON_ATTR, reason)
             study.tell(claimed.trial, state=TrialState.FAIL)
             claimed.release()

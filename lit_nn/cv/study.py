@@ -51,13 +51,24 @@ class CVFolder(SweepFolder):
         """``folds.json``: every fold's held-out samples."""
         return self.path / "folds.json"
 
+    def fold_name(self, number: int) -> str:
+        """Fold ``number``'s name (from 0): ``fold-1``, ``fold-2`` … (:func:`runs.fold_name`)."""
+        return runs.fold_name(number, self.folds, self.repeats)
+
     def log_file(self, number: int) -> Path:
         """``logs/fold-3.log``: what fold ``number`` printed."""
-        return self.path / runs.LOGS_FOLDER / f"{self.run_name(number)}.log"
+        return self.path / runs.LOGS_FOLDER / f"{self.fold_name(number)}.log"
 
     def run_name(self, number: int) -> str:
-        """The run-folder name of fold ``number`` (from 0): ``fold-1``, ``fold-2`` … (:func:`runs.fold_name`)."""
-        return runs.fold_name(number, self.folds, self.repeats)
+        """A free run-folder name for fold ``number``: ``fold-3``, or ``fold-3-2`` … beside one stopped early.
+
+        A fold stopped before its first checkpoint is trained again from the start, in a folder of
+        its own beside the first (as a sweep's trial is).
+        """
+        name, attempt = self.fold_name(number), 1
+        while (self.path / (name if attempt == 1 else f"{name}-{attempt}")).exists():
+            attempt += 1
+        return name if attempt == 1 else f"{name}-{attempt}"
 
 
 def spec_of(options: CVOptions, metric: str, direction: str) -> SweepSpec:
