@@ -172,3 +172,24 @@ def test_killed_with_two_workers_the_same_command_carries_on_to_the_same_folds_a
         assert again[fold]["acc"] == expected[fold]["acc"]
         assert again[fold]["loss"] == pytest.approx(expected[fold]["loss"], rel=1e-5)
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith("fold-")) == ["fold-1", "fold-2"]
+
+
+def test_a_metric_the_model_does_not_log_stops_after_the_first_fold_and_leaves_no_study(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(cv_args(tmp_path, "--cv.folds", "2", "--cv.metric", "accuracy", "--trainer.max_epochs", "1"))
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines()[-1].startswith("lit-nn: error: --cv.metric accuracy: the model does not log test/accuracy")
+    assert "acc, auroc, f1" in err
+    assert not (tmp_path / "breast_cancer" / "cv" / "cv" / "sweep.json").exists()  # the fixed command starts afresh
+
+
+def test_a_sweep_with_cv_judges_each_trial_by_the_mean_of_its_held_out_folds(tmp_path, capsys):
+    main(["sweep", "-c", "configs/breast_cancer.yaml", "--run.root", str(tmp_path), *QUICK, "--sweep.parameters",
+          "{model.lr: [0.003]}", "--sweep.n_trials", "1", "--sweep.cv", "2", "--sweep.metric", "val/acc",
+          "--sweep.direction", "maximize"])  # fmt: skip
+    trial = tmp_path / "breast_cancer" / "sweeps" / "sweep" / "trial-0000"
+    held_out = [json.loads(next((trial / f"fold-{k}").glob("test-*-metrics.json")).read_text()) for k in (1, 2)]
+    study = optuna.load_study(study_name="sweep", storage=optuna.storages.journal.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(trial.parent / "study.journal"))))  # fmt: skip
+    assert study.trials[0].value == pytest.approx(np.mean([m["metrics"]["test/acc"] for m in held_out]))
+    assert "val/acc 2-fold mean" in capsys.readouterr().out.replace("(", "").replace(")", "")
