@@ -37,6 +37,8 @@ PATIENCE = 3
 """Epochs a rise must last to be over-fitting; also how far back a loss's trend is measured."""
 NEAR_BEST = 0.05
 """A validation loss up to 5% above its best is still near it (epoch-to-epoch noise)."""
+SCALE = 0.01
+"""Changes are measured against at least this share of the first validation loss (the problem's loss scale)."""
 FLAT = 0.01
 """Within 1% of the best counts as at the best; a change under 1% over :data:`PATIENCE` epochs is
 flat, more is falling or rising."""
@@ -102,9 +104,13 @@ def _series(history: Sequence[Mapping[str, float]], key: str, fresh_only: bool =
     return points
 
 
-def _change(before: float, after: float) -> float:
-    """Relative change from ``before`` to ``after`` (``-0.1``: fell by 10%)."""
-    return (after - before) / max(abs(before), 1e-12)
+def _change(before: float, after: float, floor: float = 1e-12) -> float:
+    """Relative change from ``before`` to ``after`` (``-0.1``: fell by 10%), against at least ``floor``.
+
+    A loss near zero (a memorised training set) moves by large ratios and tiny amounts; measured
+    against ``floor`` (:data:`SCALE` of the first validation loss) such moves stay small.
+    """
+    return (after - before) / max(abs(before), floor)
 
 
 def _percent(change: float) -> str:
@@ -214,20 +220,22 @@ def read_curves(history: Sequence[Mapping[str, float]]) -> CurveReading:
     # the last, when validations are further apart), and training loss from the same epoch.
     since, then = ([point for point in val[:-1] if point[0] <= last_epoch - PATIENCE] or val[:1])[-1]
 
+    floor = SCALE * abs(val[0][1])
+
     def change(before: float | None, after: float | None) -> float | None:
-        return None if before is None or after is None else _change(before, after)
+        return None if before is None or after is None else _change(before, after, floor)
 
     verdict, reading = _judge(
         _Trends(
             best_epoch=best_epoch,
             last_epoch=last_epoch,
-            above_best=_change(best, last_val),
+            above_best=_change(best, last_val, floor),
             since=since,
-            val_change=_change(then, last_val),
+            val_change=_change(then, last_val, floor),
             train_change=change(_at(train, since), last_train),
             train_since_best=change(_at(train, best_epoch), last_train),
             train_since_first=change(train[0][1] if train else None, last_train),
-            val_near_train=last_train is not None and _change(last_train, last_val) <= NEAR_BEST,
+            val_near_train=last_train is not None and _change(last_train, last_val, floor) <= NEAR_BEST,
         )
     )
     over = verdict == "over-fitting"

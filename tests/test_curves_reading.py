@@ -123,3 +123,10 @@ def test_stale_validation_values_and_non_finite_ones_are_left_out():
     assert every_other.verdict == "too few epochs" and "2 validated epochs: too few" in every_other.sentence
     broken = read_curves(history([1.0, 0.8, math.nan, 0.5], [1.0, 0.9, math.inf, 0.7]))
     assert broken.best_epoch == 3 and broken.verdict == "still improving"
+
+
+def test_a_loss_near_zero_moving_by_tiny_amounts_is_measured_against_the_problems_loss_scale():
+    val = [0.5, 0.05, 0.001, 6e-6, 5e-5, 1.5e-4, 1.3e-4, 1.2e-4]  # 25x its best, but 0.02% of the first loss
+    train = [0.6, 0.1, 0.003, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4]
+    reading = read_curves(history(train, val))
+    assert reading.verdict == "good fit", reading.sentence
