@@ -77,7 +77,11 @@ COMMANDS: dict[str, Command] = {
     "test": Command("evaluate on the test split (--ckpt_path best|last|FILE)"),
     "predict": Command("write predictions to CSV (--output FILE)"),
     "export": Command("export a checkpoint's model to ONNX, TorchScript or torch.export, checked on the test split"),
-    "serve": Command("serve a checkpoint's model over HTTP (POST /predict, GET /health) on LitServe"),
+    "serve": Command(
+        "serve a checkpoint (--ckpt_path), an ONNX export without torch, or several models, on LitServe",
+        "lit_nn.cli.serve:run",
+        lightning=False,
+    ),
     "plugins": Command("list plugins and what they register", "lit_nn.cli.plugins:main", lightning=False),
     "configs": Command("list the shipped configs (lit-nn fit -c NAME)", "lit_nn.cli.configs:main", lightning=False),
 }

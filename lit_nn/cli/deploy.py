@@ -9,20 +9,17 @@ the model, and the datamodule rebuilt with the preprocessing the model was train
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 
 from lit_nn.deploy import export as exporting
 from lit_nn.deploy.inference import InferenceModel, Preprocessing, inference_model, test_batches
 from lit_nn.errors import ConfigError
+
+if TYPE_CHECKING:  # the server's modules load when a server starts (LitServe and FastAPI take 0.4 s)
+    from lit_nn.deploy.serving import ModelAPI
 
 RUNTIMES = {"onnx": "onnxruntime", "torchscript": "torch.jit.load", "exported": "torch.export.load"}
 
@@ -136,8 +133,9 @@ class DeployTrainer(Trainer):
         max_body_mb: float = 16,
         body_timeout: float = 30,
         max_image_pixels: int = 40_000_000,
+        api_key: str | None = None,
     ) -> None:
-        """Serve a checkpoint's model over HTTP on LitServe: POST /predict, GET /health.
+        """Serve a checkpoint's model over HTTP on LitServe: POST /predict, GET /info, /metrics, /health.
 
         Args:
             model: The task (built by the CLI from the checkpoint).
@@ -151,71 +149,48 @@ class DeployTrainer(Trainer):
             max_body_mb: The largest request body in MiB (413 beyond it, checked before it is read whole).
             body_timeout: Seconds a request's body may take to arrive (408 after, the connection closed).
             max_image_pixels: The most pixels an image may declare (413 beyond it, before it is decoded).
+            api_key: The key every request must send in the X-API-Key header (401 without it);
+                default: the LIT_SERVER_API_KEY environment variable, else none.
 
         Raises:
             ConfigError: On a bad host, port, batch size, worker count or bound, or a port in use.
         """
-        if host not in ("127.0.0.1", "0.0.0.0", "::"):
-            raise ConfigError(f"--host {host}: LitServe listens on 127.0.0.1 (this machine), 0.0.0.0 or :: (all)")
-        if not 1024 <= port <= 65535:
-            raise ConfigError(f"--port {port}: give a port from 1024 to 65535")
-        if max_batch_size < 1 or workers < 1 or batch_timeout < 0:
-            raise ConfigError("--max_batch_size and --workers must be 1 or more, --batch_timeout 0 or more")
-        if not (max_body_mb > 0 and body_timeout > 0 and max_image_pixels > 0):
-            raise ConfigError("--max_body_mb, --body_timeout and --max_image_pixels must be above 0")
-        _check_free(host, port)
-        inference, preprocessing = _model(model, datamodule, "predict")
-        metadata = exporting.metadata_of(  # the served model is PyTorch's own, not an export
-            inference, preprocessing, datamodule, "pytorch", str(Path(str(ckpt_path)).resolve())
-        )
-        from lit_nn.deploy.serving import Bounds, ModelAPI, server
-        from lit_nn.lifetime import die_with_parent
+        from lit_nn.deploy.server import batching_options, serve, serve_options
 
-        os.register_at_fork(after_in_child=die_with_parent)  # LitServe forks its HTTP server and queue manager
-        api = ModelAPI(inference, metadata, max_batch_size=max_batch_size, batch_timeout=batch_timeout)
-        bounds = Bounds(round(max_body_mb * 2**20), body_timeout, max_image_pixels)
-        print(f"Serving {ckpt_path} on http://{host}:{port}/predict (health: /health); Ctrl+C stops", flush=True)
-        if host != "127.0.0.1":
-            print(
-                f"--host {host}: the server is reachable from other machines, with no authentication; "
-                "--host 127.0.0.1 keeps it to this one",
-                flush=True,
-            )
-        with _terminate_gracefully():
-            server(api, workers=workers, bounds=bounds).run(
-                host=host, port=port, generate_client_file=False, log_level="warning"
-            )
-        print("Server stopped")
+        options = serve_options(host, port, workers, max_body_mb, body_timeout, max_image_pixels, api_key)
+        batching = batching_options(max_batch_size, batch_timeout)
+        options.check()
+        serve([model_api(model, datamodule, ckpt_path, "model", batching)], options, str(ckpt_path))
 
 
-@contextlib.contextmanager
-def _terminate_gracefully() -> Iterator[None]:
-    """SIGTERM (Docker, Kubernetes, SLURM) stops the server as Ctrl+C does: LitServe shuts its workers down.
+def model_api(
+    model: LightningModule,
+    datamodule: LightningDataModule | None,
+    ckpt_path: str | None,
+    name: str,
+    batching: dict[str, Any],
+    api_path: str = "/predict",
+) -> ModelAPI:
+    """A checkpoint's model (its weights loaded) behind LitServe, with PyTorch.
 
-    Without this, SIGTERM ends the main process at once and leaves LitServe's worker processes behind.
+    Args:
+        model: The task.
+        datamodule: Its datamodule, with the training preprocessing.
+        ckpt_path: The checkpoint.
+        name: The model's name.
+        batching: :func:`batching_options`.
+        api_path: Its predict path.
+
+    Returns:
+        The model's API.
     """
-    owner = os.getpid()
+    from lit_nn.deploy.serving import ModelAPI
 
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        if os.getpid() != owner:  # LitServe's forked HTTP server, which re-raises SIGTERM once it has stopped
-            raise SystemExit(0)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _check_free(host: str, port: int) -> None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); give another --port") from None
+    inference, preprocessing = _model(model, datamodule, "predict")
+    metadata = exporting.metadata_of(  # the served model is PyTorch's own, not an export
+        inference, preprocessing, datamodule, "pytorch", str(Path(str(ckpt_path)).resolve())
+    )
+    return ModelAPI(inference, metadata, name, api_path=api_path, **batching)
 
 
 def commands() -> dict[str, set[str]]:

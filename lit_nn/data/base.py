@@ -6,11 +6,9 @@ import numpy as np
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
-from lit_nn.errors import LitNNError
+from lit_nn.data.errors import DataError
 
-
-class DataError(LitNNError, ValueError):
-    """Data that cannot be used as given; the message names the file, column or row."""
+__all__ = ["DataError", "SplitDataModule", "check_positive"]
 
 
 def check_positive(name: str, value: float) -> None:

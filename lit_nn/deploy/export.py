@@ -29,6 +29,7 @@ from torch import Tensor
 from lit_nn.atomic import write_text
 from lit_nn.compat import jit_scripting
 from lit_nn.deploy.inference import InferenceModel, Preprocessing, example_input
+from lit_nn.deploy.metadata import metadata_path
 from lit_nn.errors import LitNNError
 
 Format = Literal["onnx", "torchscript", "exported"]
@@ -171,18 +172,6 @@ def _traced(model: InferenceModel, sample: Tensor) -> torch.jit.ScriptModule:
     """``torch.jit.trace``, with Lightning's switch that keeps its trainer properties out of the trace."""
     with jit_scripting(model.task):  # as LightningModule.to_torchscript does
         return torch.jit.trace(model, (sample,), check_trace=False)
-
-
-def metadata_path(path: Path) -> Path:
-    """Where an exported file's metadata goes: beside it, ``<file>.json``.
-
-    Args:
-        path: The exported file.
-
-    Returns:
-        ``model.onnx`` -> ``model.onnx.json``.
-    """
-    return path.with_name(path.name + ".json")
 
 
 def load(path: Path, fmt: Format) -> Callable[[np.ndarray], list[np.ndarray]]:

@@ -3,7 +3,9 @@
 Kept apart from the server so every rule is tested without one: tabular models take
 ``{"features": [...]}`` (one sample, or a list of samples) or, when trained on a CSV file, the
 feature columns by name (``{"features": {"age": 41, ...}}`` or a list of such objects); image
-models take ``{"image": "<base64 of the file>"}`` or ``{"images": [...]}``.
+models take ``{"image": "<base64 of the file>"}`` or ``{"images": [...]}``. It imports no torch:
+the server of an exported model (:mod:`lit_nn.deploy.onnx_serving`) judges requests by the same
+rules as the PyTorch one.
 """
 
 from __future__ import annotations
@@ -11,17 +13,15 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
-from torch import Tensor
 
-from lit_nn.data.base import DataError
-from lit_nn.data.csv_data import encode_records
-from lit_nn.data.images import ImageTooLarge, ImageTransform, check_pixels, decode_image
+from lit_nn.data.encoding import encode_records
+from lit_nn.data.errors import DataError
+from lit_nn.data.image_files import ImageTooLarge, centre_crop, check_pixels, load_rgb
 
 MAX_SAMPLES = 1024
 """The most samples one request may hold (more is refused with 413)."""
@@ -60,8 +60,29 @@ class Decoded:
         single: The request held one sample (its response is one prediction, not a list).
     """
 
-    inputs: Tensor
+    inputs: np.ndarray
     single: bool
+
+
+ImageCrop = Callable[[bytes, str], np.ndarray]
+"""An image file's bytes (and what to call it in an error) to the ``uint8`` ``(S, S, 3)`` crop a model takes."""
+
+
+def pillow_crop(image_size: int, resize: int) -> ImageCrop:
+    """The evaluation crop made with Pillow: no torch needed (the server of an exported model).
+
+    Args:
+        image_size: Side of the square crop.
+        resize: Shorter side before cropping.
+
+    Returns:
+        The crop function; it raises ``DataError`` for bytes that are not an image.
+    """
+
+    def crop(data: bytes, name: str) -> np.ndarray:
+        return centre_crop(load_rgb(data, resize, name, SEND_AN_IMAGE), image_size, resize)
+
+    return crop
 
 
 class RequestDecoder:
@@ -70,18 +91,19 @@ class RequestDecoder:
     Args:
         metadata: :func:`~lit_nn.deploy.export.metadata_of`'s record.
         max_image_pixels: The most pixels an image may declare in its header.
+        crop: How an image becomes the model's input (image models); default :func:`pillow_crop`.
     """
 
-    def __init__(self, metadata: Mapping[str, Any], max_image_pixels: int = MAX_IMAGE_PIXELS) -> None:
+    def __init__(
+        self, metadata: Mapping[str, Any], max_image_pixels: int = MAX_IMAGE_PIXELS, crop: ImageCrop | None = None
+    ) -> None:
         self.max_image_pixels = max_image_pixels
         self.input = dict(metadata["input"])
         self.shape = tuple(self.input["shape"][1:])
         self.images = self.input["dtype"] == "uint8"
-        self.transform = None
-        if self.images:
-            self.transform = ImageTransform(
-                self.input["image_size"], self.input["resize"], self.input["mean"], self.input["std"], augment=False
-            )
+        self.crop = crop
+        if self.images and crop is None:
+            self.crop = pillow_crop(self.input["image_size"], self.input["resize"])
         width = math.prod(self.shape)
         numbers = ", ".join(["0.0"] * min(3, width)) + (", ..." if width > 3 else "")
         self.example = '{"image": "<base64 of a JPEG or PNG file>"}' if self.images else f'{{"features": [{numbers}]}}'
@@ -134,10 +156,9 @@ class RequestDecoder:
             except (binascii.Error, ValueError):
                 return Rejected(400, f"{name} is not valid base64 (send the file's bytes, base64-encoded)")
             check_pixels(data, self.max_image_pixels, name)
-            assert self.transform is not None  # image requests reach here only for an image model
-            image = decode_image(data, self.transform.resize, name, SEND_AN_IMAGE)
-            crops.append(self.transform.crop(image).permute(1, 2, 0))
-        return Decoded(torch.stack(crops).contiguous(), single)
+            assert self.crop is not None  # image requests reach here only for an image model
+            crops.append(self.crop(data, name))
+        return Decoded(np.ascontiguousarray(np.stack(crops)), single)
 
     def _features(self, features: Any) -> Decoded | Rejected:  # noqa: ANN401
         encoding = self.input.get("encoding")
@@ -154,7 +175,7 @@ class RequestDecoder:
             refused = _check_values(records)
             if refused is not None:
                 return refused
-            return Decoded(torch.from_numpy(encode_records(records, encoding)), isinstance(features, Mapping))
+            return Decoded(encode_records(records, encoding), isinstance(features, Mapping))
         try:
             with np.errstate(over="ignore"):  # a float beyond float32 becomes infinity, refused below
                 array = np.asarray(features, dtype=np.float32)
@@ -181,7 +202,7 @@ class RequestDecoder:
             return Rejected(
                 422, f"features must be finite numbers (no null, NaN or infinity, nothing beyond ±{FLOAT32_MAX:.3g})"
             )
-        return Decoded(torch.from_numpy(np.ascontiguousarray(array)), single)
+        return Decoded(np.ascontiguousarray(array), single)
 
 
 def _check_values(records: list[Mapping[str, Any]]) -> Rejected | None:
@@ -212,23 +233,3 @@ def _short(answer: Decoded | Rejected) -> Decoded | Rejected:
     if isinstance(answer, Rejected) and len(answer.error) > MAX_ERROR_CHARS:
         answer.error = answer.error[: MAX_ERROR_CHARS - 1] + "…"
     return answer
-
-
-def responses(outputs: Mapping[str, Tensor], metadata: Mapping[str, Any], task: Any = None) -> list[dict[str, Any]]:  # noqa: ANN401
-    """One JSON-ready prediction per sample, as the task answers (its ``answers``).
-
-    Args:
-        outputs: The model's outputs by name, for a batch.
-        metadata: The export metadata (class names).
-        task: The task that made them; without one (or for a model that is no lit_nn task) each
-            output is answered as it is, a one-column output as one value, ``label`` with its
-            ``class_name``.
-
-    Returns:
-        Per sample: ``label`` and ``class_name`` with ``probability`` or ``probabilities``; or
-        ``prediction``; or what a plugin's task answers.
-    """
-    from lit_nn.tasks.outputs import json_answers
-
-    answer = getattr(task, "answers", None) or json_answers
-    return answer(outputs, metadata.get("class_names") or [])

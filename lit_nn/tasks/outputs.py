@@ -13,6 +13,8 @@ from typing import Any
 
 from torch import Tensor
 
+from lit_nn.answers import plain_answers
+
 Columns = Callable[[str, Tensor, Sequence[str] | None], dict[str, Any]]
 """``(output name, one sample's value, class names)`` to that sample's cells."""
 
@@ -89,10 +91,7 @@ def csv_rows(
 
 
 def json_answers(outputs: Mapping[str, Tensor], names: Sequence[str] | None) -> list[dict[str, Any]]:
-    """One JSON-ready answer per sample, as ``lit-nn predict`` writes the values.
-
-    An output of one column per sample is answered as one value; an output named ``label`` is
-    a class index, answered with its ``class_name`` too when the names are known.
+    """One JSON-ready answer per sample, as ``lit-nn predict`` writes the values (:func:`lit_nn.answers.plain_answers`).
 
     Args:
         outputs: A batch's outputs by name.
@@ -101,19 +100,7 @@ def json_answers(outputs: Mapping[str, Tensor], names: Sequence[str] | None) -> 
     Returns:
         Per sample: its outputs by name.
     """
-    plain = {
-        name: (
-            value.squeeze(1) if value.is_floating_point() and value.dim() == 2 and value.shape[1] == 1 else value
-        ).tolist()
-        for name, value in outputs.items()
-    }
-    count = len(next(iter(plain.values())))
-    rows = [{name: values[i] for name, values in plain.items()} for i in range(count)]
-    if names:
-        for row in rows:
-            if isinstance(row.get("label"), int) and 0 <= row["label"] < len(names):
-                row["class_name"] = names[row["label"]]
-    return rows
+    return plain_answers({name: value.detach().cpu().numpy() for name, value in outputs.items()}, names)
 
 
 class TaskOutputs:

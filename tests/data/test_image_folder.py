@@ -14,8 +14,9 @@ from torchvision.transforms.v2 import functional as F
 
 from lit_nn.data import images
 from lit_nn.data.base import DataError
+from lit_nn.data.image_files import jpeg_size, load_rgb
 from lit_nn.data.image_folder import ImageFolderDataModule
-from lit_nn.data.images import jpeg_size, load_rgb, read_image
+from lit_nn.data.images import read_image
 from tests.helpers.shapes import make_shapes_folder
 from tests.helpers.training import trainer
 

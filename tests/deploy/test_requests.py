@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lit_nn.data.csv_data import encode_records
+from lit_nn.data.encoding import encode_records
 from lit_nn.deploy.requests import MAX_ERROR_CHARS, MAX_SAMPLES, Decoded, Rejected, RequestDecoder, responses
 
 DIGITS = {"input": {"shape": [None, 1, 8, 8], "dtype": "float32"}}

@@ -1,0 +1,34 @@
+"""A model's outputs as JSON answers, from numpy arrays: the one rule both servers (PyTorch's, an export's) follow."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def plain_answers(outputs: Mapping[str, np.ndarray], names: Sequence[str] | None) -> list[dict[str, Any]]:
+    """One JSON-ready answer per sample, as ``lit-nn predict`` writes the values.
+
+    An output of one floating-point column per sample is answered as one value; an output named
+    ``label`` is a class index, answered with its ``class_name`` too when the names are known.
+
+    Args:
+        outputs: A batch's outputs by name, each ``(N, ...)``.
+        names: Class names (empty or ``None`` when unknown).
+
+    Returns:
+        Per sample: its outputs by name.
+    """
+    plain = {
+        name: (value[:, 0] if value.dtype.kind == "f" and value.ndim == 2 and value.shape[1] == 1 else value).tolist()
+        for name, value in outputs.items()
+    }
+    count = len(next(iter(plain.values())))
+    rows = [{name: values[i] for name, values in plain.items()} for i in range(count)]
+    if names:
+        for row in rows:
+            if isinstance(row.get("label"), int) and 0 <= row["label"] < len(names):
+                row["class_name"] = names[row["label"]]
+    return rows
