@@ -132,6 +132,7 @@ def test_the_loading_examples_in_docs_deploy_run_as_written(trained, capsys, tmp
     from PIL import Image
 
     from lit_nn.deploy.requests import RequestDecoder
+    from lit_nn.deploy.serving import torch_crop
     from tests.conftest import ROOT
 
     tabular, image, program = re.findall(r"```python\n(.*?)```", (ROOT / "docs/deploy.md").read_text(), flags=re.S)
@@ -147,10 +148,11 @@ def test_the_loading_examples_in_docs_deploy_run_as_written(trained, capsys, tmp
     size, resize = metadata["input"]["image_size"], metadata["input"]["resize"]
     namespace = {"path": str(shapes), "image_file": str(picture), "resize": resize, "size": size}
     exec(compile(image, "docs/deploy.md", "exec"), namespace)
-    served = RequestDecoder(metadata)({"image": base64.b64encode(picture.read_bytes()).decode()})
-    np.testing.assert_array_equal(namespace["pixels"](str(picture), resize, size), served.inputs[0].numpy())
+    decoder = RequestDecoder(metadata, crop=torch_crop(size, resize))  # the PyTorch server's: training's crop
+    served = decoder({"image": base64.b64encode(picture.read_bytes()).decode()})
+    np.testing.assert_array_equal(namespace["pixels"](str(picture), resize, size), served.inputs[0])
     session = onnxruntime.InferenceSession(str(shapes), providers=["CPUExecutionProvider"])
-    label, probability = session.run(None, {"features": served.inputs.numpy()})
+    label, probability = session.run(None, {"features": served.inputs})
     assert namespace["label"].tolist() == label.tolist() and namespace["probability"] == pytest.approx(probability)
 
     pt2, _, _ = _export(trained, "multiclass", "exported", capsys)

@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 
 from lit_nn.data.encoding import encode_records
-from lit_nn.deploy.requests import MAX_ERROR_CHARS, MAX_SAMPLES, Decoded, Rejected, RequestDecoder, responses
+from lit_nn.deploy.requests import MAX_ERROR_CHARS, MAX_SAMPLES, Decoded, Rejected, RequestDecoder
+from lit_nn.deploy.serving import responses
 
 DIGITS = {"input": {"shape": [None, 1, 8, 8], "dtype": "float32"}}
 ENCODING = {
@@ -40,7 +41,7 @@ IMAGES = {"input": {"shape": [None, 16, 16, 3], "dtype": "uint8", "image_size": 
 def test_numbers_in_the_layouts_a_client_would_send(features, count, single):
     decoded = RequestDecoder(DIGITS)({"features": features})
     assert isinstance(decoded, Decoded) and decoded.single is single
-    assert decoded.inputs.shape == (count, 1, 8, 8) and decoded.inputs.dtype == torch.float32
+    assert decoded.inputs.shape == (count, 1, 8, 8) and decoded.inputs.dtype == np.float32
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,7 @@ def test_bad_numbers_are_refused_with_the_reason(body, status, said):
 
 def test_records_by_name_are_encoded_as_the_csv_datamodule_encodes_its_rows():
     decoded = RequestDecoder(HOUSES)({"features": [{"area": 50, "town": "south"}, {"town": "east", "area": 7.5}]})
-    np.testing.assert_array_equal(decoded.inputs.numpy(), [[50, 0, 0, 1], [7.5, 1, 0, 0]])
+    np.testing.assert_array_equal(decoded.inputs, [[50, 0, 0, 1], [7.5, 1, 0, 0]])
     assert not decoded.single
     assert RequestDecoder(HOUSES)({"features": [50, 0, 0, 1]}).single  # numbers still work
 
@@ -94,7 +95,7 @@ def _png(size: tuple[int, int]) -> str:
 
 def test_images_are_decoded_resized_and_centre_cropped_to_what_the_model_takes():
     decoded = RequestDecoder(IMAGES)({"images": [_png((40, 30)), _png((18, 18))]})
-    assert decoded.inputs.shape == (2, 16, 16, 3) and decoded.inputs.dtype == torch.uint8
+    assert decoded.inputs.shape == (2, 16, 16, 3) and decoded.inputs.dtype == np.uint8
     assert decoded.inputs[0, 8, 8].tolist() == [10, 200, 30]
     for body, status, said in [
         ({"image": "@@@"}, 400, "the image is not valid base64"),
