@@ -1,0 +1,153 @@
+"""The ONNX server without torch, as the PyTorch server answers and refuses; several models, keys, metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from lit_nn.cli import main
+from lit_nn.data.bundled import BreastCancer
+from tests.deploy.test_serve import _free_port
+from tests.helpers.cli import clean_environment, lit_nn_command
+
+KEY = "s3cret-key"
+BLOCKED = ("torch", "torchvision", "lightning", "jsonargparse", "sklearn", "matplotlib", "wandb", "optuna", "pyarrow")
+"""What a serving-only environment lacks: each a package whose import fails in the server's processes."""
+
+
+def _call(port, path, body=None, key=KEY, content_type="application/json"):
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    headers = {"Content-Type": content_type, **({"X-API-Key": key} if key else {})}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, raw if path in ("/metrics", "/health") else json.loads(raw)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+@contextlib.contextmanager
+def _server(args, log, key=None, **env):
+    port = _free_port()
+    with log.open("w") as out:
+        process = subprocess.Popen([*lit_nn_command(), "serve", *args, "--port", str(port)], stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   env=clean_environment(OMP_NUM_THREADS="1", **env))  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            with contextlib.suppress(OSError):
+                if _call(port, "/health", key=key)[0] == 200:
+                    break
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.25)
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log.read_text()
+        said = log.read_text()
+        assert "Traceback" not in said and said.rstrip().endswith("Server stopped"), said
+
+
+@pytest.fixture(scope="module")
+def exports(trained, tmp_path_factory):
+    """The binary and CSV cases' best checkpoints exported to ONNX, and a serve config naming both."""
+    tmp = tmp_path_factory.mktemp("onnx")
+    for case in ("binary", "csv"):
+        root, args = trained(case)
+        main(["export", *args, "--run.root", str(root), "--ckpt_path", "best", "--output", str(tmp / f"{case}.onnx")])
+    blocker = tmp / "blocked"
+    for name in BLOCKED:
+        (blocker / name).mkdir(parents=True)
+        (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed here')\n")
+    config = tmp / "serve.yaml"
+    config.write_text("models:\n  - name: cancer\n    path: binary.onnx\n  - name: houses\n    path: csv.onnx\n")
+    return tmp, config, str(blocker)
+
+
+def test_the_onnx_server_runs_without_torch_and_answers_and_refuses_as_the_pytorch_server(exports, trained, tmp_path):
+    tmp, config, blocker = exports
+    datamodule = BreastCancer()
+    features = datamodule.features[datamodule.split().test].tolist()  # raw rows: the model standardises them
+    bad = [b"{not json", json.dumps([1, 2]).encode(), json.dumps({"features": [1.0, 2.0]}).encode(),
+           json.dumps({"features": ["a"] * 30}).encode(), json.dumps({"features": [[0.0] * 30] * 1025}).encode(),
+           json.dumps({"features": [float("nan")] * 30}).encode().replace(b"NaN", b"null")]  # fmt: skip
+    answers, refusals = {}, {}
+    root, args = trained("binary")
+    pytorch = ["--ckpt_path", "best", *args, "--run.root", str(root)]
+    for kind, command, env in (("onnx", [str(tmp / "binary.onnx")], {"PYTHONPATH": blocker}), ("pytorch", pytorch, {})):
+        with _server(command, tmp_path / f"{kind}.log", **env) as port:
+            status, answers[kind] = _call(port, "/predict", {"features": features}, key=None)
+            assert status == 200
+            refusals[kind] = [_call(port, "/predict", body, key=None) for body in bad]
+    onnx, torch_answers = answers["onnx"]["predictions"], answers["pytorch"]["predictions"]
+    assert [a["label"] for a in onnx] == [a["label"] for a in torch_answers]
+    assert [a["class_name"] for a in onnx] == [a["class_name"] for a in torch_answers]
+    assert [a["probability"] for a in onnx] == pytest.approx([a["probability"] for a in torch_answers], abs=1e-5)
+    assert refusals["onnx"] == refusals["pytorch"]  # the same status and the same line, each
+    assert [status for status, _ in refusals["onnx"]] == [400, 400, 422, 422, 413, 422]
+
+
+def test_two_models_in_one_server_with_a_key_info_and_metrics_that_count_what_was_sent(exports, tmp_path):
+    tmp, config, blocker = exports
+    with _server([str(config), "--api_key", KEY], tmp_path / "two.log", key=KEY, PYTHONPATH=blocker) as port:
+        assert _call(port, "/models/cancer/predict", b"{not json", key=None) == (
+            401, {"error": "no API key: this server needs its key in the X-API-Key header"})  # before any parsing
+        assert _call(port, "/info", key="wrong")[0] == 401
+        status, cancer = _call(port, "/models/cancer/predict", {"features": [0.0] * 30})
+        assert status == 200 and set(cancer) == {"label", "class_name", "probability"}
+        record = {"area": 120.0, "rooms": 3, "town": "north"}
+        for _ in range(3):
+            status, house = _call(port, "/models/houses/predict", {"features": record})
+            assert status == 200 and set(house) == {"prediction"}
+        assert _call(port, "/models/houses/predict", {"features": {**record, "town": "west"}})[0] == 422
+        assert _call(port, "/predict", {"features": record})[0] == 404  # several models: each under its name
+        status, info = _call(port, "/info")
+        models = {m["name"]: m for m in info["model"]["models"]}
+        assert status == 200 and set(models) == {"cancer", "houses"}
+        assert models["cancer"]["class_names"] == ["malignant", "benign"] and models["cancer"]["task"] == "binary"
+        assert models["houses"]["input"]["feature_names"] == ["area", "rooms", "town"]
+        assert models["houses"]["path"] == "/models/houses/predict" and models["houses"]["format"] == "onnx"
+        status, text = _call(port, "/metrics")
+    counts = {}
+    for family in text_string_to_metric_families(text.decode()):
+        for sample in family.samples:
+            if sample.name == "lit_nn_requests_total":
+                counts[(sample.labels["model"], sample.labels["status"])] = sample.value
+            if sample.name == "lit_nn_batch_samples_count":
+                counts[(sample.labels["model"], "batches")] = sample.value
+    assert counts == {("cancer", "401"): 1.0, ("cancer", "200"): 1.0, ("houses", "200"): 3.0,
+                      ("houses", "422"): 1.0, ("cancer", "batches"): 1.0, ("houses", "batches"): 3.0}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ("models:\n  - {name: a, path: missing.onnx}\n", "model 'a': .*missing.onnx does not exist"),
+        ("models:\n  - {name: a, path: foreign.onnx}\n", "foreign.onnx is not an export of lit_nn"),
+        ("models:\n  - {name: a, path: binary.onnx}\n  - {name: a, path: csv.onnx}\n", "1 and 2 are both named 'a'"),
+        ("models:\n  a: binary.onnx\n  a: csv.onnx\n", "names 'a' twice"),
+        ("models:\n  - {name: a/b, path: binary.onnx}\n", "cannot be a URL path part"),
+        ("models: []\n", "give `models:`"),
+    ],
+)
+def test_a_bad_serve_config_is_refused_in_one_line_before_a_server_starts(exports, capsys, config, expected):
+    tmp, _, _ = exports
+    (tmp / "foreign.onnx").write_bytes(b"not an export")
+    path = tmp / "bad.yaml"
+    path.write_text(config)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", str(path), "--port", str(_free_port())])
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and __import__("re").search(expected, err), err
