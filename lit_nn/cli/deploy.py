@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING, Any
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 
 from lit_nn.deploy import export as exporting
-from lit_nn.deploy.inference import InferenceModel, Preprocessing, inference_model, test_batches
+from lit_nn.deploy.inference import InferenceModel, Preprocessing, generated_batches, inference_model, test_batches
 from lit_nn.errors import ConfigError
 
 if TYPE_CHECKING:  # the server's modules load when a server starts (LitServe and FastAPI take 0.4 s)
     from lit_nn.deploy.serving import ModelAPI
 
 RUNTIMES = {"onnx": "onnxruntime", "torchscript": "torch.jit.load", "exported": "torch.export.load"}
+GENERATED = 256
+"""Inputs an export is checked on where its test data is not here (the training data is gone)."""
 
 
 def _model(
@@ -53,6 +55,9 @@ class DeployTrainer(Trainer):
         tolerance: float = 1e-4,
     ) -> Path:
         """Export a checkpoint's model with its preprocessing, and check it on the test split.
+
+        Where the training data is gone (the checkpoint's fitted state built the datamodule), the
+        check runs on :data:`GENERATED` inputs drawn from the model's input space instead, and says so.
 
         Args:
             model: The task (built by the CLI from the checkpoint).
@@ -89,24 +94,22 @@ class DeployTrainer(Trainer):
         if not tolerance > 0:
             raise ConfigError(f"--tolerance must be above 0, got {tolerance}")
         inference, preprocessing = _model(model, datamodule, "test")
-        metadata = exporting.metadata_of(
-            inference, preprocessing, datamodule, format, str(Path(str(ckpt_path)).resolve())
-        )
+        metadata = exporting.metadata_of(inference, preprocessing, datamodule, format, str(ckpt_path))
+        here = getattr(datamodule, "absent", None) is None  # absent: the training data is gone, no test split
+        inputs = "test samples" if here else "generated inputs"
         path.parent.mkdir(parents=True, exist_ok=True)
         with exporting.staging(path) as staged:  # checked before anything takes the target's name
             exporting.write(inference, preprocessing, format, staged, metadata)
-            agreement = exporting.compare(
-                inference, exporting.load(staged, format), test_batches(datamodule, preprocessing)
-            )
+            batches = test_batches(datamodule, preprocessing) if here else generated_batches(preprocessing, GENERATED)
+            agreement = exporting.compare(inference, exporting.load(staged, format), batches)
             if not agreement.max_scaled_diff <= tolerance:
                 raise exporting.ExportError(
                     f"the {format} export's outputs differ from PyTorch's by up to {agreement.max_abs_diff:.3g} "
-                    f"({agreement.max_scaled_diff:.3g} relative) on {agreement.samples} test samples, above "
+                    f"({agreement.max_scaled_diff:.3g} relative) on {agreement.samples} {inputs}, above "
                     f"--tolerance {tolerance:g}; nothing was written"
                 )
-            metadata.update(
-                file=path.name, check={"tolerance": tolerance, "runtime": RUNTIMES[format], **agreement.as_dict()}
-            )
+            check = {"tolerance": tolerance, "runtime": RUNTIMES[format], "inputs": "test" if here else "generated"}
+            metadata.update(file=path.name, check={**check, **agreement.as_dict()})
             exporting.write_metadata(exporting.metadata_path(staged), metadata)
             exporting.publish(staged, path)
         labels = (
@@ -114,8 +117,9 @@ class DeployTrainer(Trainer):
         )
         print(f"Exported {path}")
         print(
-            f"Checked with {RUNTIMES[format]} against PyTorch on {agreement.samples} test samples: "
-            f"largest absolute difference {agreement.max_abs_diff:.3g}{labels}"
+            f"Checked with {RUNTIMES[format]} against PyTorch on {agreement.samples} {inputs}"
+            f"{'' if here else ' (the test data is not here)'}: largest absolute difference "
+            f"{agreement.max_abs_diff:.3g}{labels}"
         )
         print(f"Metadata: {exporting.metadata_path(path)}")
         return path
@@ -187,9 +191,8 @@ def model_api(
     from lit_nn.deploy.serving import ModelAPI
 
     inference, preprocessing = _model(model, datamodule, "predict")
-    metadata = exporting.metadata_of(  # the served model is PyTorch's own, not an export
-        inference, preprocessing, datamodule, "pytorch", str(Path(str(ckpt_path)).resolve())
-    )
+    # the served model is PyTorch's own, not an export
+    metadata = exporting.metadata_of(inference, preprocessing, datamodule, "pytorch", str(ckpt_path))
     return ModelAPI(inference, metadata, name, api_path=api_path, **batching)
 
 

@@ -194,6 +194,19 @@ class ArrayDataModule(SplitDataModule):
         size = SIZE_NAMES.get(self.task, "num_classes")
         setattr(self, size, int(self.fitted[size]))
 
+    def set_absent(self, input_shape: Sequence[int], why: str) -> None:
+        """Stand on the fitted state alone, without samples: the training data is gone.
+
+        The task and its class or target count come from :attr:`fitted`, and :meth:`setup` still
+        gives its standardisation, so what inference needs is complete; every loader says ``why``.
+
+        Args:
+            input_shape: One sample's shape, from the fitted state.
+            why: :attr:`absent`'s line (:func:`~lit_nn.data.fitted.gone_line`).
+        """
+        self.set_unlabelled(np.zeros((0, *input_shape), np.float32))
+        self.absent = why
+
     def state_dict(self) -> dict[str, Any]:
         """What this datamodule learned from its training split, for checkpoints (plain values).
 

@@ -30,10 +30,14 @@ class SplitDataModule(LightningDataModule):
 
     Subclasses implement :meth:`loader`; prediction reads :meth:`predict_split`. Data without
     targets (new data for a trained model) sets :attr:`labelled` to ``False``: it can be predicted
-    for, not trained or evaluated on.
+    for, not trained or evaluated on. A datamodule rebuilt from a checkpoint whose training data is
+    gone (:func:`~lit_nn.data.fitted.training_data_gone`) sets :attr:`absent`: it has no samples,
+    and every loader says why.
     """
 
     labelled = True
+    absent: str | None = None
+    """Why there are no samples and what to give instead (the training data is gone), else ``None``."""
     content_basis = "content"
     """What :meth:`content_keys` compares, for the fit's line on duplicates (``"feature values"`` …)."""
 
@@ -47,6 +51,19 @@ class SplitDataModule(LightningDataModule):
             if getattr(self, name, None) is not None:
                 return str(getattr(self, name))
         return type(self).__name__
+
+    def check_present(self, split: str) -> None:
+        """Refuse to load samples that are not here (:attr:`absent`).
+
+        Args:
+            split: The split asked for, or ``"predict"``.
+
+        Raises:
+            DataError: With :attr:`absent`'s line and what the data would be for.
+        """
+        if self.absent is not None:
+            purpose = {"train": "train on", "val": "validate on", "test": "test on"}.get(split, "predict for")
+            raise DataError(f"{self.absent} with the data to {purpose}")
 
     def check_labelled(self, split: str) -> None:
         """Refuse to train or evaluate on data without targets.
@@ -119,6 +136,7 @@ class SplitDataModule(LightningDataModule):
         Returns:
             The loader.
         """
+        self.check_present("train")
         self.check_labelled("train")
         return self.loader("train", shuffle=True)
 
@@ -128,6 +146,7 @@ class SplitDataModule(LightningDataModule):
         Returns:
             The loader.
         """
+        self.check_present("val")
         self.check_labelled("val")
         return self.loader("val")
 
@@ -137,6 +156,7 @@ class SplitDataModule(LightningDataModule):
         Returns:
             The loader.
         """
+        self.check_present("test")
         self.check_labelled("test")
         return self.loader("test")
 
@@ -146,4 +166,5 @@ class SplitDataModule(LightningDataModule):
         Returns:
             The loader.
         """
+        self.check_present("predict")
         return self.loader(self.predict_split())

@@ -13,6 +13,7 @@ from pyarrow import csv as pa_csv
 from lit_nn.data.arrays import ArrayDataModule, TaskType
 from lit_nn.data.base import DataError
 from lit_nn.data.csv_read import Column, Kind, NotANumber, is_number, read_columns, read_header
+from lit_nn.data.fitted import gone_line, training_data_gone
 from lit_nn.errors import suggest
 
 MAX_AUTO_CLASSES = 20
@@ -33,7 +34,8 @@ class CSVDataModule(ArrayDataModule):
     Given to a trained model (``lit-nn test|predict --ckpt_path FILE --data.path NEW.csv``), the
     file is encoded exactly as the training file was (the same columns, category levels, scaling
     and classes, from the checkpoint); every row of a new file is used, and the target column may
-    be left out for ``predict``.
+    be left out for ``predict``. Where the training file is gone, the checkpoint's encoding alone
+    builds it, without rows (:func:`~lit_nn.data.fitted.training_data_gone`): enough to export and serve.
 
     Args:
         path: The CSV file.
@@ -59,8 +61,16 @@ class CSVDataModule(ArrayDataModule):
     ) -> None:
         super().__init__(**kwargs)
         self.path, self.delimiter = Path(path).expanduser(), delimiter
+        fitted = (self.fitted or {}).get("encoding")
+        self.source: str | None = None if fitted is None else fitted.get("source")
+        """The training file, resolved: kept in checkpoints, never in an export's metadata."""
+        encoding = None if fitted is None else {k: v for k, v in fitted.items() if k != "source"}
+        if encoding is not None and training_data_gone(self.path, self.source):
+            self.encoding, self.class_names = encoding, encoding.get("class_names")
+            self._layout(encoding["features"])
+            self.set_absent((len(self.feature_names),), gone_line(self.path, "file", "--data.path FILE"))
+            return
         header = read_header(self.path, delimiter)
-        encoding = (self.fitted or {}).get("encoding")
         labelled = target in header or encoding is None
         if encoding is not None:
             feature_columns = list(encoding["features"])
@@ -81,18 +91,18 @@ class CSVDataModule(ArrayDataModule):
             self.set_unlabelled(features_array)
         else:
             self.set_arrays(features_array, self._labels(target, columns[target]), self.encoding["task"])
-        self.whole = self.whole or (encoding is not None and str(self.path.resolve()) != self.encoding.get("source"))
+        self.whole = self.whole or (encoding is not None and str(self.path.resolve()) != self.source)
 
     def state_dict(self) -> dict[str, Any]:
         """The training preprocessing, with how each column is encoded.
 
         Returns:
             :meth:`ArrayDataModule.state_dict` and ``encoding``: feature columns, category levels,
-            the target's classes, the task and the training file.
+            the target's classes, the task and the training file (``source``).
         """
         state = super().state_dict()
         if state:
-            state["encoding"] = {**self.encoding, "source": self.encoding.get("source") or str(self.path.resolve())}
+            state["encoding"] = {**self.encoding, "source": self.source or str(self.path.resolve())}
         return state
 
     def group_values(self, column: str) -> np.ndarray:
@@ -236,13 +246,19 @@ class CSVDataModule(ArrayDataModule):
                 else:
                     features[lo:hi, at] = cast(np.ndarray, columns[name].numbers)[lo:hi]
                     at += 1
+        self._layout(names)
+        return features
+
+    def _layout(self, names: Sequence[str]) -> None:
+        """Name each feature (``town=north`` for a category's one-hot column) and mark those to standardise."""
+        how = self.encoding["columns"]
         self.feature_names, scaled = [], []
         for name in names:
-            names_of = [f"{name}={level}" for level in how[name]["levels"]] if name in codes else [name]
+            levels = how[name].get("levels")
+            names_of = [name] if levels is None else [f"{name}={level}" for level in levels]
             self.feature_names += names_of
-            scaled += [name not in codes] * len(names_of)
+            scaled += [levels is None] * len(names_of)
         self.scaled_features = np.array(scaled)
-        return features
 
     @staticmethod
     def _recode(column: Column, levels: Sequence[str]) -> tuple[np.ndarray, int | None]:

@@ -13,7 +13,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from lit_nn.data.base import DataError, SplitDataModule, check_positive
-from lit_nn.data.fitted import fitted_state
+from lit_nn.data.fitted import fitted_state, gone_line, training_data_gone
 from lit_nn.data.folds import FoldSamples
 from lit_nn.data.images import ImageTransform, read_image
 from lit_nn.data.redundancy import file_keys
@@ -103,7 +103,9 @@ class ImageFolderDataModule(SplitDataModule):
     or ``root/<class>/…`` split at random by ``val_fraction`` and ``test_fraction`` (stratified,
     seeded). Given to a trained model (``lit-nn predict --ckpt_path FILE --data.root NEW``), a
     folder other than the training one is used whole: class subfolders named as the model's
-    classes are labelled, and a folder of images without them is predicted for. Training images
+    classes are labelled, and a folder of images without them is predicted for; where the training
+    folder is gone, the checkpoint's classes and these arguments (image size, normalisation) alone
+    build it, without images (:func:`~lit_nn.data.fitted.training_data_gone`). Training images
     are resized, randomly cropped and flipped; evaluation images resized and centre-cropped; all
     normalised. The loaders yield ``uint8`` ``(N, 3, image_size, image_size)`` images and ``int64``
     labels; :meth:`on_after_batch_transfer` turns the images into normalised ``float32`` on the
@@ -169,7 +171,10 @@ class ImageFolderDataModule(SplitDataModule):
         self.normaliser = self.transform(train=False)
         """Turns ``uint8`` batches into normalised floats (:meth:`on_after_batch_transfer`)."""
         source = (self.fitted or {}).get("source")
-        if source is not None and str(self.root.resolve()) != source:
+        if self.fitted is not None and training_data_gone(self.root, source):
+            self.class_names, self.samples = list(self.fitted["class_names"]), {}
+            self.absent = gone_line(self.root, "folder", "--data.root FOLDER")
+        elif source is not None and str(self.root.resolve()) != source:
             self.samples = self._new_samples()
         else:
             self.samples = self._find_samples(val_fraction, test_fraction)

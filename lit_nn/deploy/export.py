@@ -3,7 +3,8 @@
 Each format is written by PyTorch's own exporter (``torch.onnx.export`` through ``torch.export``,
 ``torch.jit.trace``, ``torch.export.export``) with a dynamic batch dimension, then loaded back by
 the runtime a consumer would use (onnxruntime, ``torch.jit.load``, ``torch.export.load``) and run
-on the test split beside the PyTorch model; :func:`compare` says how far apart they are.
+on the test split (or on generated inputs, where the data is not here) beside the PyTorch model;
+:func:`compare` says how far apart they are.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from lit_nn import runs
 from lit_nn.atomic import write_text
 from lit_nn.compat import jit_scripting
 from lit_nn.deploy.inference import InferenceModel, Preprocessing, example_input
@@ -260,16 +262,16 @@ def compare(
             for side, values in (("PyTorch's", want), ("the exported model's", got)):
                 if not np.isfinite(values).all():
                     raise ExportError(
-                        f"{side} outputs are NaN or infinite on test samples {samples} to {samples + len(raw) - 1}: "
-                        "nothing can be checked, so nothing was written; export a checkpoint saved before training "
-                        "diverged (--ckpt_path best, or a FILE)"
+                        f"{side} outputs are NaN or infinite on samples {samples} to {samples + len(raw) - 1} of the "
+                        "check: nothing can be checked, so nothing was written; export a checkpoint saved before "
+                        "training diverged (--ckpt_path best, or a FILE)"
                     )
             diff = np.abs(want.astype(np.float64) - got.astype(np.float64))
             worst = max(worst, float(diff.max(initial=0.0)))
             scaled = max(scaled, float((diff / np.maximum(1.0, np.abs(want))).max(initial=0.0)))
         samples += len(raw)
     if not samples:
-        raise ExportError("the test split is empty: nothing to check the export on")
+        raise ExportError("no samples to check the export on (the test split is empty)")
     if not (math.isfinite(worst) and math.isfinite(scaled)):
         raise ExportError(f"the export's difference from PyTorch is not a number ({worst}); nothing was written")
     return Agreement(samples, worst, scaled, same / samples if labelled else None)
@@ -299,12 +301,13 @@ def metadata_of(
         preprocessing: Its preprocessing.
         datamodule: The datamodule it was trained with.
         fmt: The format (``pytorch`` for the model a server runs).
-        checkpoint: The checkpoint exported.
+        checkpoint: The checkpoint exported: recorded by its file name and its run's, never by its
+            path (the metadata names no local path, so it travels with the file).
 
     Returns:
         Plain values: the task's kind, input (name, shape with ``null`` batch, dtype, how to make
-        it), outputs as the task describes them, class names, the versions that wrote it, and what
-        else the task adds (a threshold).
+        it), outputs as the task describes them, class names, the checkpoint and its run, the
+        versions that wrote it, and what else the task adds (a threshold).
     """
     import lit_nn
 
@@ -324,9 +327,12 @@ def metadata_of(
         },
         "outputs": [{"name": n, "description": outputs.get(n, "")} for n in model.output_names],
         "class_names": list(getattr(datamodule, "class_names", None) or []) or None,
-        "checkpoint": checkpoint,
+        "checkpoint": Path(checkpoint).name,
         "versions": {"lit_nn": lit_nn.__version__, "torch": torch.__version__},
     }
+    run = runs.run_dir_of(Path(checkpoint))
+    if run is not None:  # by name and id (the W&B run's, when it logged to W&B)
+        metadata["run"] = {"name": run.name, "id": runs.run_info(run).get("wandb_id")}
     extra = getattr(task, "export_metadata", None)
     metadata.update(extra() if extra is not None else {})
     return metadata

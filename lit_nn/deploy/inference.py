@@ -208,6 +208,64 @@ def example_input(preprocessing: Preprocessing, count: int) -> Tensor:
     return torch.zeros((count, *preprocessing.input_shape), dtype=torch.float32)
 
 
+def generated_input(preprocessing: Preprocessing, count: int, seed: int = 0) -> Tensor:
+    """Raw inputs drawn from the model's input space, for checking an export where no data is.
+
+    Images are uniform random pixels. Features are drawn standard-normal in the space the task
+    sees and de-standardised with the training split's statistics, so each lies where training
+    data lay; a CSV model's categories are valid one-hots (one level of each column, at random),
+    laid out by its encoding as :func:`~lit_nn.data.csv_data.encode_records` lays out a record.
+
+    Args:
+        preprocessing: The model's preprocessing (:func:`preprocessing_of`).
+        count: How many samples.
+        seed: Seed of the draw (the same inputs every time).
+
+    Returns:
+        ``(count, *input_shape)`` raw inputs, in :attr:`Preprocessing.input_dtype`.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    shape = (count, *preprocessing.input_shape)
+    if preprocessing.input_dtype == "uint8":
+        return torch.randint(0, 256, shape, generator=generator, dtype=torch.uint8)
+    x = torch.randn(shape, generator=generator)
+    module = preprocessing.module
+    if isinstance(module, Standardise):
+        x = x * module.std + module.mean
+    encoding = preprocessing.details.get("encoding")
+    if encoding is not None:
+        at = 0
+        for name in encoding["features"]:
+            levels = encoding["columns"][name].get("levels")
+            if levels is None:
+                at += 1
+                continue
+            x[:, at : at + len(levels)] = 0.0
+            x[torch.arange(count), at + torch.randint(0, len(levels), (count,), generator=generator)] = 1.0
+            at += len(levels)
+    return x
+
+
+def generated_batches(
+    preprocessing: Preprocessing, count: int, batch_size: int = 64
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """:func:`generated_input` as :func:`test_batches` gives the test split: raw, and as the task takes it.
+
+    Args:
+        preprocessing: The model's preprocessing.
+        count: How many samples in all.
+        batch_size: Samples per batch.
+
+    Yields:
+        ``(raw, task_input)`` per batch, ``task_input`` being the preprocessing's own output.
+    """
+    raw = generated_input(preprocessing, count)
+    for lo in range(0, count, batch_size):
+        with torch.inference_mode():
+            task_input = preprocessing.module(raw[lo : lo + batch_size])
+        yield raw[lo : lo + batch_size], task_input
+
+
 def test_batches(datamodule: Any, preprocessing: Preprocessing) -> Iterator[tuple[Tensor, Tensor]]:  # noqa: ANN401
     """The test split as raw inputs, beside what the datamodule feeds the task for them.
 

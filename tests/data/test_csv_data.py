@@ -154,6 +154,86 @@ def test_the_training_file_given_again_keeps_its_split(tmp_path):
     assert torch.equal(again.datasets["test"].features, trained.datasets["test"].features)
 
 
+PRE_CHANGE_STATE = {  # a classifier's state exactly as lit_nn wrote it before the training file could go
+    "task": "multiclass",
+    "num_classes": 3,
+    "feature_mean": [120.0, 3.0, 0.0, 0.0, 0.0],
+    "feature_std": [45.0, 1.5, 1.0, 1.0, 1.0],
+    "encoding": {
+        "features": ["area", "rooms", "town"],
+        "columns": {"area": {}, "rooms": {}, "town": {"levels": ["east", "north", "south"]}},
+        "target": "size",
+        "task": "multiclass",
+        "numeric_target": False,
+        "class_keys": ["large", "medium", "small"],
+        "class_names": ["large", "medium", "small"],
+    },
+}
+
+
+def test_with_the_training_file_gone_the_state_alone_builds_what_inference_needs(tmp_path):
+    from lit_nn.data.fitted import applying
+
+    path = house_prices_csv(tmp_path / "h.csv")
+    trained, state = trained_state(path, categorical=["rooms"])
+    path.unlink()
+    with applying(state):
+        data = CSVDataModule(str(path), target="price")
+    assert data.absent is not None and data.input_shape == trained.input_shape == (9,)
+    assert data.task == "regression" and data.num_targets == 1
+    assert data.feature_names == trained.feature_names and data.encoding == {
+        k: v for k, v in state["encoding"].items() if k != "source"
+    }
+    assert data.scaled_features.tolist() == trained.scaled_features.tolist()
+    data.setup("predict")
+    fitted = (*trained.feature_stats, *trained.target_stats)
+    for got, want in zip((*data.feature_stats, *data.target_stats), fitted, strict=True):
+        assert torch.equal(got, want)
+    assert data.state_dict() == state  # a checkpoint written from it holds the same, the training file's path too
+    for loader, purpose in (("predict", "predict for"), ("test", "test on"), ("val", "validate on")):
+        with pytest.raises(DataError) as raised:
+            getattr(data, f"{loader}_dataloader")()
+        assert str(raised.value) == (
+            f"the training file {path} is gone (export and serve need only the checkpoint); give --data.path FILE "
+            f"with the data to {purpose}"
+        )
+
+
+def test_a_missing_file_that_is_not_the_training_file_is_still_refused_at_once(tmp_path):
+    from lit_nn.data.fitted import applying
+
+    path = house_prices_csv(tmp_path / "h.csv")
+    _, state = trained_state(path)
+    path.unlink()
+    with applying(state), pytest.raises(DataError, match=r"CSV file '.*typo.csv' does not exist; check the data path"):
+        CSVDataModule(str(tmp_path / "typo.csv"), target="price")
+    with pytest.raises(DataError, match="does not exist"):  # training, with no checkpoint's state: the file is needed
+        CSVDataModule(str(path), target="price")
+
+
+def test_a_state_written_before_the_training_file_could_go_works_with_its_file_and_without(tmp_path):
+    from lit_nn.data.fitted import applying
+
+    rows = [[f"{40 + i}.5", 1 + i % 5, ["east", "north", "south"][i % 3], ["small", "medium", "large"][i % 3]]
+            for i in range(30)]  # fmt: skip
+    path = write_csv(tmp_path / "sizes.csv", rows, ["area", "rooms", "town", "size"])
+    state = {**PRE_CHANGE_STATE, "encoding": {**PRE_CHANGE_STATE["encoding"], "source": str(path.resolve())}}
+    with applying(state):
+        here = CSVDataModule(str(path), target="size")
+    here.setup()
+    assert here.absent is None and not here.whole and here.class_names == ["large", "medium", "small"]
+    assert here.targets[:3].tolist() == [2, 1, 0]  # small, medium, large: coded by the state's classes
+    assert torch.equal(here.feature_stats[0], torch.tensor(PRE_CHANGE_STATE["feature_mean"]))
+    assert here.state_dict() == state
+    path.unlink()
+    with applying(state):
+        gone = CSVDataModule(str(path), target="size")
+    gone.setup()
+    assert gone.absent is not None and gone.num_classes == 3 and gone.class_names == here.class_names
+    assert gone.feature_names == here.feature_names and gone.input_shape == here.input_shape == (5,)
+    assert all(torch.equal(a, b) for a, b in zip(gone.feature_stats, here.feature_stats, strict=True))
+
+
 def integer_target_csv(path, classes, n=120):
     rng = np.random.default_rng(0)
     rows = [[f"{rng.normal():.3f}", f"{rng.normal():.3f}", int(i % classes)] for i in range(n)]

@@ -296,3 +296,31 @@ def test_a_new_folder_is_used_whole_labelled_or_not(tmp_path):
     assert [p.rsplit("/", 1)[-1] for p in data.predict_ids] == ["0.jpg", "1.jpg", "2.jpg", "3.jpg"]
     with pytest.raises(DataError, match="has no targets, so there is nothing to test against"):
         data.test_dataloader()
+
+
+def test_with_the_training_folder_gone_the_state_and_arguments_build_what_inference_needs(tmp_path):
+    import shutil
+
+    from lit_nn.data.fitted import applying
+
+    root = make_shapes_folder(tmp_path / "shapes", per_class=2, size=32)
+    kwargs = {"image_size": 24, "resize": 28, "mean": (0.5, 0.4, 0.3), "std": (0.2, 0.25, 0.3), "num_workers": 0}
+    trained = ImageFolderDataModule(str(root), **kwargs)
+    state = trained.state_dict()
+    shutil.rmtree(root)
+    with applying(state):  # the arguments are the checkpoint's recorded ones, as the CLI rebuilds them
+        data = ImageFolderDataModule(str(root), **kwargs)
+    assert data.absent is not None and data.samples == {}
+    assert data.class_names == ["circle", "square"] and data.num_classes == 2 and data.input_shape == (3, 24, 24)
+    assert (data.image_size, data.resize, data.mean, data.std) == (24, 28, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
+    assert torch.equal(data.normaliser.mean, trained.normaliser.mean)
+    assert torch.equal(data.normaliser.scale, trained.normaliser.scale)
+    assert data.state_dict() == state
+    with pytest.raises(DataError) as raised:
+        data.predict_dataloader()
+    assert str(raised.value) == (
+        f"the training folder {root} is gone (export and serve need only the checkpoint); give --data.root FOLDER "
+        "with the data to predict for"
+    )
+    with applying(state), pytest.raises(DataError, match="does not exist"):  # not the training folder: refused at once
+        ImageFolderDataModule(str(tmp_path / "typo"), **kwargs)
