@@ -510,7 +510,7 @@ class LitNNCLI(HookedLightningCLI):
             print("\n".join([*fit_summary(self.trainer, self.run_dir), *lines]))
 
     def _after_evaluation(self) -> None:
-        save_metrics(self.trainer, runs.metrics_file(self.run_dir, self.session))
+        save_metrics(self.trainer, runs.metrics_file(self.run_dir, self.session), self.route.path)
         for line in finish_wandb(self.trainer):
             print(line)
 

@@ -65,12 +65,13 @@ def fit_summary(trainer: Trainer, run_dir: Path) -> list[str]:
     return lines
 
 
-def save_metrics(trainer: Trainer, path: Path) -> None:
-    """Write an evaluation's metrics, and every rank's own view of them, as JSON (rank zero writes).
+def save_metrics(trainer: Trainer, path: Path, checkpoint: str | None = None) -> None:
+    """Write an evaluation's metrics, every rank's own view of them, and the checkpoint evaluated, as JSON.
 
     Args:
         trainer: The trainer after ``validate`` or ``test``.
-        path: The file.
+        path: The file (rank zero writes it).
+        checkpoint: The checkpoint evaluated (its file name is recorded: an export finds its own test by it).
     """
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("val/", "test/"))}
     per_rank = [metrics]
@@ -78,7 +79,8 @@ def save_metrics(trainer: Trainer, path: Path) -> None:
         per_rank = [{} for _ in range(torch.distributed.get_world_size())]
         torch.distributed.all_gather_object(per_rank, metrics)
     if trainer.is_global_zero:
-        write_text(path, json.dumps({"metrics": metrics, "per_rank": per_rank}, indent=2) + "\n")
+        record = {"metrics": metrics, "per_rank": per_rank, "checkpoint": Path(checkpoint).name if checkpoint else None}
+        write_text(path, json.dumps(record, indent=2) + "\n")
 
 
 def predictions_written(trainer: Trainer) -> str | None:

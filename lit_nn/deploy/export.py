@@ -333,6 +333,9 @@ def metadata_of(
     run = runs.run_dir_of(Path(checkpoint))
     if run is not None:  # by name and id (the W&B run's, when it logged to W&B)
         metadata["run"] = {"name": run.name, "id": runs.run_info(run).get("wandb_id")}
+        tested = runs.tested_metrics(run, Path(checkpoint).name)
+        if tested:  # what `lit-nn test` measured on this checkpoint
+            metadata["test_metrics"] = tested
     extra = getattr(task, "export_metadata", None)
     metadata.update(extra() if extra is not None else {})
     return metadata

@@ -253,6 +253,26 @@ def metrics_file(run_dir: Path, session: str) -> Path:
     return run_dir / f"{session}-metrics.json"
 
 
+def tested_metrics(run_dir: Path, checkpoint: str) -> dict[str, float] | None:
+    """The test metrics of the newest ``lit-nn test`` of one checkpoint of a run.
+
+    Args:
+        run_dir: The run folder.
+        checkpoint: The checkpoint's file name.
+
+    Returns:
+        Its ``test/…`` metrics, or ``None`` when no test of it was recorded.
+    """
+    for path in sorted(run_dir.glob("test-*-metrics.json"), reverse=True):  # names sort by time
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("checkpoint") == checkpoint:
+            return {k: float(v) for k, v in (record.get("metrics") or {}).items() if k.startswith("test/")}
+    return None
+
+
 def predictions_file(run_dir: Path, session: str) -> Path:
     """Where ``predict`` writes without ``--output``.
 

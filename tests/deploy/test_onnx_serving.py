@@ -65,6 +65,8 @@ def exports(trained, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("onnx")
     for case in ("binary", "csv"):
         root, args = trained(case)
+        if case == "binary":  # tested first: the export records what the test measured (/info shows it)
+            main(["test", *args, "--run.root", str(root), "--ckpt_path", "best"])
         main(["export", *args, "--run.root", str(root), "--ckpt_path", "best", "--output", str(tmp / f"{case}.onnx")])
     blocker = tmp / "blocked"
     for name in BLOCKED:
@@ -116,6 +118,9 @@ def test_two_models_in_one_server_with_a_key_info_and_metrics_that_count_what_wa
         models = {m["name"]: m for m in info["model"]["models"]}
         assert status == 200 and set(models) == {"cancer", "houses"}
         assert models["cancer"]["class_names"] == ["malignant", "benign"] and models["cancer"]["task"] == "binary"
+        (tested,) = tmp.parent.glob("**/breast_cancer/*/test-*-metrics.json")
+        assert models["cancer"]["test_metrics"] == json.loads(tested.read_text())["metrics"]
+        assert "test_metrics" not in models["houses"]  # never tested: nothing claimed
         assert models["houses"]["input"]["feature_names"] == ["area", "rooms", "town"]
         assert models["houses"]["path"] == "/models/houses/predict" and models["houses"]["format"] == "onnx"
         status, text = _call(port, "/metrics")
