@@ -7,8 +7,8 @@ fresh process in an empty folder, the command docs/evaluation.md shows::
     lit-nn cv -c NAME --cv.folds 5 --workers 2      # a second empty folder: a fresh study, the same seed
 
 and records from the study's ``summary.json`` the network's held-out mean ± std of every metric,
-the baseline's (logistic regression / least squares) and the floor's (majority class / mean),
-the corrected paired t-test against each, and each command's wall time. The same seed draws the
+the baseline's (logistic regression / least squares) and the floor's (majority class / training
+mean), the corrected paired t-test against each, and each command's wall time. The same seed draws the
 same folds, so the two commands must give the same per-fold metrics (read at full precision from
 each fold's ``test-*-metrics.json``); whether they do is recorded.
 
@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import machine, run_lit_nn, write_result  # noqa: E402
+from lit_nn.cv.numbers import p_text, significant  # noqa: E402
 
 DATASETS = ("breast_cancer", "diabetes", "digits")
 SHOWN = {"breast_cancer": ("acc", "auroc"), "diabetes": ("mse", "r2"), "digits": ("acc", "f1_macro")}
@@ -254,7 +255,8 @@ def tables(datasets: dict[str, dict[str, Any]]) -> tuple[str, str]:
         test = next((c for c in data["comparisons"] if c["baseline"] == base["name"]), None)
         for metric in SHOWN.get(name, (data["metric"],)):
             judged = test is not None and metric == data["metric"]
-            paired = f"{test['mean_difference']:+.4g}, p = {test['p_value']:.2g}" if judged else ""
+            difference = significant(test["mean_difference"], 2, sign=True) if judged else ""
+            paired = f"{difference}, {p_text(test['p_value'])}" if judged else ""
             rows.append(f"| {name} | {metric} | {_cell(data['network'], metric)} | {base['name']} | "
                         f"{_cell(base['stats'], metric)} | {floor['name']}: {_cell(floor['stats'], metric)} "
                         f"| {paired} |")  # fmt: skip

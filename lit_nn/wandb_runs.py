@@ -84,6 +84,24 @@ def finish(trainer: Trainer) -> list[str]:
     return lines
 
 
+def upload_line(folder: Path, runs_glob: str, each: str) -> str | None:
+    """The one ``wandb sync`` command that uploads the offline W&B runs of a study's run folders.
+
+    Args:
+        folder: The study's folder (a sweep's, a cross-validation's).
+        runs_glob: Its run folders, a glob below it (``runs.TRIALS``; ``runs.FOLDS``; with
+            ``sweep.cv``, the trials' folds).
+        each: What one run folder is (``trial``, ``fold``).
+
+    Returns:
+        ``W&B: … wandb sync <folder>/<runs_glob>/wandb/offline-run-*``, or ``None`` when no run there is offline.
+    """
+    offline = f"{runs_glob}/wandb/offline-run-*"
+    if not any(folder.glob(offline)):
+        return None
+    return f"W&B: each {each}'s run is offline in its folder; upload them all: wandb sync {folder}/{offline}"
+
+
 def git_state(folder: Path) -> dict[str, Any]:
     """The git commit of the user's working folder, whether it has uncommitted changes, its root and remote.
 

@@ -51,9 +51,10 @@ USAGE = """usage: lit-nn cv -c CONFIG [--cv.folds K] [--cv.repeats R] [--cv.grou
 K-fold cross-validation: the samples outside the datamodule's test split are cut into K folds
 (stratified by class; a --cv.groups column's rows, and exact copies, kept in one fold); a model
 is trained on the others and scored on each, and a classical baseline (logistic regression or
-least squares, and the majority class or mean) is fitted on the same folds beside it. Every fold
-is an ordinary lit-nn fit run in <run.root>/<experiment>/cv/<name>/fold-K/. Run the same command
-again to carry on after an interruption; several processes (--workers, a SLURM array) share it.
+least squares, and the majority class or training mean) is fitted on the same folds beside it.
+Every fold is an ordinary lit-nn fit run in <run.root>/<experiment>/cv/<name>/fold-K/. Run the
+same command again to carry on after an interruption; several processes (--workers, a SLURM
+array) share it.
 
   lit-nn cv -c breast_cancer --cv.folds 5
   lit-nn cv -c diabetes --cv.folds 5 --cv.repeats 2 --workers 2
@@ -144,7 +145,8 @@ def parse(argv: Sequence[str], folder: Path | None = None) -> Plan:
     base = plain_config(subcommand_parser(cli, "fit"), config)
     for key in NOT_IN_BASE:
         base.pop(key, None)
-    samples, held, options.seed = folds_of(config, options.folds, options.repeats, options.groups, options.seed)
+    worker = os.environ.get(WORKER_ENV) == "1"
+    samples, held, options.seed = folds_of(config, options.folds, options.repeats, options.groups, options.seed, worker)
     kind = _kind(config.get("model"), samples)
     metric, direction = metric_of(options, kind)
     path = folder or runs.cv_dir(cli.experiment_dir(config), options.name)

@@ -20,7 +20,8 @@ from lit_nn import runs
 from lit_nn.callbacks.fold import UseFold
 from lit_nn.cli import run_lightning
 from lit_nn.cli.messages import one_line
-from lit_nn.console import output_to
+from lit_nn.console import notice, output_to
+from lit_nn.cv.numbers import significant
 from lit_nn.cv.report import METRICS_ATTR, TEST_METRICS_ATTR
 from lit_nn.cv.study import FOLD_KEY
 from lit_nn.data.folds import FoldSamples, check_foldable, make_folds, training_part
@@ -46,9 +47,17 @@ def load_class(class_path: str) -> Any:  # noqa: ANN401 (a class)
 
 
 def folds_of(
-    config: Namespace, folds: int, repeats: int = 1, groups: str | None = None, seed: int | None = None
+    config: Namespace,
+    folds: int,
+    repeats: int = 1,
+    groups: str | None = None,
+    seed: int | None = None,
+    quiet: bool = False,
 ) -> tuple[FoldSamples, list[np.ndarray], int]:
     """Build a parsed fit configuration's datamodule and make its folds.
+
+    A groups column that is also one of the datamodule's features (a CSV's every column but the
+    target, unless ``--data.features`` lists them) is said in one line: the model learns from it.
 
     Args:
         config: The fit command's parsed configuration.
@@ -56,6 +65,7 @@ def folds_of(
         repeats: Repeats of the partition.
         groups: A column keeping rows together, or ``None``.
         seed: The folds' seed; ``None``: the datamodule's.
+        quiet: Say nothing (a worker process, whose parent says it).
 
     Returns:
         The samples folded, every fold's held-out positions, and the seed used.
@@ -70,6 +80,13 @@ def folds_of(
     datamodule = load_class(data.class_path)(**(data.get("init_args") or Namespace()).as_dict())
     check_foldable(datamodule)
     samples = datamodule.fold_samples(groups)
+    features = list((getattr(datamodule, "encoding", None) or {}).get("features") or [])
+    if groups in features and not quiet:
+        kept = ", ".join(f for f in features if f != groups)
+        notice(
+            f"--cv.groups {groups}: the column {groups!r} is also a feature the model learns from (every column "
+            f"but the target is, unless --data.features lists them); to leave it out: --data.features '[{kept}]'"
+        )
     seed = int(seed if seed is not None else getattr(datamodule, "seed", 0))
     return samples, make_folds(samples, folds, repeats, seed), seed
 
@@ -210,4 +227,4 @@ def work(plan: Plan, study: optuna.Study) -> None:
             claimed.trial.set_user_attr(TEST_METRICS_ATTR, test)
         study.tell(claimed.trial, value)
         claimed.release()
-        print(f"{name} done: held-out {plan.metric} {value:.4f} in {took}", flush=True)
+        print(f"{name} done: held-out {plan.metric} {significant(value)} in {took}", flush=True)

@@ -53,6 +53,7 @@ from lit_nn.sweeps.study import (
     load_study,
     open_study,
 )
+from lit_nn.wandb_runs import upload_line
 
 WORKER_ENV = "LIT_NN_SWEEP_WORKER"
 """Set in the extra processes ``--workers`` starts: they run trials and leave the report to the first."""
@@ -267,10 +268,9 @@ def write_report(plan: Plan, study: optuna.Study) -> list[str]:
     else:
         lines.append("No plots: Optuna draws a study once a trial has completed")
     lines.append(f"Table: {folder / 'trials.csv'}")
-    offline = f"{runs.TRIALS}/wandb/offline-run-*"
-    if any(folder.glob(offline)):
-        lines.append(f"W&B: each trial's run is offline in its folder; upload them all: wandb sync {folder}/{offline}")
-    return lines
+    trial_runs = f"{runs.TRIALS}/{runs.FOLDS}" if spec.cv else runs.TRIALS  # sweep.cv: a run per fold of a trial
+    upload = upload_line(folder, trial_runs, "fold" if spec.cv else "trial")
+    return [*lines, upload] if upload else lines
 
 
 def report_only(argv: Sequence[str]) -> int:

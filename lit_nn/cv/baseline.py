@@ -21,7 +21,9 @@ from lit_nn.cv.scores import Columns, scores
 from lit_nn.data.folds import FoldSamples, training_part
 
 CLASSIFIER_NAMES = ("logistic regression", "majority class")
-REGRESSOR_NAMES = ("least squares", "mean")
+REGRESSOR_NAMES = ("least squares", "training mean")
+FLOORS = (CLASSIFIER_NAMES[1], REGRESSOR_NAMES[1])
+"""The baselines that use no feature: what any model must beat."""
 
 
 def models(kind: str, has_features: bool) -> dict[str, Any]:

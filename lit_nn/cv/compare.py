@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from lit_nn.cv.numbers import p_text, significant
+
 
 @dataclass(frozen=True)
 class Paired:
@@ -82,21 +84,27 @@ def paired(
     return Paired(name, metric, differences, mean, p_value, better)
 
 
-def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
-    """A mean and the half-width of its t confidence interval.
+def mean_interval(values: Sequence[float], test_share: float, level: float = 0.95) -> tuple[float, float]:
+    """A mean over folds and the half-width of its corrected t interval.
+
+    The interval of the corrected test (:func:`corrected_t_test`): the variance of the mean is the
+    folds' variance times ``1/J + n_test/n_train``, with J−1 degrees of freedom, so an interval of
+    differences leaves out 0 exactly when the test finds them significant at ``1 - level``.
 
     Args:
-        values: Per-fold values.
+        values: Per-fold values (J of them).
+        test_share: Held-out samples over training samples of a fold; 0 gives the plain t interval.
         level: Confidence level.
 
     Returns:
         ``(mean, half_width)``; the half-width is 0 for a single value.
     """
     array = np.asarray(values, dtype=np.float64)
-    if len(array) < 2:
+    count = len(array)
+    if count < 2:
         return float(array.mean()), 0.0
-    half = stats.t.ppf(0.5 + level / 2, df=len(array) - 1) * array.std(ddof=1) / math.sqrt(len(array))
-    return float(array.mean()), float(half)
+    spread = math.sqrt((1.0 / count + test_share) * array.var(ddof=1))
+    return float(array.mean()), float(stats.t.ppf(0.5 + level / 2, df=count - 1) * spread)
 
 
 def verdict(result: Paired, network: Sequence[float], baseline: Sequence[float]) -> str:
@@ -108,16 +116,19 @@ def verdict(result: Paired, network: Sequence[float], baseline: Sequence[float])
         baseline: The baseline's.
 
     Returns:
-        For example ``The network beats logistic regression on acc: 0.981 ± 0.012 against 0.972 ±
-        0.010 over 5 folds (mean difference +0.009, corrected paired t-test p = 0.03)``.
+        For example ``The network beats the logistic regression baseline on acc: 0.9810 ± 0.012
+        against 0.9720 ± 0.010 over 5 folds (mean difference +0.0090, corrected paired t-test p =
+        0.030)``: mean ± standard deviation over the folds.
     """
-    ours = f"{np.mean(network):.4g} ± {np.std(network, ddof=1):.2g}"
-    theirs = f"{np.mean(baseline):.4g} ± {np.std(baseline, ddof=1):.2g}"
-    figures = (f"{ours} against {theirs} over {len(network)} folds (mean difference {result.mean:+.4g}, "
-               f"corrected paired t-test p = {result.p_value:.2g})")  # fmt: skip
+    ours = f"{significant(float(np.mean(network)))} ± {significant(float(np.std(network, ddof=1)), 2)}"
+    theirs = f"{significant(float(np.mean(baseline)))} ± {significant(float(np.std(baseline, ddof=1)), 2)}"
+    difference = significant(result.mean, 2, sign=True)
+    figures = (f"{ours} against {theirs} over {len(network)} folds (mean difference {difference}, corrected paired "
+               f"t-test {p_text(result.p_value)})")  # fmt: skip
+    named = f"the {result.baseline} baseline"
     if result.better is True:
-        return f"The network beats {result.baseline} on {result.metric}: {figures}"
+        return f"The network beats {named} on {result.metric}: {figures}"
     if result.better is False:
-        return f"{result.baseline.capitalize()} beats the network on {result.metric}: {figures}"
-    return (f"The network does not clearly beat {result.baseline} on {result.metric}: {figures}; on these folds "
-            "the difference could be chance")  # fmt: skip
+        return f"{named.capitalize()} beats the network on {result.metric}: {figures}"
+    return (f"The network does not clearly beat {named} on {result.metric}: {figures}; on these folds the "
+            "difference could be chance")  # fmt: skip

@@ -18,11 +18,14 @@ from optuna.trial import FrozenTrial, TrialState
 
 from lit_nn import runs
 from lit_nn.atomic import write_text
+from lit_nn.cv.baseline import FLOORS
 from lit_nn.cv.compare import mean_interval, paired, verdict
-from lit_nn.cv.figure import draw
+from lit_nn.cv.figure import INTERVAL, draw
+from lit_nn.cv.numbers import significant
 from lit_nn.cv.scores import Columns, concatenated, ensemble, read_table, scores, write_table
 from lit_nn.cv.study import FOLD_KEY, CVFolder
 from lit_nn.sweeps.study import REASON_ATTR, RUN_DIR_ATTR
+from lit_nn.wandb_runs import upload_line
 
 METRICS_ATTR = "metrics"
 """A fold trial's held-out metrics (without the ``test/`` prefix)."""
@@ -92,12 +95,18 @@ def _stats(rows: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float]]:
     return {k: {"mean": float(np.mean([r[k] for r in rows])), "std": spread([r[k] for r in rows])} for k in keys}
 
 
-def _shown(stats: Mapping[str, Mapping[str, float]]) -> str:
-    return "  ".join(f"{k} {v['mean']:.4g} ± {v['std']:.2g}" for k, v in stats.items())
+def _in_order(keys: Sequence[str], order: Sequence[str]) -> list[str]:
+    """``keys`` in the order of ``order`` (the network's metrics), any others after them."""
+    return [k for k in order if k in keys] + [k for k in keys if k not in order]
 
 
-def _numbers(metrics: Mapping[str, float]) -> str:
-    return "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+def _shown(stats: Mapping[str, Mapping[str, float]], order: Sequence[str] = ()) -> str:
+    return "  ".join(f"{k} {significant(stats[k]['mean'])} ± {significant(stats[k]['std'], 2)}"
+                     for k in _in_order(list(stats), order))  # fmt: skip
+
+
+def _numbers(metrics: Mapping[str, float], order: Sequence[str] = ()) -> str:
+    return "  ".join(f"{k} {significant(metrics[k])}" for k in _in_order(list(metrics), order))
 
 
 def out_of_fold(study: Study, done: Sequence[FrozenTrial], split: str = "held-out") -> list[Columns]:
@@ -135,7 +144,7 @@ def _table(study: Study, trials: Sequence[FrozenTrial]) -> tuple[list[str], list
         baseline = [per_fold[fold_of(trial)].get(metric) for per_fold in study.baselines.values()]
         cells = [fold + 1, repeat + 1, trial.state.name.lower(), *(metrics.get(k) for k in keys), *baseline,
                  *([study.copies[fold_of(trial)]] if copies else [])]  # fmt: skip
-        rows.append([("" if c is None else f"{c:.4f}" if isinstance(c, float) else str(c)) for c in cells]
+        rows.append([("" if c is None else significant(c) if isinstance(c, float) else str(c)) for c in cells]
                     + [str(trial.user_attrs.get(REASON_ATTR, ""))])  # fmt: skip
     return headers, rows
 
@@ -155,12 +164,18 @@ def write(study: Study) -> Report:
     headers, rows = _table(study, trials)
     write_table(folder.path / FOLDS_TABLE, dict(zip(headers, zip(*rows, strict=True), strict=True)) if rows else {})
     count = folder.folds * folder.repeats
-    lines = [f"{len(done)} of {count} folds complete" + ("" if len(done) == count else
-             f"; {count - len(done)} failed or not run yet (run the same command to carry on)")]  # fmt: skip
+    running = sum(t.state == TrialState.RUNNING for t in trials)  # in another process (SLURM, a worker), or killed
+    rest = count - len(done) - running
+    lines = ["; ".join([f"{len(done)} of {count} folds complete",
+                        *([f"{running} running in another process or interrupted"] if running else []),
+                        *([f"{rest} failed or not run yet"] if rest else [])])
+             + ("" if len(done) == count else " (run the same command to carry on)")]  # fmt: skip
     summary: dict[str, Any] = {"metric": metric, "folds": folder.folds, "repeats": folder.repeats,
                                "complete": len(done)}  # fmt: skip
     if done:
         lines += _findings(study, done, summary)
+    upload = upload_line(folder.path, runs.FOLDS, "fold")
+    lines += [upload] if upload else []
     write_text(folder.path / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return Report(headers, rows, lines, summary)
 
@@ -170,10 +185,12 @@ def _findings(study: Study, done: Sequence[FrozenTrial], summary: dict[str, Any]
     folder, metric = study.folder, study.metric
     ours = [t.user_attrs[METRICS_ATTR][metric] for t in done]
     summary["network"] = _stats([t.user_attrs[METRICS_ATTR] for t in done])
+    order = list(summary["network"])
     lines = [f"Network, held-out folds (mean ± std): {_shown(summary['network'])}"]
     theirs = {name: [per_fold[fold_of(t)] for t in done] for name, per_fold in study.baselines.items()}
     summary["baselines"] = {name: _stats(rows) for name, rows in theirs.items()}
-    lines += [f"{name.capitalize()}, same folds: {_shown(stats)}" for name, stats in summary["baselines"].items()]
+    lines += [f"{name.capitalize()}, same folds: {_shown(stats, order)}"
+              for name, stats in summary["baselines"].items()]  # fmt: skip
     tables = out_of_fold(study, done)
     if tables:
         oof = concatenated(tables)
@@ -182,16 +199,18 @@ def _findings(study: Study, done: Sequence[FrozenTrial], summary: dict[str, Any]
         summary["out_of_fold"] = [scores({k: [v for v, r in zip(cells, oof["repeat"], strict=True) if r == repeat]
                                           for k, cells in oof.items()}) for repeat in repeats]  # fmt: skip
         lines.append(f"Out-of-fold predictions ({len(oof['fold'])} rows, each sample once per repeat): "
-                     f"{folder.path / OOF_FILE}: {_numbers(summary['out_of_fold'][0])}"
+                     f"{folder.path / OOF_FILE}: {_numbers(summary['out_of_fold'][0], order)}"
                      + (" (first repeat)" if len(repeats) > 1 else ""))  # fmt: skip
     if study.with_test:
-        lines += _test_lines(study, done, summary)
+        lines += _test_lines(study, done, summary, order)
     baseline_values = {name: [m[metric] for m in rows] for name, rows in theirs.items()}
-    figure = draw(ours, baseline_values, metric, folder.path / FIGURE_FILE)
+    drawn = {name: v for name, v in baseline_values.items() if name not in FLOORS} or baseline_values
+    floors = {name: float(np.mean(v)) for name, v in baseline_values.items() if name not in drawn}
+    figure = draw(ours, drawn, metric, folder.path / FIGURE_FILE, study.test_share, study.higher_is_better, floors)
     lines.append(f"Figure: {figure}   Table: {folder.path / FOLDS_TABLE}")
-    mean, half = mean_interval(ours)
-    lines.append(f"Estimate: held-out {metric} {mean:.4g} ± {half:.2g} (95 % interval of the mean over {len(ours)} "
-                 "folds)")  # fmt: skip
+    mean, half = mean_interval(ours, study.test_share)
+    lines.append(f"Estimate: held-out {metric} {significant(mean)} ({INTERVAL}: {significant(mean)} ± "
+                 f"{significant(half, 2)} over {len(ours)} folds)")  # fmt: skip
     summary["estimate"] = {"mean": mean, "half_width": half}
     summary["comparisons"] = []
     for name, values in baseline_values.items():
@@ -204,15 +223,16 @@ def _findings(study: Study, done: Sequence[FrozenTrial], summary: dict[str, Any]
     return lines
 
 
-def _test_lines(study: Study, done: Sequence[FrozenTrial], summary: dict[str, Any]) -> list[str]:
-    """The test split's lines: each fold's model on it (mean ± std), and the folds' ensemble."""
+def _test_lines(study: Study, done: Sequence[FrozenTrial], summary: dict[str, Any], order: Sequence[str]) -> list[str]:
+    """The test split's lines: each fold's model on it (mean ± std), and the folds' ensemble; metrics in ``order``."""
     per_fold = [t.user_attrs[TEST_METRICS_ATTR] for t in done if TEST_METRICS_ATTR in t.user_attrs]
     lines = []
     if per_fold:
         summary["test"] = _stats(per_fold)
-        lines.append(f"Test split, each fold's model (mean ± std): {_shown(summary['test'])}")
+        lines.append(f"Test split, each fold's model (mean ± std): {_shown(summary['test'], order)}")
     tables = out_of_fold(study, done, "test")
     if tables:
         summary["test_ensemble"] = scores(ensemble(tables))
-        lines.append(f"Test split, the {len(tables)} folds' models averaged: {_numbers(summary['test_ensemble'])}")
+        lines.append(f"Test split, the {len(tables)} folds' models averaged: "
+                     f"{_numbers(summary['test_ensemble'], order)}")  # fmt: skip
     return lines

@@ -27,10 +27,12 @@ from lit_nn.atomic import write_text
 from lit_nn.cv.options import CVOptions
 from lit_nn.errors import ConfigError
 from lit_nn.sweeps.space import Parameter, SweepSpec
-from lit_nn.sweeps.study import SweepFolder, claim, open_study
+from lit_nn.sweeps.study import StudyWords, SweepFolder, claim, open_study
 
 FOLD_KEY = "fold"
 """The one parameter of a study's trials: the fold's number from 0."""
+WORDS = StudyWords("cross-validation study", "cv", {"parameters": "folds", "direction": "metric"})
+"""How messages name a study and its options (``--cv.metric``, ``--cv.name``)."""
 
 
 class CVFolder(SweepFolder):
@@ -123,8 +125,8 @@ def open_cv(folder: CVFolder, spec: SweepSpec, base: dict[str, object], record: 
         The study.
 
     Raises:
-        ConfigError: When the folder holds a study made with other folds, seed, groups or data
-            (or another configuration): nothing in it is changed.
+        ConfigError: When the folder holds a study made with other folds, seed, groups or data,
+            another metric or storage, or another configuration: nothing in it is changed.
     """
     if folder.folds_file.is_file():
         stored = json.loads(folder.folds_file.read_text())
@@ -137,7 +139,7 @@ def open_cv(folder: CVFolder, spec: SweepSpec, base: dict[str, object], record: 
                 f"{folder.path} holds a study made with other folds ({what}); run the command that started it to "
                 "carry it on, or give another --cv.name for a new study"
             )
-    study = open_study(folder, spec, base)
+    study = open_study(folder, spec, base, WORDS)
     with claim(folder):
         if not folder.folds_file.is_file():
             write_text(folder.folds_file, json.dumps(record) + "\n")

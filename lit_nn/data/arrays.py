@@ -286,7 +286,8 @@ class ArrayDataModule(SplitDataModule):
 
         Returns:
             Row numbers as ids, class labels (classification), groups, content keys of the raw
-            features (exact copies stay together), the raw features flattened and the targets.
+            features (exact copies stay together), the raw features flattened, the targets and the
+            class names (where the datamodule has them).
         """
         if self.whole or self.targets is None:
             raise DataError(f"{self.describe_source()} is new data for a trained model: it cannot be folded")
@@ -300,6 +301,7 @@ class ArrayDataModule(SplitDataModule):
             keys=row_keys(features),
             features=features.reshape(len(rows), -1),
             targets=self.targets[rows],
+            class_names=getattr(self, "class_names", None),
         )
 
     def use_fold(self, train: np.ndarray, held_out: np.ndarray) -> None:

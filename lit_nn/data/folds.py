@@ -18,6 +18,7 @@ datamodule adds them to be cross-validated (docs/plugins.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ class FoldSamples:
         features: The features as the datamodule feeds them before scaling, one row per sample
             (for a classical baseline), or ``None`` (images).
         targets: The targets (class index or values), for a baseline.
+        class_names: The name of each class index in ``labels``, for messages, or ``None``.
     """
 
     ids: list[Any]
@@ -50,6 +52,7 @@ class FoldSamples:
     keys: np.ndarray | None
     features: np.ndarray | None = None
     targets: np.ndarray | None = None
+    class_names: Sequence[str] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -95,6 +98,14 @@ def _together(groups: np.ndarray | None, keys: np.ndarray | None, count: int) ->
     return np.array([root(i) for i in range(count)])
 
 
+def _class_name(samples: FoldSamples, label: Any) -> str:  # noqa: ANN401 (a label as the datamodule gives it)
+    """A class's name (``malignant``) where the samples name their class indices, else the label (``0``)."""
+    names = samples.class_names
+    if names is not None and isinstance(label, (int, np.integer)) and 0 <= label < len(names):
+        return str(names[int(label)])
+    return str(label)
+
+
 def make_folds(samples: FoldSamples, folds: int, repeats: int = 1, seed: int = 0) -> list[np.ndarray]:
     """Held-out pool positions of every fold: ``repeats`` shuffled K-fold partitions, one after another.
 
@@ -124,11 +135,12 @@ def make_folds(samples: FoldSamples, folds: int, repeats: int = 1, seed: int = 0
     if folds > count:
         raise DataError(f"--cv.folds {folds} is more than the {count} samples to fold; use fewer folds")
     if samples.labels is not None:
-        names, sizes = np.unique(samples.labels, return_counts=True)
+        labels, sizes = np.unique(samples.labels, return_counts=True)
         if sizes.min() < folds:
             raise DataError(
-                f"--cv.folds {folds} is more than the {sizes.min()} samples of class {names[sizes.argmin()]}: "
-                f"every fold must hold each class; use at most {sizes.min()} folds"
+                f"--cv.folds {folds} is more than the {sizes.min()} samples of class "
+                f"{_class_name(samples, labels[sizes.argmin()])}: every fold must hold each class; use at most "
+                f"{sizes.min()} folds"
             )
     if together is not None and len(np.unique(together)) < folds:
         raise DataError(

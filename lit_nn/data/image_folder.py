@@ -254,7 +254,8 @@ class ImageFolderDataModule(SplitDataModule):
             groups: Must be ``None``: images have no columns to group by.
 
         Returns:
-            File paths as ids, class labels, and content keys of the files' bytes (copies stay together).
+            File paths as ids, class labels and their names, and content keys of the files' bytes (copies stay
+            together).
 
         Raises:
             DataError: For ``groups``, or new data given to a trained model.
@@ -269,6 +270,7 @@ class ImageFolderDataModule(SplitDataModule):
             labels=np.array([label for _, label in pool]),
             groups=None,
             keys=file_keys([path for path, _ in pool]),
+            class_names=list(self.class_names),
         )
 
     def use_fold(self, train: np.ndarray, held_out: np.ndarray) -> None:

@@ -27,7 +27,7 @@ import json
 import os
 import socket
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -181,31 +181,59 @@ def hold(path: Path) -> IO[str] | None:
     return handle
 
 
-def _first_difference(old: Any, new: Any, where: str = "") -> str | None:  # noqa: ANN401
+def _first_difference(old: Any, new: Any, where: str = "") -> tuple[str, str] | None:  # noqa: ANN401
+    """Where two records first differ, and how: ``("seed", "seed: 0 then, 1 now")``."""
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         for key in list(dict.fromkeys([*old, *new])):
             found = _first_difference(old.get(key), new.get(key), f"{where}.{key}" if where else str(key))
             if found:
                 return found
         return None
-    return None if old == new else f"{where}: {json.dumps(old)} then, {json.dumps(new)} now"
+    return None if old == new else (where, f"{where}: {json.dumps(old)} then, {json.dumps(new)} now")
 
 
-def open_study(folder: SweepFolder, spec: SweepSpec, base: dict[str, Any]) -> optuna.Study:
+@dataclass(frozen=True)
+class StudyWords:
+    """How a command's messages name its study and the options that make one.
+
+    Attributes:
+        noun: The study (``study``; ``cross-validation study``).
+        section: The command's options for it: ``sweep`` (``--sweep.name``), ``cv``.
+        options: A spec field set by another option than ``--<section>.<field>`` (``parameters``
+            to ``folds`` for cross-validation, whose trials are its folds).
+    """
+
+    noun: str = "study"
+    section: str = "sweep"
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    def option(self, name: str) -> str:
+        """The option that sets a spec field (``seed``: ``--sweep.seed``)."""
+        return f"--{self.section}.{self.options.get(name, name)}"
+
+
+SWEEP_WORDS = StudyWords()
+"""A sweep's: ``--sweep.name``."""
+
+
+def open_study(
+    folder: SweepFolder, spec: SweepSpec, base: dict[str, Any], words: StudyWords = SWEEP_WORDS
+) -> optuna.Study:
     """Create the study, or load it and check it is the one this command describes.
 
     Args:
         folder: The sweep.
         spec: The sweep's spec.
         base: The configuration every trial starts from (written to ``base.yaml``).
+        words: How messages name the study and its options (a sweep's by default).
 
     Returns:
         The study.
 
     Raises:
         ConfigError: When the folder holds a study of another search space, metric or
-            configuration (the first difference named), or a damaged journal; either way before
-            anything is written.
+            configuration (the first difference named, with the option that sets it), or a
+            damaged journal; either way before anything is written.
     """
     if spec.storage != "sqlite":
         check_journal(folder.journal)  # a damaged study is refused before anything in the folder is written
@@ -213,15 +241,17 @@ def open_study(folder: SweepFolder, spec: SweepSpec, base: dict[str, Any]) -> op
         if folder.spec_file.exists():
             stored = json.loads(folder.spec_file.read_text())
             stored.pop("n_trials", None)  # may grow: asking for more trials carries the study on
-            for what, old, new in (
-                ("the sweep", stored, spec.study_record()),
-                ("the configuration", yaml.safe_load(folder.base_config.read_text()), base),
+            for part, old, new in (
+                ("spec", stored, spec.study_record()),
+                ("configuration", yaml.safe_load(folder.base_config.read_text()), base),
             ):
                 differs = _first_difference(old, new)
                 if differs:
+                    where, how = differs
+                    what = part if part == "configuration" else words.option(where.split(".")[0])
                     raise ConfigError(
-                        f"{folder.path} holds a study started with another {what.split()[-1]} ({differs}); run the "
-                        "command that started it to carry it on, or give another --sweep.name for a new study"
+                        f"{folder.path} holds a {words.noun} started with another {what} ({how}); run the command "
+                        f"that started it to carry it on, or give another {words.option('name')} for a new study"
                     )
         else:
             write_text(folder.base_config, yaml.safe_dump(base, sort_keys=False))

@@ -88,7 +88,7 @@ def test_the_report_is_drawn_again_from_the_folder(study, capsys):
     out = capsys.readouterr().out
     assert (study / "cv.png").is_file()
     assert "3 of 3 folds complete" in out and "Test split, the 3 folds' models averaged" in out
-    assert "logistic regression on acc" in out
+    assert "the logistic regression baseline on acc" in out
 
 
 def test_the_same_study_with_other_folds_or_seed_is_refused_and_left_as_it_was(study, capsys):
@@ -107,7 +107,7 @@ def test_the_same_study_with_other_folds_or_seed_is_refused_and_left_as_it_was(s
     ("extra", "expected"),
     [
         (["--cv.folds", "1"], "--cv.folds must be 2 or more"),
-        (["--cv.folds", "200"], "is more than the 170 samples of class 0"),
+        (["--cv.folds", "200"], "is more than the 170 samples of class malignant"),
         (["--cv.groups", "patient"], "--cv.groups patient: BreastCancer has no columns to group by"),
         (["--data", "tests.data.test_folds.PlainData"], "PlainData cannot make cross-validation folds"),
         (["--ckpt_path", "last"], "trains every fold from the start"),

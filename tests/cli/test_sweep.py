@@ -13,9 +13,12 @@ import time
 import optuna
 import pytest
 import yaml
+from jsonargparse import Namespace
 from optuna.trial import TrialState
 
 from lit_nn.cli import main
+from lit_nn.cli.sweep import Plan, write_report
+from lit_nn.sweeps.space import spec_of
 from lit_nn.sweeps.study import RUN_DIR_ATTR, WORKER_ATTR, SweepFolder, load_study
 from lit_nn.sweeps.trial import recorded_score
 from tests.conftest import ROOT
@@ -220,6 +223,16 @@ def test_a_malformed_sweep_is_refused_in_one_line_before_any_trial(tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert err.startswith("lit-nn: error: ") and "\n" not in err and expected in err
     assert not (tmp_path / "digits" / "sweeps").exists() or not list((tmp_path / "digits" / "sweeps").rglob("*.ckpt"))
+
+
+def test_a_cv_sweep_says_how_to_upload_the_offline_wandb_runs_of_its_trials_folds(tmp_path):
+    folder = SweepFolder(tmp_path / "sweep")
+    (folder.path / "trial-0000" / "fold-2" / "wandb" / "offline-run-20250101_120000-abc123").mkdir(parents=True)
+    options = Namespace(name="sweep", parameters={"model.lr": [0.003]}, n_trials=1, sampler="random", metric=None,
+                        direction=None, pruning=False, warmup_epochs=0, seed=0, storage="journal", cv=2)  # fmt: skip
+    lines = write_report(Plan(spec_of(options, "val/acc", "max"), folder, {}, 1, None), optuna.create_study())
+    assert lines[-1] == (f"W&B: each fold's run is offline in its folder; upload them all: wandb sync {folder.path}/"
+                         "trial-*/fold-*/wandb/offline-run-*")  # fmt: skip
 
 
 def test_the_section_alone_can_be_given_with_dash_dash_sweep(tmp_path, capsys):

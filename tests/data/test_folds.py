@@ -88,13 +88,23 @@ def test_a_group_and_every_set_of_exact_copies_stays_in_one_fold(labelled):
     [
         (samples(10), 1, "--cv.folds must be 2 or more"),
         (samples(3), 4, "more than the 3 samples to fold"),
-        (samples(10, labels=np.array([0] * 8 + [1] * 2)), 3, "more than the 2 samples of class 1"),
+        (samples(10, labels=np.array([0] * 8 + [1] * 2)), 3, "more than the 2 samples of class 1:"),
+        (FoldSamples(list(range(10)), np.array([0] * 8 + [1] * 2), None, None, class_names=["cat", "dog"]), 3,
+         "more than the 2 samples of class dog: every fold must hold each class; use at most 2 folds"),
         (samples(10, groups=np.array([0] * 5 + [1] * 5)), 3, "more than the 2 groups"),
     ],
 )
 def test_folds_the_data_cannot_give_are_refused_saying_how_many_it_can(pool, folds, expected):
     with pytest.raises(DataError, match=expected):
         make_folds(pool, folds)
+
+
+def test_the_datamodules_name_their_classes_for_messages(tmp_path):
+    assert BreastCancer().fold_samples().class_names == ["malignant", "benign"]
+    root = make_shapes_folder(tmp_path / "images", per_class=3, size=8)
+    pool = ImageFolderDataModule(str(root), image_size=8, num_workers=0).fold_samples()
+    with pytest.raises(DataError, match=f"samples of class {pool.class_names[0]}:"):
+        make_folds(pool, 10)
 
 
 def test_a_csv_column_groups_rows_and_a_missing_one_is_named_with_the_columns(tmp_path):

@@ -115,7 +115,8 @@ def test_a_trial_held_by_a_living_process_is_left_to_it(tmp_path):
 def test_a_folder_holding_another_study_is_refused_naming_the_difference(tmp_path):
     folder = SweepFolder(tmp_path / "s")
     open_study(folder, make_spec(), {"model": {"init_args": {"lr": 0.1}}})
-    with pytest.raises(ConfigError, match=r"another sweep \(seed: 0 then, 1 now\)"):
+    started = r"holds a study started with another --sweep.seed \(seed: 0 then, 1 now\).*another --sweep.name"
+    with pytest.raises(ConfigError, match=started):
         open_study(folder, make_spec(seed=1), {"model": {"init_args": {"lr": 0.1}}})
     with pytest.raises(ConfigError, match=r"another configuration \(model.init_args.lr: 0.1 then, 0.2 now\)"):
         open_study(folder, make_spec(), {"model": {"init_args": {"lr": 0.2}}})
