@@ -86,8 +86,12 @@ def server_metrics() -> ServerMetrics:
 
     return ServerMetrics(
         Counter("lit_nn_requests", "Requests answered, by model and HTTP status", ["model", "status"]),
-        Histogram("lit_nn_request_seconds", "Seconds from a request's arrival to its answer", ["model"],
-                  buckets=LATENCY_BUCKETS),  # fmt: skip
+        Histogram(
+            "lit_nn_request_seconds",
+            "Seconds from a request's arrival to its answer",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+        ),  # fmt: skip
         Histogram("lit_nn_request_samples", "Samples per accepted request", ["model"], buckets=SAMPLE_BUCKETS),
         Histogram("lit_nn_batch_samples", "Samples per batch run through the model", ["model"], buckets=SAMPLE_BUCKETS),
     )
