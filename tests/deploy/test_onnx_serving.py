@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import time
@@ -16,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from lit_nn.cli import main
 from lit_nn.data.bundled import BreastCancer
 from tests.deploy.test_serve import _free_port
-from tests.helpers.cli import clean_environment, lit_nn_command
+from tests.helpers.cli import clean_environment, lit_nn_command, run
 
 KEY = "s3cret-key"
 BLOCKED = ("torch", "torchvision", "lightning", "jsonargparse", "sklearn", "matplotlib", "wandb", "optuna", "pyarrow")
@@ -151,3 +152,17 @@ def test_a_bad_serve_config_is_refused_in_one_line_before_a_server_starts(export
     assert exit_info.value.code != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and __import__("re").search(expected, err), err
+
+
+def test_a_checkpoint_where_pytorch_is_not_installed_is_refused_in_one_line_that_names_the_export(exports, tmp_path):
+    tmp, _, blocker = exports
+    (tmp_path / "model.ckpt").write_bytes(b"")  # refused before it is read
+    config = tmp_path / "mixed.yaml"
+    config.write_text(f"models:\n  - {{name: cancer, path: {tmp}/binary.onnx}}\n  - {{name: old, path: model.ckpt}}\n")
+    pythonpath = os.pathsep.join(filter(None, [blocker, os.environ.get("PYTHONPATH")]))  # the lit_nn under test
+    for args, where in (([str(config)], "model 'old'"), (["--ckpt_path", str(tmp_path / "model.ckpt")], "--ckpt_path")):
+        result = run(["serve", *args, "--port", str(_free_port())], PYTHONPATH=pythonpath)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert where in lines[0] and "a checkpoint is served with PyTorch and Lightning" in lines[0], lines[0]
+        assert "is not installed here" in lines[0] and "serve its ONNX export instead" in lines[0], lines[0]
