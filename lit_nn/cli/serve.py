@@ -71,6 +71,33 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     return options
 
 
+def need_pytorch(what: str) -> None:
+    """Refuse in one line, before anything loads, to serve a checkpoint where PyTorch is not installed.
+
+    A serving-only environment (the ``serve`` extra, docker/serve.Dockerfile) has no torch, Lightning
+    or jsonargparse; without this its user reads ``No module named 'lightning'`` and no way out.
+
+    Args:
+        what: Where the checkpoint was named (the option, or the serve config and the model).
+
+    Raises:
+        ConfigError: When torch, Lightning or jsonargparse cannot be imported.
+    """
+    from lit_nn.cli.gc_freeze import collector_off
+
+    try:
+        with collector_off(freeze=False):  # imports the command makes next anyway, as fast (lit_nn/cli/gc_freeze.py)
+            import jsonargparse  # noqa: F401
+            import lightning  # noqa: F401
+            import torch  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"{what}: a checkpoint is served with PyTorch and Lightning, which this environment lacks ({exc}); "
+            "serve its ONNX export instead (lit-nn export --ckpt_path FILE, where lit_nn is installed with its "
+            "dependencies, writes one), or install lit_nn with its dependencies here"
+        ) from None
+
+
 def checkpoint_api(path: Path, name: str, api_path: str, batching: dict[str, Any]) -> Any:  # noqa: ANN401 (a ModelAPI)
     """A checkpoint of a serve config, loaded as ``lit-nn serve --ckpt_path`` loads it (checked by the same gate).
 
@@ -109,14 +136,15 @@ def run(argv: Sequence[str]) -> int:
         0 once the server stopped.
 
     Raises:
-        ConfigError: On bad options, a missing or foreign file, or a serve config that names one
-            path twice: before anything starts.
+        ConfigError: On bad options, a missing or foreign file, a serve config that names one
+            path twice, or a checkpoint where PyTorch is not installed: before anything starts.
     """
     argv = list(argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0
     if argv[0].startswith("-"):  # a checkpoint: Lightning's serve command
+        need_pytorch("lit-nn serve --ckpt_path")
         from lit_nn.cli import run_lightning
 
         run_lightning(["serve", *argv])
@@ -138,6 +166,9 @@ def run(argv: Sequence[str]) -> int:
         onnx, metadata = find_export(target)
         served = [Served(onnx.stem, onnx, metadata)]
     server.check()
+    for entry in served:
+        if entry.checkpoint:
+            need_pytorch(f"{target}: model {entry.name!r} ({entry.path})")
     apis = []
     for entry in served:
         path = predict_path(entry.name, several)

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import importlib.metadata
 import json
+import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from prometheus_client.parser import text_string_to_metric_families
 
 from lit_nn.cli import main
 from lit_nn.data.bundled import BreastCancer
+from tests.conftest import ROOT
 from tests.deploy.test_serve import _free_port
-from tests.helpers.cli import clean_environment, lit_nn_command
+from tests.helpers.cli import clean_environment, lit_nn_command, run
 
 KEY = "s3cret-key"
 BLOCKED = ("torch", "torchvision", "lightning", "jsonargparse", "sklearn", "matplotlib", "wandb", "optuna", "pyarrow")
@@ -156,3 +164,91 @@ def test_a_bad_serve_config_is_refused_in_one_line_before_a_server_starts(export
     assert exit_info.value.code != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and __import__("re").search(expected, err), err
+
+
+def test_a_checkpoint_where_pytorch_is_not_installed_is_refused_in_one_line_that_names_the_export(exports, tmp_path):
+    tmp, _, blocker = exports
+    (tmp_path / "model.ckpt").write_bytes(b"")  # refused before it is read
+    config = tmp_path / "mixed.yaml"
+    config.write_text(f"models:\n  - {{name: cancer, path: {tmp}/binary.onnx}}\n  - {{name: old, path: model.ckpt}}\n")
+    pythonpath = os.pathsep.join(filter(None, [blocker, os.environ.get("PYTHONPATH")]))  # the lit_nn under test
+    for args, where in (([str(config)], "model 'old'"), (["--ckpt_path", str(tmp_path / "model.ckpt")], "--ckpt_path")):
+        result = run(["serve", *args, "--port", str(_free_port())], PYTHONPATH=pythonpath)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert where in lines[0] and "a checkpoint is served with PyTorch and Lightning" in lines[0], lines[0]
+        assert "is not installed here" in lines[0] and "serve its ONNX export instead" in lines[0], lines[0]
+
+
+TORCH_STACK = {"torch", "torchvision", "torchcodec", "torchmetrics", "triton", "lightning", "pytorch-lightning",
+               "lightning-utilities", "jsonargparse"}  # fmt: skip
+
+SERVING = """
+import json, sys
+from pathlib import Path
+import numpy as np
+import lit_nn.cli.serve, lit_nn.deploy.server  # the command; LitServe, FastAPI, the gate
+from lit_nn.deploy.metadata import find_export
+from lit_nn.deploy.metrics import server_metrics, shared_folder
+from lit_nn.deploy.onnx_serving import OnnxAPI
+
+onnx, metadata = find_export(Path(sys.argv[1]))
+api = OnnxAPI(onnx, "m", metadata)
+api.setup("cpu")  # what a worker imports
+assert len(api.answer(np.zeros((2, 30), np.float32))) == 2
+with shared_folder():
+    server_metrics().exposition()  # what /metrics imports
+files = [m.__file__ for name, m in list(sys.modules.items()) if name.startswith("lit_nn") and getattr(m, "__file__", 0)]
+print(json.dumps({"loaded": sorted({name.partition(".")[0] for name in sys.modules}), "files": files}))
+"""
+
+
+def _imported_by(files: list[str]) -> set[str]:
+    """The top-level names these modules import, anywhere in them (lazy imports too)."""
+    names = set()
+    for file in files:
+        for node in ast.walk(ast.parse(Path(file).read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.partition(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.partition(".")[0])
+    return names
+
+
+def _installed_with(requirements: list[str]) -> set[str]:
+    """Every distribution ``pip install`` of these requirements brings, read from the installed ones' metadata."""
+    brought, todo = set(), [Requirement(text) for text in requirements]
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in brought:
+            continue
+        brought.add(name)
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            for text in importlib.metadata.requires(requirement.name) or []:
+                needed = Requirement(text)
+                extras = requirement.extras or {""}
+                if needed.marker is None or any(needed.marker.evaluate({"extra": extra}) for extra in extras):
+                    todo.append(needed)
+    return brought
+
+
+def test_the_serve_extra_names_what_the_onnx_server_imports_and_brings_no_torch(exports):
+    """docker/serve.Dockerfile installs lit_nn without its dependencies beside the serve extra: it must be enough."""
+    tmp, _, blocker = exports
+    pythonpath = os.pathsep.join(filter(None, [blocker, os.environ.get("PYTHONPATH")]))
+    result = subprocess.run([sys.executable, "-c", SERVING, str(tmp / "binary.onnx")], capture_output=True,
+                            text=True, env=clean_environment(PYTHONPATH=pythonpath), timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    served = json.loads(result.stdout.splitlines()[-1])
+    # what lit_nn's own code imported while it served (a lazy import of torch that never ran is not counted)
+    third_party = (_imported_by(served["files"]) & set(served["loaded"])) - set(sys.stdlib_module_names) - {"lit_nn"}
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11: the image reads the extra with it too
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["serve"]
+    listed = {canonicalize_name(Requirement(text).name) for text in extra}
+    providers = importlib.metadata.packages_distributions()
+    unlisted = {name for name in third_party if not {canonicalize_name(d) for d in providers[name]} & listed}
+    assert {"onnxruntime", "litserve", "prometheus_client"} <= third_party  # the server's work was done
+    assert not unlisted, f"lit_nn imports {sorted(unlisted)} to serve an export; add them to the serve extra"
+    torch_stack = {name for name in _installed_with(extra) if name in TORCH_STACK or name.startswith("nvidia-")}
+    assert not torch_stack, f"the serve extra brings {sorted(torch_stack)}"

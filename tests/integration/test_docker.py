@@ -1,7 +1,9 @@
-"""The container and cluster files: hadolint-clean Dockerfile, compose file, launch scripts."""
+"""The container and cluster files: hadolint-clean Dockerfiles, compose file, launch scripts."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lit_nn.deploy.server import API_KEY_ENV
 from tests.conftest import ROOT
 
 
@@ -21,8 +24,27 @@ def hadolint() -> str:
     return found
 
 
-def test_dockerfile_passes_hadolint_without_warnings():
-    result = subprocess.run([hadolint(), "docker/Dockerfile"], cwd=ROOT, capture_output=True, text=True)
+DOCKERFILES = {"docker/Dockerfile": ["lit-nn"], "docker/serve.Dockerfile": ["lit-nn", "serve"]}
+"""Every Dockerfile, and what its image runs."""
+
+
+def _lines(dockerfile: str) -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    text = (ROOT / dockerfile).read_text()
+    joined = re.sub(r"\\\n\s*", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
+    return [line for line in joined.splitlines() if line.strip()]
+
+
+def test_every_dockerfile_is_checked_here():
+    found = {str(path.relative_to(ROOT)) for path in (ROOT / "docker").rglob("*Dockerfile*")}
+    assert found == set(DOCKERFILES)
+    compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
+    assert {service["build"]["dockerfile"] for service in compose["services"].values()} <= set(DOCKERFILES)
+
+
+@pytest.mark.parametrize("dockerfile", sorted(DOCKERFILES))
+def test_dockerfile_passes_hadolint_without_warnings(dockerfile):
+    result = subprocess.run([hadolint(), dockerfile], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "", result.stdout + result.stderr
 
 
@@ -33,13 +55,51 @@ def test_hadolint_does_flag_a_bad_dockerfile(tmp_path):
     assert result.returncode != 0 and "DL3007" in result.stdout  # the check above can fail
 
 
-def test_image_runs_lit_nn_as_a_non_root_user():
-    text = (ROOT / "docker/Dockerfile").read_text()
-    assert 'ENTRYPOINT ["lit-nn"]' in text
-    user = [line for line in text.splitlines() if line.startswith("USER ")][-1]
+@pytest.mark.parametrize(("dockerfile", "entrypoint"), sorted(DOCKERFILES.items()))
+def test_image_runs_lit_nn_as_a_non_root_user_on_a_base_pinned_by_tag(dockerfile, entrypoint):
+    lines = _lines(dockerfile)
+    (entry,) = [line for line in lines if line.startswith("ENTRYPOINT ")]
+    assert json.loads(entry.removeprefix("ENTRYPOINT ")) == entrypoint
+    user = [line for line in lines if line.startswith("USER ")][-1]
     assert user.split()[1].split(":")[0] not in ("root", "0")
-    (base,) = [line for line in text.splitlines() if line.startswith("FROM ")]
-    assert "cuda" in base
+    (base,) = [line for line in lines if line.startswith("FROM ")]
+    image, _, tag = base.split()[1].partition(":")
+    assert image == "python" and tag.startswith("3.11-slim")  # the Python lit_nn is tested on; no torch inside
+
+
+def test_training_image_installs_the_torch_lit_nn_is_tested_on_before_lit_nn():
+    lines = _lines("docker/Dockerfile")
+    pins = dict(re.findall(r"^ARG (TORCH|TORCHVISION|TORCHCODEC)_VERSION=(\S+)$", "\n".join(lines), re.M))
+    assert all(re.fullmatch(r"\d+\.\d+\.\d+", version) for version in pins.values()) and len(pins) == 3, pins
+    torch_minor, vision_minor = int(pins["TORCH"].split(".")[1]), int(pins["TORCHVISION"].split(".")[1])
+    assert pins["TORCH"].startswith("2.") and vision_minor == torch_minor + 15  # torchvision 0.29 pairs with torch 2.14
+    installs = [line for line in lines if line.startswith("RUN ") and "pip install" in line]
+    first = installs[0]
+    for name in ("torch", "torchvision", "torchcodec"):
+        assert f'"{name}==${{{name.upper()}_VERSION}}"' in first
+    assert " . ./plugins/lit-nn-extras" in installs[1] and "decode_jpeg" in installs[1]  # TorchCodec checked
+
+
+def test_serve_image_installs_the_serve_extra_and_lit_nn_without_its_dependencies():
+    (run,) = [line for line in _lines("docker/serve.Dockerfile") if line.startswith("RUN ")]
+    commands = [command.strip() for command in run.removeprefix("RUN ").split("&&")]
+    installs = [command for command in commands if command.startswith("pip install")]
+    assert installs == ["pip install --no-cache-dir -r /tmp/serve.txt", "pip install --no-cache-dir --no-deps ."]
+    (extra,) = [command for command in commands if "/tmp/serve.txt" in command and command.startswith("python")]
+    assert "['optional-dependencies']['serve']" in extra and "pyproject.toml" in extra
+    assert "find_spec('torch') is None" in run  # the build stops if torch came in anyway
+    # the extra itself: tests/deploy/test_onnx_serving.py (what the ONNX server imports, and no torch)
+
+
+def test_serve_image_health_check_sends_the_key_the_server_reads():
+    lines = _lines("docker/serve.Dockerfile")
+    (check,) = [line for line in lines if line.startswith("HEALTHCHECK ")]
+    command = json.loads(check[check.index("CMD ") + 4 :])
+    assert command[:2] == ["python", "-c"] and "127.0.0.1:8000/health" in command[2]
+    assert "os.environ.get('LIT_SERVER_API_KEY')" in command[2] and "'X-API-Key'" in command[2]
+    assert "EXPOSE 8000" in lines and json.loads(lines[-1].removeprefix("CMD ")) == [
+        "/models", "--host", "0.0.0.0", "--port", "8000"]  # fmt: skip
+    assert API_KEY_ENV == "LIT_SERVER_API_KEY"
 
 
 def test_dockerignore_keeps_only_what_the_image_installs():
@@ -55,6 +115,14 @@ def test_compose_file_builds_the_image_and_reserves_gpus():
     assert service["build"]["dockerfile"] == "docker/Dockerfile"
     assert service["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
     assert "trainer/ddp" in service["command"]  # a shipped config, by name
+
+
+def test_compose_file_serves_exports_read_only_with_the_key_from_the_environment():
+    compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
+    service = compose["services"]["serve"]
+    assert service["build"]["dockerfile"] == "docker/serve.Dockerfile" and service["profiles"] == ["serve"]
+    assert service["ports"] == ["8000:8000"] and service["volumes"][0].endswith(":/models:ro")
+    assert service["environment"] == {API_KEY_ENV: "${LIT_SERVER_API_KEY:-}"}  # `run train` needs no key
 
 
 @pytest.mark.parametrize(
