@@ -52,7 +52,7 @@ class ChunkBatches:
             standardised on the device, :meth:`StreamingDataModule.on_after_batch_transfer`).
         """
         if self.transform is not None:
-            crops = [(self.transform.crop(decode_image(it["image"], self.resize, str(it["id"]))), int(it["y"]))
+            crops = [(self.transform.crop(decode_image(bytes(it["image"]), self.resize, str(it["id"]))), int(it["y"]))
                      for it in items]  # fmt: skip
             return self.transform.collate(crops)
         x = torch.from_numpy(np.stack([np.asarray(it["x"], dtype=np.float32) for it in items]))
@@ -79,8 +79,10 @@ class StreamingDataModule(SplitDataModule):
         num_workers: Loader worker processes (each streams its share of the chunks).
         cache_dir: Where chunks streamed from a URL are kept (LitData's default: under ``~/.lightning``).
         max_cache_size: The most the cache may hold (``"50GB"``).
-        drop_last: LitData's ``drop_last``; ``None``: its default (``True`` under DDP, so every rank has
-            as many batches; ``False`` on one process).
+        drop_last: LitData's ``drop_last`` for training; ``None``: its default, ``False`` on one process
+            (every sample once an epoch) and ``True`` under DDP, where every rank must step as often:
+            the fewer than ``ranks x batch_size`` samples left over are left out of the epoch, different
+            ones every epoch. Evaluation always reads every sample.
     """
 
     content_basis = "chunks"
@@ -219,7 +221,9 @@ class StreamingDataModule(SplitDataModule):
         options: dict[str, Any] = {"max_cache_size": self.max_cache_size}
         if self.cache_dir is not None:
             options["cache_dir"] = self.cache_dir
-        dataset = StreamingDataset(split_dir(self.path, split), shuffle=shuffle, drop_last=self.drop_last,
+        # evaluation keeps every sample (ranks may get unequal batches: metrics are reduced once, at the end)
+        drop_last = self.drop_last if split == "train" else False
+        dataset = StreamingDataset(split_dir(self.path, split), shuffle=shuffle, drop_last=drop_last,
                                    seed=torch.initial_seed() % (1 << 32), **options)  # fmt: skip
         if self.kind == "images":
             collate = ChunkBatches("images", self.task, self.transform(train=split == "train"), resize=self.resize)

@@ -1,0 +1,184 @@
+"""LitData chunks: ``lit-nn data optimize``, then the streaming datamodule batches as its source did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lit_nn.cli import main
+from lit_nn.data.base import DataError
+from lit_nn.data.streaming import StreamingDataModule
+from lit_nn.registry import build_registry
+from tests.helpers.cli import fit
+from tests.helpers.data import chunk_folder
+from tests.helpers.shapes import make_shapes_folder
+
+REGISTRY = build_registry()
+QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]
+
+
+def batches(loader, datamodule):
+    """Every batch of a loader, as the datamodule hands it to the task."""
+    return [datamodule.on_after_batch_transfer(batch, 0) for batch in loader]
+
+
+def test_evaluation_batches_are_the_source_datamodules(tmp_path):
+    """Arrays: the raw rows, standardised on the device with the source's statistics, in the source's order."""
+    source = REGISTRY.create("datamodules", "digits", batch_size=50)
+    source.setup()
+    streamed = StreamingDataModule(str(chunk_folder(tmp_path / "chunks", "digits", batch_size=50)))
+    assert streamed.input_shape == source.input_shape == (1, 8, 8)
+    assert (streamed.num_classes, streamed.class_names, streamed.task) == (10, source.class_names, "multiclass")
+    assert streamed.batch_size == 50
+    for split in ("val", "test"):
+        expected, got = batches(source.loader(split), source), batches(streamed.loader(split), streamed)
+        assert len(expected) == len(got)
+        for (x0, y0), (x1, y1) in zip(expected, got, strict=True):
+            assert torch.equal(y0, y1) and y1.dtype == torch.int64
+            torch.testing.assert_close(x1, x0)
+    assert streamed.state_dict()["feature_mean"] == source.state_dict()["feature_mean"]
+
+
+def test_image_batches_are_the_same_pixels(tmp_path):
+    root = make_shapes_folder(tmp_path / "shapes", per_class=6, size=40, splits=("train", "val", "test"))
+    args = {"root": str(root), "image_size": 32, "batch_size": 4, "num_workers": 0}
+    source = REGISTRY.create("datamodules", "image_folder", **args)
+    streamed = StreamingDataModule(str(chunk_folder(tmp_path / "chunks", "image_folder", **args)))
+    assert (streamed.input_shape, streamed.num_classes, streamed.class_names) == ((3, 32, 32), 2, source.class_names)
+    for split in ("val", "test"):
+        for (x0, y0), (x1, y1) in zip(source.loader(split), streamed.loader(split), strict=True):
+            assert x1.dtype == torch.uint8 and torch.equal(x0, x1) and torch.equal(y0, y1)
+    x, y = streamed.on_after_batch_transfer(next(iter(streamed.train_dataloader())), 0)
+    assert x.shape == (4, 3, 32, 32) and x.dtype == torch.float32
+
+
+def test_every_sample_once_an_epoch_in_one_process(tmp_path):
+    streamed = StreamingDataModule(str(chunk_folder(tmp_path / "chunks", "breast_cancer", batch_size=32)))
+    epochs = []
+    loader = streamed.train_dataloader()
+    for _ in range(2):
+        epochs.append([tuple(row.tolist()) for x, _ in loader for row in x])
+    count = streamed.counts["train"]
+    assert [len(e) for e in epochs] == [count, count] and [len(set(e)) for e in epochs] == [count, count]
+    assert epochs[0] != epochs[1] and sorted(epochs[0]) == sorted(epochs[1])  # reshuffled, the same samples
+
+
+def test_a_loader_resumed_from_its_state_neither_repeats_nor_skips(tmp_path):
+    path = str(chunk_folder(tmp_path / "chunks", "breast_cancer", batch_size=16))
+    torch.manual_seed(7)
+    first = StreamingDataModule(path).train_dataloader()
+    iterator = iter(first)
+    before = [tuple(row.tolist()) for _ in range(5) for row in next(iterator)[0]]
+    state = first.state_dict()
+    torch.manual_seed(7)  # a resumed run seeds as the interrupted one did
+    second = StreamingDataModule(path).train_dataloader()
+    second.load_state_dict(state)
+    after = [tuple(row.tolist()) for x, _ in second for row in x]
+    whole = before + after
+    assert len(whole) == len(set(whole)) == StreamingDataModule(path).counts["train"]
+
+
+def test_optimize_then_fit_matches_the_source_fit_on_digits(tmp_path, capsys):
+    chunks = tmp_path / "chunks"
+    args = ["-c", "configs/digits.yaml", "--trainer.max_epochs", "3", "--data.max_shift", "0"]
+    main(["data", "optimize", *args, "--output", str(chunks)])
+    assert "Wrote train 1257, val 180, test 360 samples" in capsys.readouterr().out
+    manifest = json.loads((chunks / "manifest.json").read_text())
+    assert manifest["source"]["class_path"] == "lit_nn.data.bundled.Digits" and len(manifest["hash"]) == 64
+    results = {}
+    for name, data in (("source", []), ("streaming", ["--data", "streaming", "--data.path", str(chunks)])):
+        fit("configs/digits.yaml", tmp_path / "runs", *args[2:], *data, "--trainer.logger", "false", "--run.name", name)
+        (ckpt,) = (tmp_path / "runs").glob(f"*/{name}/checkpoints/last.ckpt")
+        saved = torch.load(ckpt, weights_only=True)
+        main(["test", "--ckpt_path", str(ckpt), *QUIET[:2]])
+        results[name] = (saved["global_step"], capsys.readouterr().out)
+    assert results["source"][0] == results["streaming"][0] == 3 * 20  # 1257 samples in batches of 64, each epoch
+    accuracy = {name: float(out.split("test/acc")[1].split()[1]) for name, (_, out) in results.items()}
+    assert accuracy["source"] > 0.9 and abs(accuracy["source"] - accuracy["streaming"]) < 0.03, accuracy
+
+
+def test_predict_and_export_from_a_streaming_checkpoint_then_refuse_other_chunks(tmp_path, capsys):
+    chunks = chunk_folder(tmp_path / "chunks", "breast_cancer", batch_size=32)
+    fit("configs/breast_cancer.yaml", tmp_path / "runs", "--data", "streaming", "--data.path", str(chunks),
+        "--trainer.max_epochs", "2", "--trainer.logger", "false", "--run.name", "run")  # fmt: skip
+    (ckpt,) = (tmp_path / "runs").glob("*/run/checkpoints/last.ckpt")
+    main(["predict", "--ckpt_path", str(ckpt), "--output", str(tmp_path / "predictions.csv")])
+    rows = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert rows[0].startswith("id,target,label") and len(rows) == 1 + json.loads((chunks / "manifest.json").read_text())[
+        "splits"]["test"]["samples"]  # fmt: skip
+    main(["export", "--ckpt_path", str(ckpt)])
+    out = capsys.readouterr().out
+    assert "labels agree on 100.00 %" in out
+    (metadata,) = (tmp_path / "runs").glob("*/run/exports/*.onnx.json")
+    assert "feature_mean" in metadata.read_text()
+
+    other = chunk_folder(tmp_path / "other", "breast_cancer", batch_size=32, seed=1)  # another split: other content
+    with pytest.raises(SystemExit):
+        main(["test", "--ckpt_path", str(ckpt), "--data.path", str(other)])
+    line = capsys.readouterr().err.strip()
+    assert "holds the chunks of another dataset" in line and "\n" not in line
+
+    moved = tmp_path / "moved"
+    chunks.rename(moved)  # the training chunks are gone: the checkpoint alone exports
+    main(["export", "--ckpt_path", str(ckpt), "--format", "torchscript"])
+    assert "Exported" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage", ["missing", "no manifest", "truncated", "not json"])
+def test_bad_chunk_folders_are_refused_in_one_line(damage, tmp_path, capsys):
+    chunks = chunk_folder(tmp_path / "chunks", "breast_cancer", batch_size=32)
+    if damage == "missing":
+        path = tmp_path / "nowhere"
+    elif damage == "no manifest":
+        path = chunks / "train"  # a LitData folder of someone else's: no manifest
+    elif damage == "truncated":
+        path = chunks
+        (chunk,) = (chunks / "train").glob("*.bin")
+        chunk.write_bytes(chunk.read_bytes()[:-100])
+    else:
+        path = chunks
+        (chunks / "manifest.json").write_text("{")
+    with pytest.raises(SystemExit):
+        main(["fit", "-c", "configs/breast_cancer.yaml", "--data", "streaming", "--data.path", str(path), *QUIET,
+              "--run.root", str(tmp_path / "runs")])  # fmt: skip
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line and "Traceback" not in line
+    expected = {"missing": "does not exist", "no manifest": "not a chunk folder", "truncated": "truncated",
+                "not json": "is not JSON"}[damage]  # fmt: skip
+    assert expected in line
+
+
+def test_optimize_refuses_a_folder_that_is_not_empty_and_a_datamodule_without_samples(tmp_path, capsys):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    with pytest.raises(SystemExit):
+        main(["data", "optimize", "-c", "configs/breast_cancer.yaml", "--output", str(tmp_path / "full")])
+    assert "is not empty" in capsys.readouterr().err
+    with pytest.raises(DataError, match="not training data"):
+        from lit_nn.data.chunks import write_chunks
+
+        datamodule = REGISTRY.create("datamodules", "breast_cancer")
+        datamodule.labelled = False
+        write_chunks(datamodule, str(tmp_path / "new"), {}, ["num_classes"])
+
+
+def test_streaming_checkpoint_without_chunks_reads_its_manifest_from_the_state(tmp_path):
+    chunks = chunk_folder(tmp_path / "chunks", "diabetes", batch_size=32)
+    streamed = StreamingDataModule(str(chunks))
+    state = streamed.state_dict()
+    assert state["task"] == "regression" and state["streaming"]["hash"] == streamed.manifest["hash"]
+    assert streamed.target_stats is not None and streamed.num_targets == 1
+    from lit_nn.data.fitted import applying
+
+    gone = Path(str(chunks) + "-gone")
+    chunks.rename(gone)
+    with applying(state):
+        rebuilt = StreamingDataModule(str(chunks))
+    assert rebuilt.absent and rebuilt.input_shape == (10,) and rebuilt.feature_stats is not None
+    with pytest.raises(DataError, match="is gone"):
+        rebuilt.train_dataloader()
+    assert np.allclose(rebuilt.feature_stats[0].numpy(), streamed.feature_stats[0].numpy())
