@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
 
 from lit_nn.data.base import DataError, SplitDataModule, check_positive
 from lit_nn.data.chunks import MANIFEST, is_url, read_manifest, split_dir
@@ -64,6 +65,24 @@ class ChunkBatches:
         return x, y.to(torch.float32 if self.task == "regression" else torch.int64)
 
 
+class ChunkSplit(Dataset):
+    """A split's chunks read by index (LitData's random access), for the evaluation loaders.
+
+    Args:
+        dataset: The split's ``StreamingDataset``, unshuffled.
+        count: Its samples, all ranks' (under DDP a ``StreamingDataset``'s length is its rank's share).
+    """
+
+    def __init__(self, dataset: Any, count: int) -> None:  # noqa: ANN401 (a StreamingDataset)
+        self.dataset, self.count = dataset, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return cast(dict[str, Any], self.dataset[index])
+
+
 class StreamingDataModule(SplitDataModule):
     """The splits ``lit-nn data optimize`` wrote, streamed by LitData, batched as their source batched them.
 
@@ -82,7 +101,8 @@ class StreamingDataModule(SplitDataModule):
         drop_last: LitData's ``drop_last`` for training; ``None``: its default, ``False`` on one process
             (every sample once an epoch) and ``True`` under DDP, where every rank must step as often:
             the fewer than ``ranks x batch_size`` samples left over are left out of the epoch, different
-            ones every epoch. Evaluation always reads every sample.
+            ones every epoch. Evaluation reads every sample (under DDP sharded as the other
+            datamodules' are, by Lightning's ``DistributedSampler``).
     """
 
     content_basis = "chunks"
@@ -200,7 +220,7 @@ class StreamingDataModule(SplitDataModule):
         """
         return ImageTransform(self.image_size, self.resize, self.mean, self.std, augment=train and self.augment)
 
-    def loader(self, split: str, shuffle: bool = False) -> Any:  # noqa: ANN401 (a StreamingDataLoader)
+    def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         """A LitData loader of one split's chunks.
 
         Args:
@@ -208,7 +228,9 @@ class StreamingDataModule(SplitDataModule):
             shuffle: Shuffle (LitData's: chunks, then samples within them, seeded by the run's seed and the epoch).
 
         Returns:
-            The ``StreamingDataLoader`` (stateful: Lightning saves and restores its place mid-epoch).
+            For training, a ``StreamingDataLoader`` (stateful: Lightning saves and restores its place
+            mid-epoch; LitData shards it across ranks and nodes); for evaluation, a loader of
+            :class:`ChunkSplit`, every sample in order.
 
         Raises:
             DataError: If the split has no chunks.
@@ -221,14 +243,19 @@ class StreamingDataModule(SplitDataModule):
         options: dict[str, Any] = {"max_cache_size": self.max_cache_size}
         if self.cache_dir is not None:
             options["cache_dir"] = self.cache_dir
-        # evaluation keeps every sample (ranks may get unequal batches: metrics are reduced once, at the end)
-        drop_last = self.drop_last if split == "train" else False
-        dataset = StreamingDataset(split_dir(self.path, split), shuffle=shuffle, drop_last=drop_last,
-                                   seed=torch.initial_seed() % (1 << 32), **options)  # fmt: skip
+        train = split == "train"
+        dataset = StreamingDataset(split_dir(self.path, split), shuffle=shuffle, drop_last=self.drop_last if train
+                                   else None, seed=torch.initial_seed() % (1 << 32), **options)  # fmt: skip
         if self.kind == "images":
-            collate = ChunkBatches("images", self.task, self.transform(train=split == "train"), resize=self.resize)
+            collate = ChunkBatches("images", self.task, self.transform(train=train), resize=self.resize)
         else:
-            collate = ChunkBatches("arrays", self.task, None, self.max_shift if split == "train" else 0)
+            collate = ChunkBatches("arrays", self.task, None, self.max_shift if train else 0)
+        if not train:
+            # Evaluation reads the chunks by index, in order, as a map-style dataset: under DDP Lightning gives it
+            # a DistributedSampler as it does every other datamodule's (LitData's own sharding would leave a rank
+            # without a batch when a split has fewer than ranks x batch_size samples)
+            return DataLoader(ChunkSplit(dataset, self.counts[split]), batch_size=self.batch_size, num_workers=self.num_workers,
+                              collate_fn=collate)  # fmt: skip
         return StreamingDataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
                                    collate_fn=collate)  # fmt: skip
 

@@ -108,8 +108,8 @@ def test_predict_and_export_from_a_streaming_checkpoint_then_refuse_other_chunks
     (ckpt,) = (tmp_path / "runs").glob("*/run/checkpoints/last.ckpt")
     main(["predict", "--ckpt_path", str(ckpt), "--output", str(tmp_path / "predictions.csv")])
     rows = (tmp_path / "predictions.csv").read_text().splitlines()
-    assert rows[0].startswith("id,target,label") and len(rows) == 1 + json.loads((chunks / "manifest.json").read_text())[
-        "splits"]["test"]["samples"]  # fmt: skip
+    tested = json.loads((chunks / "manifest.json").read_text())["splits"]["test"]["samples"]
+    assert rows[0].startswith("id,target,label") and len(rows) == 1 + tested
     main(["export", "--ckpt_path", str(ckpt)])
     out = capsys.readouterr().out
     assert "labels agree on 100.00 %" in out
@@ -182,3 +182,39 @@ def test_streaming_checkpoint_without_chunks_reads_its_manifest_from_the_state(t
     with pytest.raises(DataError, match="is gone"):
         rebuilt.train_dataloader()
     assert np.allclose(rebuilt.feature_stats[0].numpy(), streamed.feature_stats[0].numpy())
+
+
+def test_two_gloo_ranks_see_every_sample_at_most_once_an_epoch(tmp_path):
+    """Real DDP processes: LitData shards the shuffled chunks, each rank its own samples, equal step counts.
+
+    Under DDP LitData leaves out the remainder (fewer than ranks x batch_size samples, other ones each
+    epoch) so that every rank steps as often; evaluation reads every sample.
+    """
+    from tests.helpers.cli import run
+
+    chunks = chunk_folder(tmp_path / "chunks", "breast_cancer", batch_size=32)
+    seen = tmp_path / "seen"
+    fitted = run(["fit", "-c", "configs/breast_cancer.yaml", "--data", "streaming", "--data.path", str(chunks),
+                  "--trainer.strategy", "ddp", "--trainer.accelerator", "cpu", "--trainer.devices", "2",
+                  "--trainer.max_epochs", "2", "--trainer.callbacks+=tests.helpers.seen.SeenSamples",
+                  f"--trainer.callbacks.folder={seen}", *QUIET, "--run.root", str(tmp_path / "runs")],
+                 cwd=Path(__file__).parents[2])  # fmt: skip
+    assert fitted.returncode == 0, fitted.stderr[-3000:]
+    count = StreamingDataModule(str(chunks)).counts["train"]
+    reference = chunk_keys(chunks)
+    assert len(reference) == count
+    for epoch in (0, 1):
+        ranks = [json.loads((seen / f"rank{rank}-epoch{epoch}.json").read_text()) for rank in (0, 1)]
+        everything = ranks[0] + ranks[1]
+        assert len(ranks[0]) == len(ranks[1]) > 0  # every rank steps as often
+        assert len(set(everything)) == len(everything)  # no sample twice in an epoch, on one rank or across them
+        assert set(everything) <= reference and count - len(everything) < 2 * 32
+
+
+def chunk_keys(chunks: Path) -> set[str]:
+    """The keys :class:`~tests.helpers.seen.SeenSamples` gives the training chunks' samples."""
+    import hashlib
+
+    datamodule = StreamingDataModule(str(chunks))
+    return {hashlib.sha256(row.numpy().tobytes()).hexdigest()[:16] for batch in datamodule.loader("train")
+            for row in datamodule.on_after_batch_transfer(batch, 0)[0]}  # fmt: skip

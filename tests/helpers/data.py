@@ -46,7 +46,7 @@ def datamodule_kwargs(name: str, tmp_path: Path) -> dict[str, Any]:
 
 
 def chunk_folder(output: Path, name: str, **kwargs: Any) -> Path:
-    """Write the built-in datamodule ``name`` (built with ``kwargs``) as LitData chunks, as ``lit-nn data optimize`` does."""
+    """Write the built-in datamodule ``name`` (built with ``kwargs``) as chunks, as ``lit-nn data optimize`` does."""
     from lit_nn.checkpoint_choice import size_keys
     from lit_nn.data.chunks import write_chunks
     from lit_nn.registry import build_registry
