@@ -254,8 +254,8 @@ class StreamingDataModule(SplitDataModule):
             # Evaluation reads the chunks by index, in order, as a map-style dataset: under DDP Lightning gives it
             # a DistributedSampler as it does every other datamodule's (LitData's own sharding would leave a rank
             # without a batch when a split has fewer than ranks x batch_size samples)
-            return DataLoader(ChunkSplit(dataset, self.counts[split]), batch_size=self.batch_size, num_workers=self.num_workers,
-                              collate_fn=collate)  # fmt: skip
+            return DataLoader(ChunkSplit(dataset, self.counts[split]), batch_size=self.batch_size,
+                              num_workers=self.num_workers, collate_fn=collate)  # fmt: skip
         return StreamingDataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
                                    collate_fn=collate)  # fmt: skip
 
