@@ -110,7 +110,7 @@ def image_item(sample: tuple[str, int]) -> dict[str, Any]:
     return {"image": data, "y": int(label), "id": path}
 
 
-def _array_plan(datamodule: Any) -> tuple[dict[str, Any], dict[str, list[Any]], Any, hashlib._Hash]:  # noqa: ANN401
+def _array_plan(datamodule: Any) -> tuple[dict[str, Any], dict[str, list[Any]], Any, Any]:  # noqa: ANN401
     """What an array datamodule's chunks hold: kind details, each split's inputs, the writer, the content hash."""
     datamodule.setup()
     split = datamodule.split()
@@ -135,7 +135,7 @@ def _array_plan(datamodule: Any) -> tuple[dict[str, Any], dict[str, list[Any]], 
     return details, inputs, ArrayItems(datamodule.features, datamodule.targets), digest
 
 
-def _image_plan(datamodule: Any) -> tuple[dict[str, Any], dict[str, list[Any]], Any, hashlib._Hash]:  # noqa: ANN401
+def _image_plan(datamodule: Any) -> tuple[dict[str, Any], dict[str, list[Any]], Any, Any]:  # noqa: ANN401
     """What an image datamodule's chunks hold (see :func:`_array_plan`)."""
     from lit_nn.data.redundancy import file_keys
 
