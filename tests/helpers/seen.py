@@ -26,7 +26,15 @@ class SeenSamples(Callback):
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Write the epoch's keys."""
+        self._write(trainer)
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Write the keys of an epoch stopped part-way (``max_steps``), as ``…-part.json``."""
+        if self.keys:
+            self._write(trainer, "-part")
+
+    def _write(self, trainer: Trainer, suffix: str = "") -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"rank{trainer.global_rank}-epoch{trainer.current_epoch}.json"
+        name = f"rank{trainer.global_rank}-epoch{trainer.current_epoch}{suffix}.json"
         (self.folder / name).write_text(json.dumps(self.keys))
         self.keys = []
