@@ -218,3 +218,44 @@ def chunk_keys(chunks: Path) -> set[str]:
     datamodule = StreamingDataModule(str(chunks))
     return {hashlib.sha256(row.numpy().tobytes()).hexdigest()[:16] for batch in datamodule.loader("train")
             for row in datamodule.on_after_batch_transfer(batch, 0)[0]}  # fmt: skip
+
+
+def test_an_epoch_killed_and_resumed_sees_every_sample_once(tmp_path):
+    """A real ``lit-nn fit --data streaming`` stopped by SIGTERM mid-epoch, then ``--ckpt_path last``.
+
+    SIGTERM saves ``last.ckpt`` where the run stopped (:class:`~lit_nn.callbacks.interrupt.SaveOnInterrupt`),
+    with the LitData loader's place in the epoch; the resumed fit trains on the rest of that epoch only.
+    """
+    import signal
+    import time
+
+    from lit_nn.callbacks.interrupt import INTERRUPTED_KEY
+    from lit_nn.checkpoints import load_checkpoint
+    from tests.helpers.cli import run, start
+
+    chunks = chunk_folder(tmp_path / "chunks", "breast_cancer", batch_size=32)
+    seen, root = tmp_path / "seen", tmp_path / "runs"
+    args = ["fit", "-c", "configs/breast_cancer.yaml", "--data", "streaming", "--data.path", str(chunks),
+            "--data.batch_size", "1", "--trainer.max_epochs", "2", "--trainer.callbacks", "[]",
+            "--trainer.callbacks+=tests.helpers.seen.SeenSamples", f"--trainer.callbacks.folder={seen}", *QUIET,
+            "--run.root", str(root), "--run.name", "run"]  # fmt: skip
+    cwd = Path(__file__).parents[2]
+    process = start(args, tmp_path / "fit.log", cwd=cwd)
+    deadline = time.monotonic() + 120
+    while not (seen / "rank0-epoch0.json").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)  # the first epoch is over: stop the second one part-way
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 128 + signal.SIGTERM, (tmp_path / "fit.log").read_text()[-3000:]
+    (last,) = root.glob("*/run/checkpoints/last.ckpt")
+    stop = load_checkpoint(last)[INTERRUPTED_KEY]
+    assert stop["epoch"] == 1 and 0 < stop["batches_done"] < stop["batches_per_epoch"]
+
+    resumed = run([*args, "--ckpt_path", "last"], cwd=cwd)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    before = json.loads((seen / "rank0-epoch1-part.json").read_text())
+    after = json.loads((seen / "rank0-epoch1.json").read_text())
+    assert len(before) == stop["batches_done"] and after  # the epoch was cut, then carried on
+    reference = chunk_keys(chunks)
+    assert sorted(before + after) == sorted(reference)  # every training sample exactly once over the epoch
+    assert sorted(json.loads((seen / "rank0-epoch0.json").read_text())) == sorted(reference)

@@ -33,6 +33,11 @@ class SeenSamples(Callback):
         if self.keys:
             self._write(trainer, "-part")
 
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        """Write the keys of an epoch stopped by a signal (SIGTERM, Ctrl-C), as ``…-part.json``."""
+        if self.keys:
+            self._write(trainer, "-part")
+
     def _write(self, trainer: Trainer, suffix: str = "") -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"rank{trainer.global_rank}-epoch{trainer.current_epoch}{suffix}.json"
