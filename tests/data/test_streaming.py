@@ -259,3 +259,57 @@ def test_an_epoch_killed_and_resumed_sees_every_sample_once(tmp_path):
     reference = chunk_keys(chunks)
     assert sorted(before + after) == sorted(reference)  # every training sample exactly once over the epoch
     assert sorted(json.loads((seen / "rank0-epoch0.json").read_text())) == sorted(reference)
+
+
+def test_an_image_folder_fits_from_chunks_as_from_the_folder_and_serves(tmp_path, capsys, monkeypatch):
+    """End to end on generated images: the same samples each epoch, accuracy within noise, ``serve`` builds the model."""
+    import base64
+    import io
+    import os
+
+    from tests.deploy.conftest import QUICK
+    from tests.deploy.test_serve import _free_port
+    from tests.helpers.shapes import draw_shape
+
+    root = make_shapes_folder(tmp_path / "shapes", per_class=12, size=40, splits=("train", "val", "test"))
+    data = {"root": str(root), "image_size": 32, "batch_size": 4, "num_workers": 0, "augment": False}
+    chunks = chunk_folder(tmp_path / "chunks", "image_folder", **data)
+    model = ["--model", "BinaryClassificationTask", "--model.backbone", "cnn", "--model.backbone_kwargs",
+             "{channels: [8, 16]}", "--trainer.max_epochs", "3", "--seed_everything", "0", *QUICK]  # fmt: skip
+    sources = {"folder": ["--data", "image_folder", *[f"--data.{k}={v}" for k, v in data.items()]],
+               "chunks": ["--data", "streaming", "--data.path", str(chunks)]}  # fmt: skip
+    seen, accuracy, checkpoints = {}, {}, {}
+    for name, source in sources.items():
+        folder = tmp_path / "seen" / name
+        main(["fit", *model, *source, *QUIET, "--run.root", str(tmp_path / "runs"), "--run.name", name,
+              "--trainer.callbacks+=tests.helpers.seen.SeenSamples", f"--trainer.callbacks.folder={folder}"])  # fmt: skip
+        seen[name] = [sorted(json.loads((folder / f"rank0-epoch{e}.json").read_text())) for e in range(3)]
+        (checkpoints[name],) = (tmp_path / "runs").glob(f"*/{name}/checkpoints/last.ckpt")
+        capsys.readouterr()
+        main(["test", "--ckpt_path", str(checkpoints[name]), *QUIET[:2]])
+        accuracy[name] = float(capsys.readouterr().out.split("test/acc")[1].split()[1])
+    assert seen["folder"] == seen["chunks"] and len(seen["chunks"][0]) == 24  # the same pixels, every epoch
+    assert abs(accuracy["folder"] - accuracy["chunks"]) <= 0.25 and accuracy["chunks"] >= 0.5, accuracy  # 24 tested
+
+    served = []
+
+    class NotStarted:
+        def run(self, **kwargs):
+            """Return at once, as a server stopped by Ctrl+C would (the HTTP server is test_serve.py's)."""
+
+    monkeypatch.setattr("lit_nn.deploy.server.build_server", lambda apis, options, accelerator="auto":
+                        served.extend(apis) or NotStarted())  # fmt: skip
+    monkeypatch.setattr(os, "register_at_fork", lambda **kwargs: None)
+    for name in ("folder", "chunks"):
+        main(["serve", "--ckpt_path", str(checkpoints[name]), "--port", str(_free_port())])
+    folder_api, chunks_api = served
+    assert chunks_api.metadata["input"] == folder_api.metadata["input"]
+    assert chunks_api.metadata["class_names"] == ["circle", "square"]
+    pngs = []
+    for shape in ("circle", "square"):
+        buffer = io.BytesIO()
+        draw_shape(shape, 48, np.random.default_rng(1)).save(buffer, format="PNG")
+        pngs.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+    chunks_api.device = "cpu"  # LitServe's worker would set it in setup()
+    answer = chunks_api.predict(chunks_api.decoder(40_000_000)({"images": pngs}))
+    assert [p["label"] for p in answer["predictions"]] and len(answer["predictions"]) == 2
