@@ -97,7 +97,7 @@ def image_item(sample: tuple[str, int]) -> dict[str, Any]:
         sample: ``(path, class index)``.
 
     Returns:
-        ``{"image": the file's bytes, "y": class, "id": path}``.
+        ``{"image": the file's bytes, "y": class, "id": the path, UTF-8}``.
 
     Raises:
         DataError: If the file cannot be read.
@@ -107,7 +107,8 @@ def image_item(sample: tuple[str, int]) -> dict[str, Any]:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read image {path!r} ({exc})") from None
-    return {"image": data, "y": int(label), "id": path}
+    # the path as bytes: LitData stores a str naming a file as that file's contents, a second copy of the image
+    return {"image": data, "y": int(label), "id": str(path).encode()}
 
 
 def _array_plan(datamodule: Any) -> tuple[dict[str, Any], dict[str, list[Any]], Any, Any]:  # noqa: ANN401

@@ -53,7 +53,7 @@ class ChunkBatches:
             standardised on the device, :meth:`StreamingDataModule.on_after_batch_transfer`).
         """
         if self.transform is not None:
-            crops = [(self.transform.crop(decode_image(bytes(it["image"]), self.resize, str(it["id"]))), int(it["y"]))
+            crops = [(self.transform.crop(decode_image(bytes(it["image"]), self.resize, str(sample_id(it["id"])))), int(it["y"]))
                      for it in items]  # fmt: skip
             return self.transform.collate(crops)
         x = torch.from_numpy(np.stack([np.asarray(it["x"], dtype=np.float32) for it in items]))
@@ -220,6 +220,30 @@ class StreamingDataModule(SplitDataModule):
         """
         return ImageTransform(self.image_size, self.resize, self.mean, self.std, augment=train and self.augment)
 
+    def dataset(self, split: str, shuffle: bool = False) -> Any:  # noqa: ANN401 (a StreamingDataset)
+        """LitData's dataset of one split's chunks.
+
+        Args:
+            split: ``"train"``, ``"val"`` or ``"test"``.
+            shuffle: Shuffle (LitData's: chunks, then samples within them, seeded by the run's seed and the epoch).
+
+        Returns:
+            A ``StreamingDataset`` (``drop_last`` as asked for training).
+
+        Raises:
+            DataError: If the split has no chunks.
+        """
+        from litdata import StreamingDataset
+
+        missing = self.missing_split(split)
+        if missing:
+            raise DataError(missing)
+        options: dict[str, Any] = {"max_cache_size": self.max_cache_size}
+        if self.cache_dir is not None:
+            options["cache_dir"] = self.cache_dir
+        return StreamingDataset(split_dir(self.path, split), shuffle=shuffle, drop_last=self.drop_last if
+                                split == "train" else None, seed=torch.initial_seed() % (1 << 32), **options)  # fmt: skip
+
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         """A LitData loader of one split's chunks.
 
@@ -235,17 +259,10 @@ class StreamingDataModule(SplitDataModule):
         Raises:
             DataError: If the split has no chunks.
         """
-        from litdata import StreamingDataLoader, StreamingDataset
+        from litdata import StreamingDataLoader
 
-        missing = self.missing_split(split)
-        if missing:
-            raise DataError(missing)
-        options: dict[str, Any] = {"max_cache_size": self.max_cache_size}
-        if self.cache_dir is not None:
-            options["cache_dir"] = self.cache_dir
         train = split == "train"
-        dataset = StreamingDataset(split_dir(self.path, split), shuffle=shuffle, drop_last=self.drop_last if train
-                                   else None, seed=torch.initial_seed() % (1 << 32), **options)  # fmt: skip
+        dataset = self.dataset(split, shuffle)
         if self.kind == "images":
             collate = ChunkBatches("images", self.task, self.transform(train=train), resize=self.resize)
         else:
@@ -283,10 +300,30 @@ class StreamingDataModule(SplitDataModule):
     def predict_split(self) -> str:
         """The test chunks if there are any, else the validation chunks.
 
+        Sets ``predict_ids`` to the ids the chunks keep of their source's samples (row numbers of a
+        table, image paths), in order, for the prediction file: one more read of the split's chunks.
+
         Returns:
             ``"test"`` or ``"val"``.
         """
-        return "test" if self.counts.get("test") else "val"
+        split = "test" if self.counts.get("test") else "val"
+        if self.counts.get(split) and self.absent is None:
+            self.predict_ids = [sample_id(item["id"]) for item in self.dataset(split)]
+        return split
+
+
+def sample_id(value: Any) -> int | str:  # noqa: ANN401 (what a chunk kept: a number or a path)
+    """A chunk item's ``id`` as the source datamodule's ``predict_ids`` hold it.
+
+    Args:
+        value: A row number (LitData may give it as a NumPy integer or a 0-d array) or a path.
+
+    Returns:
+        An ``int`` or a ``str``.
+    """
+    if isinstance(value, (str, bytes)):
+        return value.decode() if isinstance(value, bytes) else value
+    return int(np.asarray(value).item())
 
 
 __all__ = ["MANIFEST", "StreamingDataModule"]

@@ -52,6 +52,8 @@ def test_image_batches_are_the_same_pixels(tmp_path):
     for split in ("val", "test"):
         for (x0, y0), (x1, y1) in zip(source.loader(split), streamed.loader(split), strict=True):
             assert x1.dtype == torch.uint8 and torch.equal(x0, x1) and torch.equal(y0, y1)
+    assert streamed.predict_split() == source.predict_split() == "test"
+    assert streamed.predict_ids == source.predict_ids and streamed.predict_ids[0].endswith(".jpg")  # the paths
     x, y = streamed.on_after_batch_transfer(next(iter(streamed.train_dataloader())), 0)
     assert x.shape == (4, 3, 32, 32) and x.dtype == torch.float32
 
@@ -110,6 +112,10 @@ def test_predict_and_export_from_a_streaming_checkpoint_then_refuse_other_chunks
     rows = (tmp_path / "predictions.csv").read_text().splitlines()
     tested = json.loads((chunks / "manifest.json").read_text())["splits"]["test"]["samples"]
     assert rows[0].startswith("id,target,label") and len(rows) == 1 + tested
+    source = REGISTRY.create("datamodules", "breast_cancer", batch_size=32)
+    source.setup()
+    source.predict_split()
+    assert [row.split(",")[0] for row in rows[1:]] == [str(i) for i in source.predict_ids]  # the source's rows
     main(["export", "--ckpt_path", str(ckpt)])
     out = capsys.readouterr().out
     assert "labels agree on 100.00 %" in out
