@@ -53,8 +53,9 @@ class ChunkBatches:
             standardised on the device, :meth:`StreamingDataModule.on_after_batch_transfer`).
         """
         if self.transform is not None:
-            crops = [(self.transform.crop(decode_image(bytes(it["image"]), self.resize, str(sample_id(it["id"])))), int(it["y"]))
-                     for it in items]  # fmt: skip
+            decode = decode_image
+            crops = [(self.transform.crop(decode(bytes(it["image"]), self.resize, str(sample_id(it["id"])))),
+                      int(it["y"])) for it in items]  # fmt: skip
             return self.transform.collate(crops)
         x = torch.from_numpy(np.stack([np.asarray(it["x"], dtype=np.float32) for it in items]))
         if self.max_shift:
@@ -241,8 +242,9 @@ class StreamingDataModule(SplitDataModule):
         options: dict[str, Any] = {"max_cache_size": self.max_cache_size}
         if self.cache_dir is not None:
             options["cache_dir"] = self.cache_dir
-        return StreamingDataset(split_dir(self.path, split), shuffle=shuffle, drop_last=self.drop_last if
-                                split == "train" else None, seed=torch.initial_seed() % (1 << 32), **options)  # fmt: skip
+        drop_last = self.drop_last if split == "train" else None
+        return StreamingDataset(split_dir(self.path, split), shuffle=shuffle, drop_last=drop_last,
+                                seed=torch.initial_seed() % (1 << 32), **options)  # fmt: skip
 
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         """A LitData loader of one split's chunks.

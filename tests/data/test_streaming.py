@@ -268,7 +268,7 @@ def test_an_epoch_killed_and_resumed_sees_every_sample_once(tmp_path):
 
 
 def test_an_image_folder_fits_from_chunks_as_from_the_folder_and_serves(tmp_path, capsys, monkeypatch):
-    """End to end on generated images: the same samples each epoch, accuracy within noise, ``serve`` builds the model."""
+    """End to end on generated images: the same samples each epoch, accuracy within noise, ``serve`` builds it."""
     import base64
     import io
     import os
@@ -288,7 +288,8 @@ def test_an_image_folder_fits_from_chunks_as_from_the_folder_and_serves(tmp_path
     for name, source in sources.items():
         folder = tmp_path / "seen" / name
         main(["fit", *model, *source, *QUIET, "--run.root", str(tmp_path / "runs"), "--run.name", name,
-              "--trainer.callbacks+=tests.helpers.seen.SeenSamples", f"--trainer.callbacks.folder={folder}"])  # fmt: skip
+              "--trainer.callbacks+=tests.helpers.seen.SeenSamples",
+              f"--trainer.callbacks.folder={folder}"])  # fmt: skip
         seen[name] = [sorted(json.loads((folder / f"rank0-epoch{e}.json").read_text())) for e in range(3)]
         (checkpoints[name],) = (tmp_path / "runs").glob(f"*/{name}/checkpoints/last.ckpt")
         capsys.readouterr()
