@@ -1,4 +1,4 @@
-"""Built-in datamodules: bundled real data, synthetic data, CSV files and image folders (lazily)."""
+"""Built-in datamodules: bundled real data, synthetic data, CSV files, image folders and LitData chunks (lazily)."""
 
 from __future__ import annotations
 
@@ -22,4 +22,5 @@ def lit_nn_register_datamodules() -> dict[str, LazyFactory]:
         "multiclass": lazy("lit_nn.data.synthetic:SyntheticClassification"),
         "csv": lazy("lit_nn.data.csv_data:CSVDataModule"),
         "image_folder": lazy("lit_nn.data.image_folder:ImageFolderDataModule"),
+        "streaming": lazy("lit_nn.data.streaming:StreamingDataModule"),
     }

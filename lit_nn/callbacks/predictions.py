@@ -53,7 +53,8 @@ class CSVPredictionWriter(BasePredictionWriter):
         names = getattr(datamodule, "class_names", None)
         columns = {k: v.detach().cpu() for k, v in prediction.items()}
         count = len(next(iter(columns.values())))
-        positions = list(batch_indices) if batch_indices is not None else range(len(self.rows), len(self.rows) + count)
+        # an iterable dataset's (LitData's) batches come with [] for indices: count them instead
+        positions = list(batch_indices) if batch_indices else range(len(self.rows), len(self.rows) + count)
         targets = batch[1].detach().cpu() if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
         rows_of = getattr(pl_module, "prediction_rows", None) or csv_rows  # the task knows its columns
         for position, cells in zip(positions, rows_of(columns, targets, names), strict=True):

@@ -73,6 +73,11 @@ COMMANDS: dict[str, Command] = {
         "lit_nn.cli.cv:run",
         lightning=False,
     ),
+    "data": Command(
+        "write a datamodule's splits to LitData chunks for --data streaming (optimize -c digits --output DIR)",
+        "lit_nn.cli.data:run",
+        lightning=False,
+    ),
     "validate": Command("evaluate on the validation split"),
     "test": Command("evaluate on the test split (--ckpt_path best|last|FILE)"),
     "predict": Command("write predictions to CSV (--output FILE)"),
@@ -148,6 +153,9 @@ def _library_noise_filtered() -> Iterator[None]:
             # test/predict from a checkpoint: the callbacks named are lit_nn's fit-only safety callbacks, whose
             # state only a resumed fit reads
             warnings.filterwarnings("ignore", message=LIT_NN_STATE_ONLY)
+            # --data streaming: LitData's loaders are iterable, sized per rank and worker by LitData itself
+            warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
+            warnings.filterwarnings("ignore", message=r"Couldn't infer the batch indices fetched from your dataloader")
             yield
     finally:
         logger.removeFilter(_drop_advert)

@@ -285,7 +285,7 @@ def test_batches(datamodule: Any, preprocessing: Preprocessing) -> Iterator[tupl
     except (DataError, NotImplementedError) as exc:
         raise DataError(f"the export is checked on the test split, and the datamodule has none ({exc})") from None
     raw_rows = None
-    if isinstance(preprocessing.module, Standardise):
+    if isinstance(preprocessing.module, Standardise) and hasattr(datamodule, "features"):
         raw_rows = np.asarray(datamodule.features)[datamodule.split().test]
     at = 0
     for batch in loader:
@@ -295,6 +295,6 @@ def test_batches(datamodule: Any, preprocessing: Preprocessing) -> Iterator[tupl
             yield features.permute(0, 2, 3, 1), task_input
         elif raw_rows is not None:
             yield torch.from_numpy(raw_rows[at : at + len(features)]), features
-        else:
-            yield features, features
+        else:  # batches that the datamodule standardises on the device (streamed chunks), or that go as they are
+            yield features, datamodule.on_after_batch_transfer(features, 0)
         at += len(features)

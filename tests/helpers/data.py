@@ -40,4 +40,19 @@ def datamodule_kwargs(name: str, tmp_path: Path) -> dict[str, Any]:
         return {"root": str(root), "image_size": 32, "batch_size": 4, "num_workers": 0}
     if name in ("regression", "binary", "multiclass"):
         return {"num_samples": 200, "batch_size": 32}
+    if name == "streaming":
+        return {"path": str(chunk_folder(tmp_path / "chunks", "breast_cancer", batch_size=32))}
     return {"batch_size": 32}
+
+
+def chunk_folder(output: Path, name: str, **kwargs: Any) -> Path:
+    """Write the built-in datamodule ``name`` (built with ``kwargs``) as chunks, as ``lit-nn data optimize`` does."""
+    from lit_nn.checkpoint_choice import size_keys
+    from lit_nn.data.chunks import write_chunks
+    from lit_nn.registry import build_registry
+
+    registry = build_registry()
+    datamodule = registry.create("datamodules", name, **kwargs)
+    class_path = f"{type(datamodule).__module__}.{type(datamodule).__name__}"
+    write_chunks(datamodule, str(output), {"class_path": class_path, "init_args": kwargs}, size_keys()[:-1])
+    return output
