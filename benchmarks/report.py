@@ -289,7 +289,8 @@ Found with cProfile and A/B runs of `benchmarks/overhead.py` (details in the com
   for a GPU through NVML because Lightning sets `PYTORCH_NVML_BASED_CUDA_CHECK=1`; the CLI's
   `SkipFutileNvmlCheck` callback drops the variable for the run (torch falls back to the same
   answer) and puts it back afterwards.
-  Lightning's `_current_fx_name` bookkeeping skips `nn.Module.__setattr__`.
+  Lightning's `_current_fx_name` bookkeeping skips `nn.Module.__setattr__` (`lit_nn/tasks/speed.py`, with the
+  step-loss logging rule above).
 - **Start-up**: built-ins and `lit-nn-extras` register by import path (`lit_nn.lazy`), so listing
   names imports nothing heavy; only the running command's Lightning parser is built (building all
   four cost about 0.4 s). The collector is off while the command imports, and after the imports
@@ -369,7 +370,7 @@ def threads(result: Result) -> str:
 
 
 def serving(result: Result) -> str:
-    """The serving and inference section.
+    """The serving and inference section: the PyTorch server against the ONNX server.
 
     Args:
         result: ``benchmarks/serving.py``'s figures.
@@ -377,32 +378,61 @@ def serving(result: Result) -> str:
     Returns:
         Markdown.
     """
-    servers = result["servers"]
-    rows = [
-        (f"{name} (max_batch_size {s['max_batch_size']})", f"{s['requests']:,}", s["clients"],
-         f"{s['requests_per_second']:,.0f}", f"{s['p50_ms']:.1f}", f"{s['p99_ms']:.1f}", s["errors"],
-         s["wrong_answers"], s["startup_seconds"])
-        for name, s in servers.items()
-    ]  # fmt: skip
+    titles = {"pytorch": "PyTorch, checkpoint", "onnx": "ONNX, export"}
+    rows = []
+    for name, s in result["servers"].items():
+        kind = name.removesuffix("_unbatched")
+        rows.append((
+            f"{titles[kind]} (max_batch_size {s['max_batch_size']})", f"{s['startup_seconds']:.1f}",
+            f"{s['startup_cpu_seconds']:.1f}", f"{s['rss_mib']:,.0f}", f"{s['pss_mib']:,.0f}", s["processes"],
+            f"{s['requests_per_second']:,.0f}", f"{s['p50_ms']:.1f}", f"{s['p99_ms']:.1f}", s["errors"],
+            s["wrong_answers"], f"{s['server_cpu_ms_per_request']:.2f}",
+        ))  # fmt: skip
+    header = ("server", "start-up s", "start-up CPU s", "RSS MiB", "PSS MiB", "processes", "req/s", "p50 ms",
+              "p99 ms", "errors", "wrong", "server CPU ms/request")  # fmt: skip
+    onnx, pytorch = result["servers"]["onnx"], result["servers"]["pytorch"]
+    ratios, goals = result["onnx_vs_pytorch"], result["goals"]
     inference = result["inference_us_per_sample"]
     per_sample = [
         (key.replace("batch_", "batch "), f["onnxruntime"], f["pytorch"], f"{f['speedup']}x")
         for key, f in inference.items()
     ]
+    versions = ", ".join(f"{name} {v}" for name, v in result["versions"].items())
+    load = result["load_average"]
     return "\n".join(
         [
             "## Serving and inference",
             "",
-            f"`lit-nn serve` on a checkpoint of the {result['model']}, on 127.0.0.1: single-sample JSON requests from "
-            "concurrent clients (threads of the benchmark, one kept-alive connection each; they share the CPUs "
-            "with the server), after 100 warm-up requests. Every answer is checked against the ONNX export's "
-            "label for that sample. Start-up is from launch to the first healthy `/health`.",
+            f"The {result['model']}, served on 127.0.0.1 by `lit-nn serve -c digits --ckpt_path best` (PyTorch, "
+            "in the run's folder) and by `lit-nn serve digits.onnx` (onnxruntime, in a folder holding only the "
+            "export and its metadata), each with batching on (the default) and off. Start-up: from launch to "
+            "the first healthy `/health`, median of the starts made while no other server ran, and the CPU "
+            "seconds the server's processes had spent by then. Memory: the server's whole process tree after "
+            "the load, RSS summed (as `ps` adds it up) and PSS (pages the forked processes share counted "
+            "once). Load: single-sample JSON requests from "
+            f"{onnx['clients']} concurrent clients (threads of the benchmark, one kept-alive connection each; "
+            "they share the CPUs with the server) in rounds that alternate between the servers (the others "
+            "suspended), after 100 warm-up requests; req/s is the median round, p50 and p99 over all "
+            f"{onnx['requests']:,} requests. Every answer is checked against the ONNX export's label for that "
+            "sample.",
             "",
-            table(
-                ("server", "requests", "clients", "req/s", "p50 ms", "p99 ms", "errors", "wrong", "start-up s"), rows
-            ),
+            table(header, rows),
             "",
-            f"Dynamic batching: {result['batching_speedup']}x the requests per second of the unbatched server.",
+            f"ONNX against PyTorch: {ratios['requests_per_second']}x the requests per second, "
+            f"{ratios['startup_seconds']}x faster to start, {ratios['rss']}x less resident memory. Goals "
+            f"(issue 31): the ONNX server starts in under 2 s: {verdict(goals['onnx_starts_under_2_s'])} "
+            f"({onnx['startup_seconds']:.1f} s); it serves at least 2x the PyTorch server's requests/s: "
+            f"{verdict(goals['onnx_serves_2x_pytorch'])} ({ratios['requests_per_second']}x). Dynamic batching: "
+            f"{result['batching_speedup']['pytorch']}x (PyTorch) and {result['batching_speedup']['onnx']}x (ONNX) "
+            "the requests per second with batching off.",
+            "",
+            "What bounds the requests per second is what a request costs the server outside the model: "
+            "uvicorn and FastAPI in LitServe's HTTP process (the request gate's parsing and checks included), "
+            "and LitServe's queues between its HTTP process, its queue manager and its inference worker. Both "
+            f"servers pay it alike; the model's own share is the difference of the last column "
+            f"({pytorch['server_cpu_ms_per_request']:.2f} against {onnx['server_cpu_ms_per_request']:.2f} ms), "
+            "and the clients spend "
+            f"{onnx['client_cpu_ms_per_request']:.2f} ms a request of the same CPUs.",
             "",
             "Inference per sample on the CPU, one thread, the ONNX export in onnxruntime against the same "
             f"model in PyTorch (eager), alternating, median microseconds (the export's own check: "
@@ -410,6 +440,8 @@ def serving(result: Result) -> str:
             "",
             table(("input", "onnxruntime us", "PyTorch us", "onnxruntime speed-up"), per_sample),
             "",
+            f"CPU: {result['cpu']}; {versions}; load average {load['before'][0]} before the run, "
+            f"{load['after'][0]} after (other work shared the machine).",
             provenance(result),
         ]
     )

@@ -177,8 +177,8 @@ class RequestGate:
         if self.api_key is not None:
             given = dict(scope["headers"]).get(KEY_HEADER, b"")
             if not hmac.compare_digest(given, self.api_key):
-                said = "a wrong API key in" if given else "no API key:"
-                for message in _answer(401, f"{said} this server needs its key in the X-API-Key header", False):
+                said = "a wrong API key" if given else "no API key"
+                for message in _answer(401, f"{said}: this server needs its key in the X-API-Key header", False):
                     await send(message)
                 return
         if scope["method"] == "GET" and scope["path"] == METRICS_PATH and self.metrics is not None:

@@ -82,7 +82,8 @@ def exports(trained, tmp_path_factory):
         (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed here')\n")
     config = tmp / "serve.yaml"
     config.write_text("models:\n  - name: cancer\n    path: binary.onnx\n  - name: houses\n    path: csv.onnx\n")
-    return tmp, config, str(blocker)
+    # first, so the blocked packages fail; then whatever checkout the tests run from (else the console script's own)
+    return tmp, config, os.pathsep.join(filter(None, [str(blocker), os.environ.get("PYTHONPATH")]))
 
 
 def test_the_onnx_server_runs_without_torch_and_answers_and_refuses_as_the_pytorch_server(exports, trained, tmp_path):
@@ -113,7 +114,8 @@ def test_two_models_in_one_server_with_a_key_info_and_metrics_that_count_what_wa
     with _server([str(config), "--api_key", KEY], tmp_path / "two.log", key=KEY, PYTHONPATH=blocker) as port:
         assert _call(port, "/models/cancer/predict", b"{not json", key=None) == (
             401, {"error": "no API key: this server needs its key in the X-API-Key header"})  # before any parsing
-        assert _call(port, "/info", key="wrong")[0] == 401
+        assert _call(port, "/info", key="wrong") == (
+            401, {"error": "a wrong API key: this server needs its key in the X-API-Key header"})
         status, cancer = _call(port, "/models/cancer/predict", {"features": [0.0] * 30})
         assert status == 200 and set(cancer) == {"label", "class_name", "probability"}
         record = {"area": 120.0, "rooms": 3, "town": "north"}
