@@ -25,8 +25,7 @@ $(STAMP): pyproject.toml $(PLUGINS:%=%/pyproject.toml) | $(BIN)/python
 install: $(STAMP)
 
 demo: install
-	$(BIN)/lit-nn fit -c configs/digits.yaml
-	$(BIN)/lit-nn test -c configs/digits.yaml --ckpt_path best
+	$(BIN)/lit-nn fit -c configs/digits.yaml --test true
 
 test: install
 	@$(MAKE) --no-print-directory pytest

@@ -44,12 +44,15 @@ class Timed:
         peak_mib: Its peak resident memory (``ru_maxrss`` of the child and its waited-for children).
         returncode: Its exit status.
         output: Its stdout and stderr together.
+        cpu_seconds: CPU time it used, user and system (of the child and its waited-for children):
+            what a busy machine stretches least.
     """
 
     seconds: float
     peak_mib: float
     returncode: int
     output: str
+    cpu_seconds: float = 0.0
 
 
 def run_timed(command: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Timed:
@@ -78,7 +81,7 @@ def run_timed(command: Sequence[str], *, env: Mapping[str, str] | None = None, c
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Timed(seconds, usage.ru_maxrss / 1024, proc.returncode, output)
+    return Timed(seconds, usage.ru_maxrss / 1024, proc.returncode, output, usage.ru_utime + usage.ru_stime)
 
 
 def run_lit_nn(args: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Timed:

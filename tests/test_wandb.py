@@ -110,6 +110,22 @@ def test_resume_test_and_sync_make_one_wandb_run_with_continuing_steps_and_check
     assert piece.run_id == first.run_id and piece.job_type == "test" and any("test/acc" in r for r in piece.history)
 
 
+def test_a_fit_with_test_true_continues_its_wandb_run_with_the_test(tmp_path):
+    """One process, two pieces of one W&B run, as ``fit`` then ``test --ckpt_path best`` make."""
+    root = tmp_path / "runs"
+    result = run(["fit", "-c", "configs/breast_cancer.yaml", "--trainer.max_epochs", "2",
+                  "--trainer.enable_progress_bar", "false", "--run.root", str(root), "--test", "true"],
+                 environ=offline_env(tmp_path))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run_dir,) = [p.parent for p in root.glob("breast_cancer/*/run.json")]
+    fitted, tested = (read_offline_run(path) for path in sorted(wandb_runs(run_dir), key=_started))
+    assert fitted.run_id == tested.run_id == json.loads((run_dir / "run.json").read_text())["wandb_id"]
+    assert (fitted.job_type, tested.job_type) == ("fit", "test") and (fitted.resumed, tested.resumed) == (False, True)
+    assert max(fitted.steps) < min(tested.steps)
+    assert any("test/acc" in row for row in tested.history) and not any("test/acc" in row for row in fitted.history)
+    assert result.stdout.rstrip().splitlines()[-1].endswith(f"wandb sync {run_dir / 'wandb'}/offline-run-*")
+
+
 def _started(path):
     return read_offline_run(path).steps[0]
 

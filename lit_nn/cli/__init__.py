@@ -57,7 +57,7 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "fit": Command("train a model (lit-nn fit -c digits)"),
+    "fit": Command("train a model (lit-nn fit -c digits; --test true tests it next, in the same process)"),
     "compare": Command(
         "train over several values of one setting, drawn in one figure (--model.activation relu,tanh)",
         "lit_nn.cli.compare:run",
@@ -176,6 +176,9 @@ def run_lightning(
 ) -> LitNNCLI:
     """Run a Lightning command through :class:`~lit_nn.cli.lightning_cli.LitNNCLI`.
 
+    A ``fit`` with ``--test true`` then runs ``test`` on its best checkpoint here, in the same
+    process, with the same callbacks (:mod:`lit_nn.cli.fit_test`).
+
     Args:
         argv: Arguments after ``lit-nn``, starting with the command.
         own_process: The command is the whole process (the ``lit-nn`` script), so what the
@@ -184,7 +187,8 @@ def run_lightning(
         cli_class: A subclass of ``LitNNCLI`` to run instead (the sweep's parse-only one).
 
     Returns:
-        The CLI object, after its command ran (its ``trainer``, ``model``, ``run_dir``).
+        The CLI object, after its command ran (its ``trainer``, ``model``, ``run_dir``); the fit's
+        after a fit and its test.
 
     Raises:
         ConfigError: If the arguments or config files do not parse, as one line.
@@ -197,13 +201,23 @@ def run_lightning(
         from lit_nn.cli.lightning_cli import LitNNCLI
         from lit_nn.cli.messages import condense
         from lit_nn.errors import ConfigError
-        from lit_nn.runs import RUN_DIR_ENV, SESSION_ENV
+        from lit_nn.runs import RUN_DIR_ENV, SESSION_ENV, drop_empty_session
 
     with _library_noise_filtered(), _environment_restored(RUN_DIR_ENV, SESSION_ENV):
         try:
-            return (cli_class or LitNNCLI)(args=argv, callbacks=callbacks)
+            cli = (cli_class or LitNNCLI)(args=argv, callbacks=callbacks)
         except ArgumentError as exc:  # raised outside parse_arguments (config files, links)
             raise ConfigError(condense(str(exc))) from None
+    planned = cli.test_after_fit
+    if planned is not None:
+        with _environment_restored(RUN_DIR_ENV, SESSION_ENV):
+            os.environ.update(planned.environment())
+            try:
+                run_lightning(planned.arguments(argv), callbacks=callbacks)
+            except BaseException:
+                drop_empty_session(planned.run_dir, planned.session)  # reserved for a test that did not start
+                raise
+    return cli
 
 
 def main(args: Sequence[str] | None = None) -> None:

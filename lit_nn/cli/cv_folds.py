@@ -108,8 +108,8 @@ def fold_arguments(
     """
     args = [command, "-c", str(base_config), *options, f"--run.root={run_dir.parent.parent}",
             f"--run.experiment={run_dir.parent.name}", f"--run.name={run_dir.name}"]  # fmt: skip
-    if command == "fit":
-        args += ["--checkpoint.save_last=true", "--checkpoint.dirpath=null"]
+    if command == "fit":  # a fold is scored by score_fold (and on the test split with --cv.test), not by --test
+        args += ["--checkpoint.save_last=true", "--checkpoint.dirpath=null", "--test=false"]
     return [*args, f"--ckpt_path={checkpoint}"] if checkpoint else args
 
 

@@ -28,6 +28,7 @@ from lit_nn.cli.config_keys import describe, unknown_keys
 from lit_nn.cli.deploy import DeployTrainer, is_deploy
 from lit_nn.cli.deploy import commands as deploy_commands
 from lit_nn.cli.fit_defaults import nothing_to_train, settle_budget
+from lit_nn.cli.fit_test import PlannedTest, plan_test
 from lit_nn.cli.loggers import point_loggers
 from lit_nn.cli.messages import class_parameters, condense, lightning_message, root_cause
 from lit_nn.cli.reports import fit_summary, predictions_written, save_metrics
@@ -101,6 +102,7 @@ class LitNNCLI(HookedLightningCLI):
         self.command = args[0] if args else None
         self.extra_callbacks = list(callbacks)
         self.route = CheckpointRoute.from_args(args)
+        self.test_after_fit: PlannedTest | None = None  # with --test true, what run_lightning tests next
         class_names.install()
         yaml_loader.register()
         # a value of an untyped argument that looks like {class_path: …} stays a dict; jsonargparse would
@@ -182,6 +184,13 @@ class LitNNCLI(HookedLightningCLI):
             const=True,
             default=False,
             help="Print the configuration this command would run (run folder, loggers and W&B mode included) and exit",
+        )
+        parser.add_argument(
+            "--test",
+            type=bool,
+            default=False,
+            help="fit: then test the best checkpoint in the same process, as `lit-nn test --ckpt_path FILE` would "
+            "(other commands accept and ignore it, so one config serves them all)",
         )
         if self.command == "predict":
             parser.add_argument("--output", type=str | None, default=None, help="CSV file for the predictions")
@@ -504,10 +513,17 @@ class LitNNCLI(HookedLightningCLI):
     # after running ----------------------------------------------------------------------------
 
     def after_fit(self) -> None:
-        """Say where the run went, why it stopped early if so, what its loss curves say, how to test it; close W&B."""
+        """Say where the run went, why it stopped early if so, what its loss curves say, how to test it; close W&B.
+
+        With ``--test true``, plan the test of the best checkpoint that :func:`lit_nn.cli.run_lightning`
+        runs next (:mod:`lit_nn.cli.fit_test`).
+        """
         lines = finish_wandb(self.trainer)
+        testing = bool(self.config["fit"].get("test"))
         if self.trainer.is_global_zero:
-            print("\n".join([*fit_summary(self.trainer, self.run_dir), *lines]))
+            print("\n".join([*fit_summary(self.trainer, self.run_dir, testing), *lines]))
+        if testing:
+            self.test_after_fit = plan_test(self.trainer, self.run_dir)
 
     def _after_evaluation(self) -> None:
         save_metrics(self.trainer, runs.metrics_file(self.run_dir, self.session), self.route.path)

@@ -29,12 +29,39 @@ def curves_reading(trainer: Trainer) -> str:
     return read_curves(plots.history).sentence if plots is not None else ""
 
 
-def fit_summary(trainer: Trainer, run_dir: Path) -> list[str]:
+def best_checkpoint(trainer: Trainer) -> str:
+    """The fit's best checkpoint file.
+
+    Args:
+        trainer: The trainer after ``fit``.
+
+    Returns:
+        Its path, or ``""`` when the fit saved none (``fast_dev_run``, checkpointing off).
+    """
+    return trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+
+
+def missing_test_split(trainer: Trainer) -> str | None:
+    """What the fit's datamodule needs before its test split exists (its ``missing_split("test")``).
+
+    Args:
+        trainer: The trainer after ``fit``.
+
+    Returns:
+        What to do, or ``None`` when the split exists (or the datamodule cannot tell).
+    """
+    missing = getattr(trainer.datamodule, "missing_split", None)
+    return missing("test") if callable(missing) else None
+
+
+def fit_summary(trainer: Trainer, run_dir: Path, testing: bool = False) -> list[str]:
     """Where a fit went, why it stopped early if it did, what its loss curves say, and how to test it.
 
     Args:
         trainer: The trainer after ``fit``.
         run_dir: The run folder.
+        testing: ``--test true``: the best checkpoint is tested next, in this process
+            (:mod:`lit_nn.cli.fit_test`), so the last line says that instead of the command to run.
 
     Returns:
         The lines to print (each may start with an empty line).
@@ -51,17 +78,22 @@ def fit_summary(trainer: Trainer, run_dir: Path) -> list[str]:
     if reading:
         said.append(reading)
     lines = ["\n" + said[0], *said[1:]] if said else []
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    best = best_checkpoint(trainer)
     lines.append(f"\nRun folder: {run_dir}")
-    if best:
-        monitor = trainer.checkpoint_callback.monitor or "last epoch"
-        lines.append(f"Best checkpoint ({monitor}): {best}")
-        missing = getattr(trainer.datamodule, "missing_split", None)
-        how = missing("test") if callable(missing) else None
-        if how:  # the command would fail: say first what it needs
-            lines.append(f"Test it: {how}; then: lit-nn test --ckpt_path {best}")
-        else:
-            lines.append(f"Test it: lit-nn test --ckpt_path {best}")
+    if not best:
+        if testing:
+            lines.append("Not tested (--test true): the fit saved no checkpoint")
+        return lines
+    monitor = trainer.checkpoint_callback.monitor or "last epoch"
+    lines.append(f"Best checkpoint ({monitor}): {best}")
+    command = f"lit-nn test --ckpt_path {best}"
+    how = missing_test_split(trainer)
+    if how:  # the command would fail: say first what it needs
+        lines.append(f"{'Not tested (--test true)' if testing else 'Test it'}: {how}; then: {command}")
+    elif testing:
+        lines.append(f"Testing it in this process (--test true), as {command} would")
+    else:
+        lines.append(f"Test it: {command}")
     return lines
 
 

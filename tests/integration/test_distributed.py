@@ -60,6 +60,30 @@ def test_ddp_two_processes_fit_once_and_agree_on_test_metrics(tmp_path):
     assert saved["metrics"]["test/acc"] > 0.3  # it learnt (chance is 0.1); the point is that ranks agree
 
 
+def test_ddp_fit_with_test_true_tests_once_on_both_ranks_as_lit_nn_test_does(tmp_path):
+    root = str(tmp_path / "runs")
+    common = ["-c", "configs/breast_cancer.yaml", *CPU_DDP, "--trainer.devices", "2", "--run.root", root,
+              "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    fitted = run(["fit", *common, "--trainer.max_epochs", "2", "--test", "true"], WANDB_MODE="disabled")
+    assert fitted.returncode == 0, fitted.stderr[-3000:]
+    assert fitted.stdout.count("Testing it in this process (--test true)") == 1
+    assert fitted.stdout.count("test/acc") == 1  # one results table: rank 0's
+    run_dir = only_run(tmp_path / "runs", "breast_cancer")
+    (best,) = run_dir.glob("checkpoints/best-*.ckpt")
+    (report,) = run_dir.glob("test-*-metrics.json")
+    saved = json.loads(report.read_text())
+    assert saved["checkpoint"] == best.name
+    assert len(saved["per_rank"]) == 2 and saved["per_rank"][0] == saved["per_rank"][1] == saved["metrics"]
+    session = report.name.removesuffix("-metrics.json")  # every rank tested in the session rank 0 reserved
+    assert sorted(p.name for p in (run_dir / "logs").iterdir() if p.name.startswith("test-")) == [session]
+    assert sorted(p.name for p in (run_dir / "plots").iterdir() if p.name.startswith("test-")) == [session]
+
+    tested = run(["test", *common, "--ckpt_path", "best"], WANDB_MODE="disabled")
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    first, second = (json.loads(p.read_text()) for p in sorted(run_dir.glob("test-*-metrics.json")))
+    assert first == second
+
+
 def test_torchrun_two_nodes_on_loopback(tmp_path):
     env = clean_env(
         NNODES="2", GPUS_PER_NODE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), JOB_ID="pytest",
