@@ -44,11 +44,20 @@ def trial_arguments(plan: Plan, claimed: Claimed, run_dir: Path | None = None) -
         (from its ``last.ckpt``, or the ``hpc_ckpt_N.ckpt`` SLURM's preemption saved).
     """
     spec, run_dir = plan.spec, run_dir or claimed.run_dir
-    args = ["fit", "-c", str(plan.folder.base_config), *as_options(claimed.values),
-            f"--run.root={run_dir.parent.parent}", f"--run.experiment={run_dir.parent.name}",
-            f"--run.name={run_dir.name}", f"--checkpoint.monitor={spec.metric}", f"--checkpoint.mode={spec.mode}",
-            "--checkpoint.save_last=true", "--checkpoint.dirpath=null",
-            "--test=false"]  # fmt: skip (a trial is judged on validation; the test split is for the one chosen)
+    args = [
+        "fit",
+        "-c",
+        str(plan.folder.base_config),
+        *as_options(claimed.values),
+        f"--run.root={run_dir.parent.parent}",
+        f"--run.experiment={run_dir.parent.name}",
+        f"--run.name={run_dir.name}",
+        f"--checkpoint.monitor={spec.metric}",
+        f"--checkpoint.mode={spec.mode}",
+        "--checkpoint.save_last=true",
+        "--checkpoint.dirpath=null",
+        "--test=false",
+    ]  # fmt: skip (a trial is judged on validation; the test split is for the one chosen)
     resume = resume_checkpoint(run_dir)
     return [*args, f"--ckpt_path={resume}"] if resume else args
 
