@@ -109,7 +109,7 @@ def test_the_onnx_server_runs_without_torch_and_answers_and_refuses_as_the_pytor
     assert [status for status, _ in refusals["onnx"]] == [400, 400, 422, 422, 413, 422]
 
 
-def test_two_models_in_one_server_with_a_key_info_and_metrics_that_count_what_was_sent(exports, tmp_path):
+def test_two_models_in_one_server_with_a_key_info_and_metrics_that_count_what_was_sent(exports, trained, tmp_path):
     tmp, config, blocker = exports
     with _server([str(config), "--api_key", KEY], tmp_path / "two.log", key=KEY, PYTHONPATH=blocker) as port:
         assert _call(port, "/models/cancer/predict", b"{not json", key=None) == (
@@ -128,7 +128,7 @@ def test_two_models_in_one_server_with_a_key_info_and_metrics_that_count_what_wa
         models = {m["name"]: m for m in info["model"]["models"]}
         assert status == 200 and set(models) == {"cancer", "houses"}
         assert models["cancer"]["class_names"] == ["malignant", "benign"] and models["cancer"]["task"] == "binary"
-        (tested,) = tmp.parent.glob("**/breast_cancer/*/test-*-metrics.json")
+        (tested,) = trained("binary")[0].glob("breast_cancer/*/test-*-metrics.json")
         assert models["cancer"]["test_metrics"] == json.loads(tested.read_text())["metrics"]
         assert "test_metrics" not in models["houses"]  # never tested: nothing claimed
         assert models["houses"]["input"]["feature_names"] == ["area", "rooms", "town"]
