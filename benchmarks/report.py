@@ -435,7 +435,8 @@ So the preparation runs here and the check there:
    `WANDB_MODE=disabled`, under which lit_nn logs to CSV and never imports wandb; the GPU-only
    tests set W&B offline only for the W&B preset), Optuna and optuna-integration (sweeps and
    `lit-nn cv`), TorchCodec (lit_nn decodes JPEGs with torchvision's `decode_jpeg` without it,
-   and says so), uvicorn's `[standard]` extras (it serves on h11 and uvloop without them).
+   and says so), uvicorn's `[standard]` extras (it serves on h11 and uvloop without them). Run
+   it again after changing lit_nn: the fits, exports and servers there run lit_nn's wheel.
 2. **There**: carry the checkout with `.gpu/wheels`, then `make gpu-check` (`GPU_PYTHON=...` if
    `python3` is not the interpreter that holds PyTorch). It installs the wheels with
    `pip install --no-deps --target .gpu/site` beside that interpreter's own packages (a venv
