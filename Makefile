@@ -9,7 +9,7 @@ STAMP := $(VENV)/.lit_nn-installed
 PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test install pytest lint bench clean
+.PHONY: demo test install pytest lint bench clean gpu-prep gpu-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,22 @@ pytest:
 # Performance benchmarks (about 8 minutes on 2 CPUs); rewrites docs/performance.md.
 bench: install
 	$(BIN)/python benchmarks/performance.py
+
+# The GPU check (docs/performance.md, "GPU check"). gpu-prep runs here, with the network: the wheels
+# the GPU machine lacks (for its Python, GPU_PYTHON_VERSION; manylinux x86_64) and lit_nn's own, into
+# .gpu/wheels. gpu-check runs on the GPU machine, with GPU_PYTHON the interpreter that holds its PyTorch:
+# it installs those wheels beside it and runs every check within about 5 minutes (figures in
+# benchmarks/results/gpu.json); without a CUDA GPU it says so in one line and exits 0. Neither needs .venv;
+# GPU_ARGS passes options (GPU_ARGS="--only tests,throughput"; benchmarks/gpu.py --help).
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+GPU_PYTHON_VERSION ?= 3.12
+GPU_ARGS ?=
+
+gpu-prep:
+	$(PYTHON) benchmarks/gpu.py --prepare --python-version $(GPU_PYTHON_VERSION)
+
+gpu-check:
+	@$(GPU_PYTHON) benchmarks/gpu.py $(GPU_ARGS)
 
 lint: install
 	$(BIN)/ruff check lit_nn tests benchmarks plugins

@@ -15,7 +15,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -127,3 +131,27 @@ def write_result(path: str | Path | None, result: Mapping[str, Any]) -> None:
     print(text)
     if path:
         Path(path).write_text(text + "\n")
+
+
+def photo(rng: np.random.Generator) -> Image.Image:
+    """A photo-like image: a smooth colour field, a few soft-edged shapes and sensor grain.
+
+    Args:
+        rng: Random source.
+
+    Returns:
+        An RGB image 300-500 px a side.
+    """
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    width, height = (int(v) for v in rng.integers(300, 501, 2))
+    coarse = rng.integers(0, 256, (int(rng.integers(3, 9)), int(rng.integers(3, 9)), 3), dtype=np.uint8)
+    image = Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC)
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(2, 6))):
+        x, y = rng.uniform(0, width), rng.uniform(0, height)
+        rx, ry = rng.uniform(20, width / 3), rng.uniform(20, height / 3)
+        draw.ellipse([x - rx, y - ry, x + rx, y + ry], fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
+    pixels = np.asarray(image, dtype=np.float32) + rng.normal(0, 5, (height, width, 3))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))

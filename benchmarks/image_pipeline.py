@@ -46,7 +46,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
@@ -56,34 +55,13 @@ sys.path.insert(0, str(ROOT))
 import torchvision.transforms.v2.functional as F  # noqa: E402
 from torchcodec.decoders import decode_jpeg  # noqa: E402
 
-from benchmarks.common import write_result  # noqa: E402
+from benchmarks.common import photo, write_result  # noqa: E402
 from lit_nn.data.image_folder import ImageFolderDataModule  # noqa: E402
 
 IMAGE_SIZE = 224
 BATCH_SIZE = 32
 CLASSES = ("cat", "dog")
 GOALS = {"in_process": 0.97, "one_worker": 0.95}
-
-
-def photo(rng: np.random.Generator) -> Image.Image:
-    """A photo-like image: a smooth colour field, a few soft-edged shapes and sensor grain.
-
-    Args:
-        rng: Random source.
-
-    Returns:
-        An RGB image 300-500 px a side.
-    """
-    width, height = (int(v) for v in rng.integers(300, 501, 2))
-    coarse = rng.integers(0, 256, (int(rng.integers(3, 9)), int(rng.integers(3, 9)), 3), dtype=np.uint8)
-    image = Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC)
-    draw = ImageDraw.Draw(image)
-    for _ in range(int(rng.integers(2, 6))):
-        x, y = rng.uniform(0, width), rng.uniform(0, height)
-        rx, ry = rng.uniform(20, width / 3), rng.uniform(20, height / 3)
-        draw.ellipse([x - rx, y - ry, x + rx, y + ry], fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
-    pixels = np.asarray(image, dtype=np.float32) + rng.normal(0, 5, (height, width, 3))
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
 def make_photos(root: Path, count: int, seed: int = 0) -> list[Path]:

@@ -75,6 +75,8 @@ def main() -> None:
         if not path.exists():
             raise SystemExit(f"no results for {name} yet ({path}); run: python benchmarks/performance.py --only {name}")
         results[name] = json.loads(path.read_text())
+    if (RESULTS / "gpu.json").exists():  # make gpu-check, run on a GPU machine (benchmarks/gpu.py)
+        results["gpu"] = json.loads((RESULTS / "gpu.json").read_text())
     PAGE.write_text(render(results))
     print(f"Wrote {PAGE.relative_to(ROOT)}")
 

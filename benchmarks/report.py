@@ -349,8 +349,9 @@ Found with cProfile and A/B runs of `benchmarks/overhead.py` (details in the com
   file (133 bytes a row); pyarrow's fixed state (compute kernels, buffers: 15-30 MiB) comes on top,
   which on the 25 MiB file is enough to pass 2x. At 1.9 GB the fixed part is small and the load
   stays under 2x.
-- **Not measured**: no GPU machine was lent to this task, so ResNet-18 images per second with
-  `bf16-mixed` and `channels_last` has no figure yet. Both switches exist on every task:
+- **Not measured**: no GPU machine has been lent yet, so ResNet-18 images per second with
+  `bf16-mixed` and `channels_last` has no figure yet; `make gpu-check` measures it (see
+  [GPU check](#gpu-check)). Both switches exist on every task:
   `--model.channels_last true` (4-D inputs and weights in the channels-last layout) and
   `--model.compile true` (`nn.Module.compile` on the backbone, so checkpoints keep their
   parameter names; compiling a small MLP takes about 20 s on this CPU before the first step).
@@ -463,6 +464,159 @@ def serving(result: Result) -> str:
     )
 
 
+GPU_PROCEDURE = """\
+`make gpu-check` (`benchmarks/gpu.py`) is the one prepared script for a GPU machine: a lent one
+comes now and then, for minutes, with no network, its own Python 3.12 and PyTorch 2.11 (with
+torchvision, Lightning, torchmetrics, pluggy, onnx, onnxruntime, pyarrow and scikit-learn) but
+not jsonargparse, wandb, Optuna, LitServe or TorchCodec, and at most 64 MiB carried per call.
+So the preparation runs here and the check there:
+
+1. **Here, with the network**: `make gpu-prep` (`benchmarks/gpu.py --prepare`) downloads into
+   `.gpu/wheels` (ignored by git) the wheels that machine lacks, for its Python
+   (`GPU_PYTHON_VERSION=3.12`, manylinux x86_64), and builds lit_nn's own wheel: jsonargparse with
+   its `[signatures]` extra (docstring-parser, typeshed-client) for the command line; LitServe,
+   FastAPI, Starlette, uvicorn, pyzmq, pydantic (and pydantic-core, annotated-types,
+   typing-inspection) and opentelemetry-api (which FastAPI imports) for `lit-nn serve`, at the
+   versions the tests ran with. 14 wheels, 5.2 MiB; with the working tree 7.4 MiB travel. Not
+   carried, because nothing on these paths imports them: wandb (every step runs with
+   `WANDB_MODE=disabled`, under which lit_nn logs to CSV and never imports wandb; the GPU-only
+   tests set W&B offline only for the W&B preset), Optuna and optuna-integration (sweeps and
+   `lit-nn cv`), TorchCodec (lit_nn decodes JPEGs with torchvision's `decode_jpeg` without it,
+   and says so), uvicorn's `[standard]` extras (it serves on h11 and uvloop without them). Run
+   it again after changing lit_nn: the fits, exports and servers there run lit_nn's wheel.
+2. **There**: carry the checkout with `.gpu/wheels`, then `make gpu-check` (`GPU_PYTHON=...` if
+   `python3` is not the interpreter that holds PyTorch). It installs the wheels with
+   `pip install --no-deps --target .gpu/site` beside that interpreter's own packages (a venv
+   would not do: that machine's `python3` is itself a venv, and a venv made from it with
+   `--system-site-packages` sees the base interpreter's packages, not its torch) and puts
+   `.gpu/site` first on `PYTHONPATH` for the steps. Then it runs the steps below: each is a
+   process of its own with its own time limit; one that fails or runs out of time is recorded
+   with its error, and the others still run; all of them within 330 s. The timed steps run
+   alone, first; the others three at a time. Every figure goes to `benchmarks/results/gpu.json`,
+   with the GPU's name, and each step's output to `.gpu/logs/<step>.log`.
+3. **Back here**: bring back `benchmarks/results/gpu.json` (and `.gpu/logs/`, one log per step:
+   `tar czf gpu-logs.tgz .gpu/logs` is one file), commit the JSON, and `python
+   benchmarks/performance.py --render` puts its figures on this page. `make gpu-check
+   GPU_ARGS="--only tests,throughput"` reruns some steps only.
+
+Without a CUDA GPU, `make gpu-check` says so in one line and exits 0. `python benchmarks/gpu.py
+--rehearse` runs every step on the CPU instead, small (8 images a batch, 64 px, two timed steps),
+to check the script before a GPU machine is spent on it; its figures say nothing of a GPU.
+
+lit_nn's bounds allow that machine's torch 2.11 (`torch>=2.2`); its tests ran with 2.14.1, and
+`lit-nn export`'s ONNX path needs PyTorch's `torch.export`-based exporter (`dynamo=True`, PyTorch
+2.6 and newer). The `environment` step records what the machine has, the carried wheels'
+requirements it does not meet, and what cannot be imported.
+
+"""
+
+GPU_STEPS = (
+    ("`environment`", "versions, the GPU, unmet requirements, imports, lit_nn's JPEG decoder", "60 s"),
+    (
+        "`throughput`",
+        "ResNet-18 and ResNet-50 training images/s, `bf16-mixed`, channels-last, batch 256, 224 px crops of "
+        "generated photo-like JPEGs decoded by lit_nn's `image_folder` pipeline: `lit-nn fit`'s own code path (a "
+        "datamodule whose training batches are those decoded batches) against a hand-written PyTorch AMP loop on "
+        "the same tensors with the same initial weights, alternating, two rounds (goal: lit_nn at least 0.95 of "
+        "it); the first step's losses must agree",
+        "150 s",
+    ),
+    (
+        "`loader`",
+        "the `image_folder` training loader's images/s (decode, resize, random crop, flip) with 0, 4 and 8 "
+        "workers, against the GPU's step rate",
+        "60 s",
+    ),
+    ("`tests`", "the GPU-only tests: the test files that import `tests/helpers/run_if.py`, with `--gpu-only`", "180 s"),
+    (
+        "`fit-digits-bf16`, `fit-digits-16`, `fit-digits-compile`",
+        "digits with `-c trainer/gpu` and `bf16-mixed`, `16-mixed`, or `bf16-mixed` with "
+        "`--model.channels_last true --model.compile true`: on the GPU, at that precision, finite weights",
+        "90-150 s",
+    ),
+    (
+        "`fit-images`, `fit-images-16`",
+        "a generated image folder, ResNet-18, channels-last, with `bf16-mixed` and `--model.compile true`, or "
+        "with `16-mixed`",
+        "120-150 s",
+    ),
+    (
+        "`deploy`",
+        "the `fit-digits-bf16` checkpoint: `lit-nn test`, `lit-nn export` (ONNX, checked with onnxruntime), "
+        "`lit-nn serve` (LitServe's worker on the GPU): 64 single requests and one of 64 samples, every label "
+        "against the export's",
+        "120 s",
+    ),
+)
+
+
+def last_line(text: str | None) -> str:
+    """The last line of an error, for a table cell.
+
+    Args:
+        text: The error, or ``None``.
+
+    Returns:
+        Its last non-empty line, ``|`` escaped; empty without one.
+    """
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    return lines[-1].replace("|", "\\|") if lines else ""
+
+
+def gpu_check(result: Result | None) -> str:
+    """The GPU check section: how to run it, and its figures once it has run.
+
+    Args:
+        result: ``benchmarks/results/gpu.json``, or ``None`` before a GPU machine ran it.
+
+    Returns:
+        Markdown.
+    """
+    parts = [
+        "## GPU check",
+        "",
+        GPU_PROCEDURE.rstrip(),
+        "",
+        table(("step", "what it checks", "time limit"), GPU_STEPS),
+        "",
+    ]
+    if result is None:
+        return "\n".join([*parts, "**Figures: not run yet: no GPU was lent to this task.**"])
+    steps = result["steps"]
+    parts += [
+        f"Run {result['date']} on {result['gpu']} (torch {result['torch']}, Python {result['python']}): "
+        f"{sum(s['status'] == 'ok' for s in steps.values())} of {len(steps)} steps succeeded in "
+        f"{result['seconds']} s.",
+        "",
+        table(
+            ("step", "status", "seconds", "error"),
+            [(name, s["status"], s.get("seconds", ""), last_line(s.get("error"))) for name, s in steps.items()],
+        ),
+    ]
+    throughput = steps.get("throughput", {}).get("figures", {})
+    rows = [
+        (arch, f"{f['lit_nn_images_per_s']:,.0f}", f"{f['hand_images_per_s']:,.0f}", f["lit_nn_over_hand"],
+         verdict(f["met"]), "yes" if f["first_step_loss_agrees"] else "**no**")
+        for arch, f in throughput.items()
+        if isinstance(f, dict) and "lit_nn_images_per_s" in f
+    ]  # fmt: skip
+    if rows:
+        header = ("network", "lit_nn img/s", "hand loop img/s", "ratio", "goal 0.95", "same first loss")
+        parts += ["", table(header, rows)]
+    loader = steps.get("loader", {}).get("figures", {})
+    summary = result.get("summary", {})
+    rows = [
+        (workers, f"{loader[f'workers_{workers}']['images_per_s']:,.0f}",
+         summary.get(f"loader_{workers}_workers_over_resnet18_steps", ""),
+         summary.get(f"loader_{workers}_workers_over_resnet50_steps", ""))
+        for workers in (0, 4, 8)
+        if f"workers_{workers}" in loader
+    ]  # fmt: skip
+    if rows:
+        parts += ["", table(("workers", "loader img/s", "over ResNet-18 steps", "over ResNet-50 steps"), rows)]
+    return "\n".join(parts)
+
+
 SECTIONS: dict[str, Callable[[Result], str]] = {
     "overhead": overhead,
     "image_pipeline": image_pipeline,
@@ -493,5 +647,5 @@ def render(results: Mapping[str, Result]) -> str:
     for name, section in SECTIONS.items():
         if name in results:
             parts += ["", section(results[name])]
-    parts += ["", HOW.rstrip()]
+    parts += ["", HOW.rstrip(), "", gpu_check(results.get("gpu"))]
     return "\n".join(parts) + "\n"

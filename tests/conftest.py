@@ -19,6 +19,23 @@ FIXTURE_PLUGINS = Path(__file__).resolve().parent / "plugins"
 DISTRIBUTED_ENV = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--gpu-only",
+        action="store_true",
+        help="run only the GPU-only tests (marked by tests/helpers/run_if.py): make gpu-check",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--gpu-only``, keep the tests that ``tests/helpers/run_if.py`` marks (a ``skipif`` with ``gpus``)."""
+    if not config.getoption("--gpu-only"):
+        return
+    keep = [item for item in items if any("gpus" in mark.kwargs for mark in item.iter_markers("skipif"))]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep
+
+
 @pytest.fixture(autouse=True)
 def _clean_lit_nn_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No LIT_NN_* setting leaks into a test, nor the rendezvous variables Lightning sets when a

@@ -17,7 +17,7 @@ from lit_nn.console import process_rank
 from lit_nn.runs import RunError, launched_run_name
 from tests.conftest import ROOT
 from tests.helpers.cli import fit, lit_nn_command, run
-from tests.helpers.run_if import gpu
+from tests.helpers.run_if import gpu, gpus
 
 SHORT = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "6", "--trainer.limit_val_batches", "2",
          "--trainer.enable_progress_bar", "false"]  # fmt: skip
@@ -158,7 +158,7 @@ def test_16_mixed_on_a_gpu(tmp_path):
     assert (only_run(tmp_path, "digits") / "checkpoints" / "last.ckpt").exists()
 
 
-@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
+@gpus(2)
 def test_ddp_over_gpus(tmp_path):
     result = run(["fit", "-c", "configs/digits.yaml", "-c", "configs/trainer/ddp.yaml", "--trainer.accelerator", "gpu",
                   *SHORT, "--run.root", str(tmp_path / "runs")])  # fmt: skip
