@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import os
 import signal
 import socket
@@ -184,6 +185,8 @@ def serve(apis: Sequence[SampleAPI], options: ServeOptions, what: str, accelerat
         build_server(apis, options, accelerator).run(
             host=options.host, port=options.port, generate_client_file=False, log_level="warning"
         )
+    # LitServe's monitoring thread may still poll its stopped manager and log the broken pipe as a crash
+    logging.getLogger("litserve.server").setLevel(logging.CRITICAL)
     print("Server stopped")
 
 

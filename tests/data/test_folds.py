@@ -26,6 +26,10 @@ def samples(count, labels=None, groups=None, keys=None):
 @pytest.mark.parametrize("name", REGISTRY.names("datamodules"))
 def test_every_registered_datamodule_folds_its_non_test_samples_and_trains_and_tests_on_a_fold(name, tmp_path):
     datamodule = REGISTRY.create("datamodules", name, **datamodule_kwargs(name, tmp_path))
+    if name == "streaming":  # chunks are read in order, a shard per rank: they are folded before they are written
+        with pytest.raises(DataError, match="StreamingDataModule cannot make cross-validation folds"):
+            check_foldable(datamodule)
+        return
     check_foldable(datamodule)
     pool = datamodule.fold_samples()
     held = make_folds(pool, 3, seed=0)

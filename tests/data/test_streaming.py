@@ -204,7 +204,7 @@ def test_two_gloo_ranks_see_every_sample_at_most_once_an_epoch(tmp_path):
                   "--trainer.strategy", "ddp", "--trainer.accelerator", "cpu", "--trainer.devices", "2",
                   "--trainer.max_epochs", "2", "--trainer.callbacks+=tests.helpers.seen.SeenSamples",
                   f"--trainer.callbacks.folder={seen}", *QUIET, "--run.root", str(tmp_path / "runs")],
-                 cwd=Path(__file__).parents[2])  # fmt: skip
+                 cwd=Path(__file__).parents[2], PYTHONPATH=str(Path(__file__).parents[2]))  # fmt: skip
     assert fitted.returncode == 0, fitted.stderr[-3000:]
     count = StreamingDataModule(str(chunks)).counts["train"]
     reference = chunk_keys(chunks)
@@ -246,7 +246,7 @@ def test_an_epoch_killed_and_resumed_sees_every_sample_once(tmp_path):
             "--trainer.callbacks+=tests.helpers.seen.SeenSamples", f"--trainer.callbacks.folder={seen}", *QUIET,
             "--run.root", str(root), "--run.name", "run"]  # fmt: skip
     cwd = Path(__file__).parents[2]
-    process = start(args, tmp_path / "fit.log", cwd=cwd)
+    process = start(args, tmp_path / "fit.log", cwd=cwd, PYTHONPATH=str(cwd))  # the callback is in tests/
     deadline = time.monotonic() + 120
     while not (seen / "rank0-epoch0.json").exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)  # the first epoch is over: stop the second one part-way
@@ -257,7 +257,7 @@ def test_an_epoch_killed_and_resumed_sees_every_sample_once(tmp_path):
     stop = load_checkpoint(last)[INTERRUPTED_KEY]
     assert stop["epoch"] == 1 and 0 < stop["batches_done"] < stop["batches_per_epoch"]
 
-    resumed = run([*args, "--ckpt_path", "last"], cwd=cwd)
+    resumed = run([*args, "--ckpt_path", "last"], cwd=cwd, PYTHONPATH=str(cwd))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     before = json.loads((seen / "rank0-epoch1-part.json").read_text())
     after = json.loads((seen / "rank0-epoch1.json").read_text())
