@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from jsonargparse import Namespace
 
 from lit_nn import runs
 from lit_nn.cli import run_lightning
-from lit_nn.cli.cv_folds import folds_of, load_class, work
+from lit_nn.cli.cv_folds import Plan, folds_of, load_class, work
 from lit_nn.cli.lightning_cli import PlanningCLI
 from lit_nn.cli.run_config import absolute_paths, plain_config
 from lit_nn.cli.sweep import WORKER_ENV, one_device, worker_processes
@@ -39,7 +38,6 @@ from lit_nn.cv.study import CVFolder, folds_record, held_out, open_cv, spec_of
 from lit_nn.data.folds import FoldSamples, training_part
 from lit_nn.data.redundancy import copies
 from lit_nn.errors import ConfigError
-from lit_nn.sweeps.space import SweepSpec
 from lit_nn.sweeps.study import FINISHED, load_study
 
 NOT_IN_BASE = ("cv", "workers", "ckpt_path")
@@ -79,33 +77,6 @@ class CVCLI(PlanningCLI):
                 "cross-validation trains every fold from the start: --ckpt_path is not a cv option (an interrupted "
                 "study carries on when the same command runs again)"
             )
-
-
-@dataclass
-class Plan:
-    """A parsed ``lit-nn cv`` command.
-
-    Attributes:
-        options: The ``cv`` section.
-        spec: The study's spec.
-        folder: Its folder.
-        base: The configuration every fold starts from.
-        workers: ``--workers``.
-        samples: The samples folded.
-        held: Every fold's held-out positions.
-        kind: The task's kind.
-        metric: The metric the study is judged by (``acc``).
-    """
-
-    options: CVOptions
-    spec: SweepSpec
-    folder: CVFolder
-    base: dict[str, Any]
-    workers: int
-    samples: FoldSamples
-    held: list[np.ndarray]
-    kind: str
-    metric: str
 
 
 def _kind(model: Any, samples: FoldSamples) -> str:  # noqa: ANN401 (a Namespace)

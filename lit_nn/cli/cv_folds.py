@@ -6,8 +6,9 @@ import importlib
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import optuna
@@ -22,15 +23,41 @@ from lit_nn.cli import run_lightning
 from lit_nn.cli.messages import one_line
 from lit_nn.console import notice, output_to
 from lit_nn.cv.numbers import significant
+from lit_nn.cv.options import CVOptions
 from lit_nn.cv.report import METRICS_ATTR, TEST_METRICS_ATTR
-from lit_nn.cv.study import FOLD_KEY
+from lit_nn.cv.study import FOLD_KEY, CVFolder
 from lit_nn.data.folds import FoldSamples, check_foldable, make_folds, training_part
 from lit_nn.errors import ConfigError, LitNNError
+from lit_nn.sweeps.space import SweepSpec
 from lit_nn.sweeps.study import REASON_ATTR, Claimed, delete_if_empty, next_trial
 from lit_nn.wandb_runs import finish_stray_run
 
-if TYPE_CHECKING:
-    from lit_nn.cli.cv import Plan
+
+@dataclass
+class Plan:
+    """A parsed ``lit-nn cv`` command.
+
+    Attributes:
+        options: The ``cv`` section.
+        spec: The study's spec.
+        folder: Its folder.
+        base: The configuration every fold starts from.
+        workers: ``--workers``.
+        samples: The samples folded.
+        held: Every fold's held-out positions.
+        kind: The task's kind.
+        metric: The metric the study is judged by (``acc``).
+    """
+
+    options: CVOptions
+    spec: SweepSpec
+    folder: CVFolder
+    base: dict[str, Any]
+    workers: int
+    samples: FoldSamples
+    held: list[np.ndarray]
+    kind: str
+    metric: str
 
 
 def load_class(class_path: str) -> Any:  # noqa: ANN401 (a class)
