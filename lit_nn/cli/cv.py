@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import optuna
-import yaml
 from jsonargparse import Namespace
 
 from lit_nn import runs
@@ -34,11 +33,11 @@ from lit_nn.compat import subcommand_parser
 from lit_nn.cv.baseline import baseline_scores
 from lit_nn.cv.options import CVOptions, check_options, metric_of
 from lit_nn.cv.report import Study, write
-from lit_nn.cv.study import CVFolder, folds_record, held_out, open_cv, spec_of
+from lit_nn.cv.study import CVFolder, folds_record, held_out, open_cv, spec_of, stored_folds
 from lit_nn.data.folds import FoldSamples, training_part
 from lit_nn.data.redundancy import copies
 from lit_nn.errors import ConfigError
-from lit_nn.sweeps.study import FINISHED, load_study
+from lit_nn.sweeps.study import FINISHED, SweepFolder, load_study
 
 NOT_IN_BASE = ("cv", "workers", "ckpt_path")
 
@@ -163,19 +162,14 @@ def report_only(argv: Sequence[str]) -> int:
     if len(argv) != 1:
         raise ConfigError("--report takes one study folder: lit-nn cv --report runs/<experiment>/cv/<name>")
     path = Path(argv[0])
-    try:
-        record = yaml.safe_load((path / "folds.json").read_text())
-        name = yaml.safe_load((path / "sweep.json").read_text())["name"]
-    except (OSError, ValueError, TypeError, KeyError, yaml.YAMLError):
-        raise ConfigError(
-            f"{path} holds no cross-validation study (no readable folds.json and sweep.json); give the folder "
-            "`lit-nn cv` printed, <run.root>/<experiment>/cv/<name>"
-        ) from None
+    record = stored_folds(path)
+    study, spec = load_study(SweepFolder(path))  # the metric the study was judged by, as it was asked for
     options = [f"--cv.folds={record['folds']}", f"--cv.repeats={record['repeats']}", f"--cv.seed={record['seed']}",
-               f"--cv.name={name}", *([f"--cv.groups={record['groups']}"] if record.get("groups") else [])]  # fmt: skip
+               f"--cv.name={spec.name}", f"--cv.metric={spec.metric.removeprefix('test/')}",
+               *([f"--cv.groups={record['groups']}"] if record.get("groups") else [])]  # fmt: skip
     plan = parse(["-c", str(path / "base.yaml"), *options], folder=path)
     plan.options.test = any(path.glob(f"{runs.FOLDS}/{runs.fold_predictions(Path(), 'test')}"))
-    study, plan.spec = load_study(plan.folder)
+    plan.spec = spec
     print("\n".join(report_lines(plan, study)))
     return 0
 

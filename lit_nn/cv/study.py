@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -30,6 +31,8 @@ from lit_nn.sweeps.space import Parameter, SweepSpec
 from lit_nn.sweeps.study import StudyWords, SweepFolder, claim, open_study
 
 FOLD_KEY = "fold"
+FOLDS_FILE = "folds.json"
+"""Every fold's held-out samples, beside the study."""
 """The one parameter of a study's trials: the fold's number from 0."""
 WORDS = StudyWords("cross-validation study", "cv", {"parameters": "folds", "direction": "metric"})
 """How messages name a study and its options (``--cv.metric``, ``--cv.name``)."""
@@ -51,7 +54,7 @@ class CVFolder(SweepFolder):
     @property
     def folds_file(self) -> Path:
         """``folds.json``: every fold's held-out samples."""
-        return self.path / "folds.json"
+        return self.path / FOLDS_FILE
 
     def fold_name(self, number: int) -> str:
         """Fold ``number``'s name (from 0): ``fold-1``, ``fold-2`` … (:func:`runs.fold_name`)."""
@@ -149,6 +152,30 @@ def open_cv(folder: CVFolder, spec: SweepSpec, base: dict[str, object], record: 
     return study
 
 
+def stored_folds(path: Path) -> dict[str, Any]:
+    """What a study's ``folds.json`` recorded (:func:`folds_record`).
+
+    Args:
+        path: The study's folder.
+
+    Returns:
+        The record.
+
+    Raises:
+        ConfigError: When the folder holds no readable ``folds.json``.
+    """
+    try:
+        record = json.loads((path / FOLDS_FILE).read_text())
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict) or "held_out" not in record:
+        raise ConfigError(
+            f"{path} holds no cross-validation study (no readable {FOLDS_FILE}); give the folder `lit-nn cv` "
+            "printed, <run.root>/<experiment>/cv/<name>"
+        )
+    return record
+
+
 def held_out(folder: CVFolder) -> list[np.ndarray]:
     """Every fold's held-out positions, as ``folds.json`` recorded them.
 
@@ -157,15 +184,5 @@ def held_out(folder: CVFolder) -> list[np.ndarray]:
 
     Returns:
         One array per fold.
-
-    Raises:
-        ConfigError: When the folder holds no readable ``folds.json``.
     """
-    try:
-        record = json.loads(folder.folds_file.read_text())
-    except (OSError, ValueError):
-        raise ConfigError(
-            f"{folder.path} holds no cross-validation study (no readable folds.json); give the folder `lit-nn cv` "
-            "printed, <run.root>/<experiment>/cv/<name>"
-        ) from None
-    return [np.asarray(fold, dtype=np.int64) for fold in record["held_out"]]
+    return [np.asarray(fold, dtype=np.int64) for fold in stored_folds(folder.path)["held_out"]]

@@ -193,3 +193,10 @@ def test_a_sweep_with_cv_judges_each_trial_by_the_mean_of_its_held_out_folds(tmp
         optuna.storages.journal.JournalFileBackend(str(trial.parent / "study.journal"))))  # fmt: skip
     assert study.trials[0].value == pytest.approx(np.mean([m["metrics"]["test/acc"] for m in held_out]))
     assert "val/acc 2-fold mean" in capsys.readouterr().out.replace("(", "").replace(")", "")
+
+
+def test_the_report_of_a_study_judged_by_another_metric_is_redrawn_by_that_metric(tmp_path, capsys):
+    main(cv_args(tmp_path, "--cv.folds", "2", "--cv.metric", "f1", "--trainer.max_epochs", "1"))
+    capsys.readouterr()
+    main(["cv", "--report", str(tmp_path / "breast_cancer" / "cv" / "cv")])
+    assert "Estimate: held-out f1" in capsys.readouterr().out
