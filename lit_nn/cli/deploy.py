@@ -112,8 +112,11 @@ class DeployTrainer(Trainer):
             metadata.update(file=path.name, check={**check, **agreement.as_dict()})
             exporting.write_metadata(exporting.metadata_path(staged), metadata)
             exporting.publish(staged, path)
+        sets = any(output.get("name") == "prediction_set" for output in metadata.get("outputs") or [])
         labels = (
-            "" if agreement.label_agreement is None else f", labels agree on {100 * agreement.label_agreement:.2f} %"
+            ""
+            if agreement.label_agreement is None
+            else f", labels{' and prediction sets' if sets else ''} agree on {100 * agreement.label_agreement:.2f} %"
         )
         print(f"Exported {path}")
         print(

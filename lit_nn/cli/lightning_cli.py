@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from jsonargparse import ArgumentError, Namespace, set_parsing_settings
@@ -19,6 +19,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 import lit_nn.tasks  # noqa: F401  (task classes resolve by their short names)
 from lit_nn import runs
 from lit_nn.callbacks.activation_stats import ActivationStatistics
+from lit_nn.callbacks.calibrate import CalibrateAfterFit
 from lit_nn.callbacks.last_checkpoint import LastEpochCheckpoint
 from lit_nn.callbacks.plots import PredictionPlots
 from lit_nn.checkpoint_choice import identity, size_keys
@@ -192,6 +193,20 @@ class LitNNCLI(HookedLightningCLI):
             help="fit: then test the best checkpoint in the same process, as `lit-nn test --ckpt_path FILE` would "
             "(other commands accept and ignore it, so one config serves them all)",
         )
+        parser.add_argument(
+            "--calibrate",
+            type=Literal["none", "temperature"],
+            default="none",
+            help="fit: then fit a temperature to the classifier's logits on the validation split, into the best and last "
+            "checkpoints (test, predict, export and serve apply it; no label changes); docs/evaluation.md",
+        )
+        parser.add_argument(
+            "--conformal",
+            type=float | None,
+            default=None,
+            help="fit: then calibrate split-conformal answers at this level on the validation split (0.1: prediction "
+            "sets or intervals that hold the truth 90 %% of the time); docs/evaluation.md",
+        )
         if self.command == "predict":
             parser.add_argument("--output", type=str | None, default=None, help="CSV file for the predictions")
             parser.add_argument("--overwrite", type=bool, default=False, help="Replace --output if it exists")
@@ -326,6 +341,8 @@ class LitNNCLI(HookedLightningCLI):
             if idle:  # a fit that trains nothing changes nothing: no session, no plots redrawn
                 notice(f"{config.ckpt_path}: {idle}")
                 raise SystemExit(0)
+        if self.subcommand == "fit" and (config.get("calibrate") not in (None, "none") or config.get("conformal") is not None):
+            self.extra_callbacks.append(CalibrateAfterFit(config.calibrate == "temperature", config.get("conformal")))
         absolute_paths((config.get("data") or Namespace()).get("init_args"))
         self.trains = identity(config.get("model"), config.get("data"))
         user_dirpath = config.checkpoint.dirpath

@@ -211,7 +211,8 @@ class Agreement:
         samples: Test samples compared.
         max_abs_diff: Largest absolute difference of any floating-point output.
         max_scaled_diff: The same, each difference divided by ``max(1, |PyTorch's value|)``.
-        label_agreement: Share of samples with the same label(s) (``None`` without integer outputs).
+        label_agreement: Share of samples whose every integer or boolean output (label, prediction set)
+            is the same (``None`` without such outputs).
     """
 
     samples: int
@@ -254,10 +255,11 @@ def compare(
         with torch.inference_mode():
             outputs = model.task.predict_outputs(task_input)
         reference = [outputs[name].numpy() for name in model.output_names]
+        agree = np.ones(len(raw), dtype=bool)  # a sample agrees when every label-like output does (label, set)
         for want, got in zip(reference, exported(raw.contiguous().numpy()), strict=True):
-            if not np.issubdtype(want.dtype, np.floating):  # labels: the same, or not
+            if not np.issubdtype(want.dtype, np.floating):  # labels and sets: the same, or not
                 labelled = True
-                same += int((want == got).reshape(len(want), -1).all(axis=1).sum())
+                agree &= (want == got).reshape(len(want), -1).all(axis=1)
                 continue
             for side, values in (("PyTorch's", want), ("the exported model's", got)):
                 if not np.isfinite(values).all():
@@ -269,6 +271,7 @@ def compare(
             diff = np.abs(want.astype(np.float64) - got.astype(np.float64))
             worst = max(worst, float(diff.max(initial=0.0)))
             scaled = max(scaled, float((diff / np.maximum(1.0, np.abs(want))).max(initial=0.0)))
+        same += int(agree.sum())
         samples += len(raw)
     if not samples:
         raise ExportError("no samples to check the export on (the test split is empty)")

@@ -75,8 +75,9 @@ def card(name: str, metadata: Mapping[str, Any], path: str) -> dict[str, Any]:
         path: Its predict path.
 
     Returns:
-        Task, inputs (shape, dtype, feature names), outputs, class names, the test metrics and
-        check recorded at export, where it came from, package versions.
+        Task, inputs (shape, dtype, feature names), outputs, class names, the calibration (temperature,
+        conformal level and quantiles) and binary threshold, the test metrics and check recorded at
+        export, where it came from, package versions.
     """
     given = dict(metadata.get("input") or {})
     encoding = given.get("encoding") or {}
@@ -92,5 +93,9 @@ def card(name: str, metadata: Mapping[str, Any], path: str) -> dict[str, Any]:
         "input": inputs,
         "outputs": metadata.get("outputs"),
         "class_names": metadata.get("class_names"),
-        **{key: metadata[key] for key in ("test_metrics", "check", "run", "checkpoint", "versions") if key in metadata},
+        **{
+            key: metadata[key]
+            for key in ("calibration", "threshold", "test_metrics", "check", "run", "checkpoint", "versions")
+            if key in metadata
+        },
     }

@@ -10,12 +10,13 @@ import torch
 from lightning.pytorch import Callback, LightningModule
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor
-from torchmetrics import MetricCollection
+from torchmetrics import Metric, MetricCollection
 
 from lit_nn import signatures
 from lit_nn.errors import InvalidArgumentsError
 from lit_nn.registry import default_registry
 from lit_nn.tasks.backbone import build_backbone
+from lit_nn.tasks.calibration import Calibration
 from lit_nn.tasks.labels import check_size
 from lit_nn.tasks.optimizers import build_optimizer, build_schedule, check_choice
 from lit_nn.tasks.outputs import TaskOutputs
@@ -63,6 +64,12 @@ class BaseTask(TaskOutputs, CheapHookBookkeeping, LightningModule, ABC):
     """The validation metric shown in the progress bar beside the losses."""
     metric_batches: ClassVar[int] = 16
     """Batches per metric update (:class:`~lit_nn.tasks.stage_metrics.StageMetrics`)."""
+    temperature_scaled: ClassVar[bool] = False
+    """Whether ``--calibrate temperature`` applies (classifiers: their logits are divided by it)."""
+    conformal_applies: ClassVar[bool] = False
+    """Whether ``--conformal`` applies: the task has :meth:`conformal_scores` and answers sets or intervals."""
+    conformal_answers: ClassVar[str] = "sets"
+    """What its conformal quantile makes: ``sets`` of classes or ``intervals`` of values."""
 
     def __init__(
         self,
@@ -94,6 +101,7 @@ class BaseTask(TaskOutputs, CheapHookBookkeeping, LightningModule, ABC):
         if not 0 <= dropout < 1:
             raise InvalidArgumentsError(f"dropout must be {'below 1' if dropout >= 1 else '0 or more'}, got {dropout}")
         check_choice(optimizer, scheduler, lr, weight_decay)
+        self.calibration = Calibration(self.calibrated_columns, self.conformal_answers)
         self.configure_models()
         self.configure_losses()
         self.configure_metrics()
@@ -102,6 +110,11 @@ class BaseTask(TaskOutputs, CheapHookBookkeeping, LightningModule, ABC):
     @abstractmethod
     def output_size(self) -> int:
         """Number of backbone outputs."""
+
+    @property
+    def calibrated_columns(self) -> int:
+        """How many conformal quantiles the task keeps (one; regression: one per target)."""
+        return 1
 
     @abstractmethod
     def build_metrics(self) -> MetricCollection:
@@ -198,6 +211,47 @@ class BaseTask(TaskOutputs, CheapHookBookkeeping, LightningModule, ABC):
         loss, preds, target = self._checked_step(batch, batch_idx)
         self.test_stage.update(loss, preds, target)
         return {"loss": loss, "preds": preds, "target": target}
+
+    def trust_metrics(self) -> dict[str, Metric]:
+        """Test metrics of how far the answers can be trusted (calibration error, coverage), added when testing starts.
+
+        They depend on the calibration the tested checkpoint holds, which is loaded after the
+        metrics are built. None by default.
+
+        Returns:
+            Metric name (without prefix) to metric.
+        """
+        return {}
+
+    def calibration_outputs(self, x: Tensor) -> Tensor:
+        """The raw outputs a calibration is fitted on (logits; values in the targets' units for regression).
+
+        Args:
+            x: ``(batch, *input_shape)``.
+
+        Returns:
+            The outputs, without temperature or conformal answers.
+        """
+        return self(x)
+
+    def export_metadata(self) -> dict[str, Any]:
+        """The calibration an export applies (its temperature, conformal level and quantiles), when it has one.
+
+        Returns:
+            ``{"calibration": …}`` or nothing.
+        """
+        record = self.calibration.record()
+        return {"calibration": record} if record else {}
+
+    def on_fit_start(self) -> None:
+        """Forget any calibration: training changes the weights it was fitted for (``--calibrate`` refits it)."""
+        self.calibration.reset()
+
+    def on_test_start(self) -> None:
+        """Add :meth:`trust_metrics` to the test metrics, for the calibration the tested weights hold."""
+        added = self.trust_metrics()
+        if added:
+            self.test_stage.metrics.add_metrics({name: metric.to(self.device) for name, metric in added.items()})
 
     def configure_callbacks(self) -> list[Callback]:
         """The stages' schedule: when queued metrics are flushed, discarded and logged.

@@ -6,20 +6,42 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor
-from torchmetrics import MetricCollection
-from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score, BinaryPrecision, BinaryRecall
+from torchmetrics import Metric, MetricCollection
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    BinaryCalibrationError,
+    BinaryF1Score,
+    BinaryPrecision,
+    BinaryRecall,
+)
 
 from lit_nn.errors import InvalidArgumentsError
 from lit_nn.tasks.base import BaseTask
+from lit_nn.tasks.calibration import class_scores, prediction_sets
 from lit_nn.tasks.labels import check_labels, kind_mismatch, single_class
+from lit_nn.tasks.outputs import set_columns
+from lit_nn.tasks.trust_metrics import SetCoverage, SetSize
+
+
+def both_classes(probability: Tensor) -> Tensor:
+    """``(N,)`` probabilities of class 1 as ``(N, 2)`` probabilities of both classes."""
+    return torch.stack([1 - probability, probability], dim=-1)
 
 
 class BinaryClassificationTask(BaseTask):
     """Two classes with one logit; ``bce_with_logits`` loss by default.
 
-    Metrics: ``acc``, ``precision``, ``recall``, ``f1`` (at ``threshold``) and ``auroc``.
+    Metrics: ``acc``, ``precision``, ``recall``, ``f1`` (at ``threshold``) and ``auroc``; when
+    testing, ``ece`` too, and ``coverage`` and ``set_size`` of the conformal sets when it has them.
+    A temperature (``--calibrate temperature``) divides the logit in every evaluation; the label
+    stays the uncalibrated probability's at ``threshold`` (so no label changes), which is the
+    calibrated probability at :meth:`decision_threshold`.
 
     Args:
         num_classes: Must be 2 (it is here so the CLI can link the datamodule's count and catch
@@ -31,6 +53,8 @@ class BinaryClassificationTask(BaseTask):
     kind = "binary"
     default_loss = "bce_with_logits"
     size_argument = "num_classes"
+    temperature_scaled = True
+    conformal_applies = True
 
     def __init__(self, num_classes: int = 2, threshold: float = 0.5, **kwargs: Any) -> None:
         if num_classes is None:  # linked from a datamodule whose targets are not class labels
@@ -72,22 +96,86 @@ class BinaryClassificationTask(BaseTask):
         check_labels(batch[1], 2, fix="use --model MulticlassClassificationTask for more than two classes")
 
     def model_step(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
-        """Loss on logits; the metrics take probabilities."""
+        """Loss on the (temperature-scaled) logits; the metrics take probabilities."""
         x, y = batch
-        logits = self(x).squeeze(-1)
+        logits = self(x).squeeze(-1) / self.calibration.temperature
         return self.criterion(logits, y), torch.sigmoid(logits.detach()), y
 
+    def decision_threshold(self) -> float:
+        """The calibrated probability at which the label turns 1: ``threshold`` seen through the temperature.
+
+        Returns:
+            ``sigmoid(logit(threshold) / T)`` (``threshold`` itself when uncalibrated).
+        """
+        t, temperature = float(self.hparams.threshold), float(self.calibration.temperature.item())
+        if temperature == 1.0:
+            return t
+        return 1.0 / (1.0 + math.exp(-math.log(t / (1.0 - t)) / temperature))
+
+    def on_test_start(self) -> None:
+        """Score the labels at :meth:`decision_threshold`, as :meth:`predict_outputs` labels them."""
+        super().on_test_start()
+        for metric in self.test_stage.metrics.values():
+            if isinstance(getattr(metric, "threshold", None), float):
+                metric.threshold = self.decision_threshold()
+
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
-        """The label at the threshold and the probability of class 1.
+        """The label at the threshold, the probability of class 1 and, when calibrated, the conformal set.
 
         Args:
             x: ``(batch, *input_shape)``.
 
         Returns:
-            ``{"label": (batch,), "probability": (batch,)}``.
+            ``{"label": (batch,), "probability": (batch,)}``, and ``"prediction_set": (batch, 2)``
+            booleans with ``--conformal``.
         """
-        probability = torch.sigmoid(self(x).squeeze(-1))
-        return {"label": (probability >= self.hparams.threshold).long(), "probability": probability}
+        logit = self(x).squeeze(-1)
+        probability = torch.sigmoid(logit / self.calibration.temperature)
+        outputs = {"label": (torch.sigmoid(logit) >= self.hparams.threshold).long(), "probability": probability}
+        if self.calibration.conformal:
+            outputs["prediction_set"] = prediction_sets(both_classes(probability), self.calibration.quantile)
+        return outputs
+
+    def calibration_outputs(self, x: Tensor) -> Tensor:
+        """The raw logits, ``(batch,)``."""
+        return self(x).squeeze(-1)
+
+    def temperature_nll(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """The negative log-likelihood a temperature is fitted to (binary cross-entropy).
+
+        Args:
+            logits: ``(n,)``, already divided by the temperature.
+            targets: ``(n,)`` labels.
+
+        Returns:
+            The mean.
+        """
+        return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
+
+    def conformal_scores(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """``1 - p(true class)`` under the calibration's temperature.
+
+        Args:
+            logits: Raw ``(n,)`` logits.
+            targets: ``(n,)`` labels.
+
+        Returns:
+            ``(n,)`` scores.
+        """
+        probability = torch.sigmoid(logits / self.calibration.temperature.to(logits.device))
+        return class_scores(both_classes(probability), targets)
+
+    def trust_metrics(self) -> dict[str, Metric]:
+        """``ece`` (of the probability of class 1) and, with conformal sets, their ``coverage`` and ``set_size``.
+
+        Returns:
+            Metric name to metric.
+        """
+        metrics: dict[str, Metric] = {"ece": BinaryCalibrationError(n_bins=15)}
+        if self.calibration.conformal:
+            quantile = self.calibration.quantile
+            metrics.update(coverage=SetCoverage(quantile, binary=True), set_size=SetSize(quantile, binary=True))
+        return metrics
 
     def output_descriptions(self) -> dict[str, str]:
         """The label and the probability of class 1.
@@ -98,15 +186,16 @@ class BinaryClassificationTask(BaseTask):
         return {
             "label": "int64 (N,): the predicted class index (class_names[label])",
             "probability": "float32 (N,): the probability of class 1",
+            **self.calibration.set_description(),
         }
 
     def export_metadata(self) -> dict[str, Any]:
-        """The threshold the label is taken at.
+        """The threshold the label is taken at (on the probability output), and the calibration.
 
         Returns:
-            ``{"threshold": …}``.
+            ``{"threshold": …}`` and ``calibration`` when calibrated.
         """
-        return {"threshold": float(self.hparams.threshold)}
+        return {"threshold": self.decision_threshold(), **super().export_metadata()}
 
     def output_columns(self, name: str, value: Tensor, class_names: Sequence[str] | None) -> dict[str, Any]:
         """The probability of class 1, spelt out for both classes (``p_<class>``); the label by name.
@@ -122,6 +211,8 @@ class BinaryClassificationTask(BaseTask):
         if name == "probability":
             labels = class_names or ["0", "1"]
             return {f"p_{labels[0]}": 1.0 - float(value), f"p_{labels[1]}": float(value)}
+        if name == "prediction_set":
+            return set_columns(value, class_names or ["0", "1"])
         return super().output_columns(name, value, class_names)
 
     def plot_predictions(
@@ -132,10 +223,10 @@ class BinaryClassificationTask(BaseTask):
         title: str,
         class_names: Sequence[str] | None,
     ) -> list[Path]:
-        """The confusion matrix at the threshold, ROC and precision-recall curves.
+        """The confusion matrix at the threshold, ROC and precision-recall curves, the reliability diagram.
 
         Args:
-            preds: Probabilities of class 1 ``(N,)``.
+            preds: Probabilities of class 1 ``(N,)`` (after the temperature).
             targets: Labels ``(N,)``.
             path: A plot's name to its file.
             title: The figures' title.
@@ -144,9 +235,14 @@ class BinaryClassificationTask(BaseTask):
         Returns:
             The files written.
         """
-        from lit_nn import plotting
+        from lit_nn import plotting, reliability
 
-        labels = (preds >= float(self.hparams.threshold)).long()
+        labels = (preds >= self.decision_threshold()).long()
         names = list(class_names or ["0", "1"])
         paths = [plotting.confusion_matrix(labels, targets, names, path("confusion_matrix"), title)]
-        return paths + plotting.roc_and_pr(preds, targets, path("roc"), path("pr"), title)
+        temperature = float(self.calibration.temperature.item())
+        curves = {"uncalibrated": (torch.sigmoid(torch.logit(preds.double()) * temperature), targets)}
+        if temperature != 1.0:
+            curves[f"temperature {temperature:.3g}"] = (preds, targets)
+        diagram = reliability.reliability_diagram(curves, path("reliability"), title, event=f"class {names[1]}")
+        return [*paths, *plotting.roc_and_pr(preds, targets, path("roc"), path("pr"), title), diagram]

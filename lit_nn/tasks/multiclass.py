@@ -8,12 +8,16 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torchmetrics import MetricCollection
+import torch.nn.functional as F
+from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from lit_nn.errors import InvalidArgumentsError
 from lit_nn.tasks.base import BaseTask
+from lit_nn.tasks.calibration import class_scores, prediction_sets
 from lit_nn.tasks.labels import check_labels, kind_mismatch, single_class
+from lit_nn.tasks.outputs import set_columns
+from lit_nn.tasks.trust_metrics import LogitCalibrationError, SetCoverage, SetSize
 
 
 class TopKAccuracy(MulticlassAccuracy):
@@ -51,7 +55,10 @@ class TopKAccuracy(MulticlassAccuracy):
 class MulticlassClassificationTask(BaseTask):
     """``num_classes`` classes with one logit each; ``cross_entropy`` loss by default.
 
-    Metrics: ``acc``, ``f1_macro`` and, with more than five classes, ``top5_acc``.
+    Metrics: ``acc``, ``f1_macro`` and, with more than five classes, ``top5_acc``; when testing,
+    ``ece`` too, and ``coverage`` and ``set_size`` of the conformal sets when it has them. A
+    temperature (``--calibrate temperature``) divides the logits in every evaluation, the test loss
+    included; the predicted label is the raw logits' argmax, so it never changes.
 
     Args:
         num_classes: Number of classes (the CLI takes it from the datamodule).
@@ -61,6 +68,8 @@ class MulticlassClassificationTask(BaseTask):
     kind = "multiclass"
     default_loss = "cross_entropy"
     size_argument = "num_classes"
+    temperature_scaled = True
+    conformal_applies = True
 
     def __init__(self, num_classes: int, **kwargs: Any) -> None:
         if num_classes is None:  # linked from a datamodule whose targets are not class labels
@@ -99,22 +108,64 @@ class MulticlassClassificationTask(BaseTask):
         check_labels(batch[1], self.hparams.num_classes)
 
     def model_step(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
-        """Loss on logits; the metrics take the logits."""
+        """Loss on the (temperature-scaled) logits; the metrics take them."""
         x, y = batch
-        logits = self(x)
+        logits = self(x) / self.calibration.temperature
         return self.criterion(logits, y), logits.detach(), y
 
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
-        """The most likely label and every class's probability.
+        """The most likely label, every class's probability and, when calibrated, the conformal set.
 
         Args:
             x: ``(batch, *input_shape)``.
 
         Returns:
-            ``{"label": (batch,), "probabilities": (batch, num_classes)}``.
+            ``{"label": (batch,), "probabilities": (batch, num_classes)}``, and
+            ``"prediction_set": (batch, num_classes)`` booleans with ``--conformal``.
         """
-        probabilities = self(x).softmax(dim=-1)
-        return {"label": probabilities.argmax(dim=-1), "probabilities": probabilities}
+        logits = self(x)
+        probabilities = (logits / self.calibration.temperature).softmax(dim=-1)
+        outputs = {"label": logits.argmax(dim=-1), "probabilities": probabilities}
+        if self.calibration.conformal:
+            outputs["prediction_set"] = prediction_sets(probabilities, self.calibration.quantile)
+        return outputs
+
+    def temperature_nll(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """The negative log-likelihood a temperature is fitted to (cross-entropy of the labels).
+
+        Args:
+            logits: ``(n, num_classes)``, already divided by the temperature.
+            targets: ``(n,)`` labels.
+
+        Returns:
+            The mean.
+        """
+        return F.cross_entropy(logits, targets.long())
+
+    def conformal_scores(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """``1 - p(true class)`` under the calibration's temperature.
+
+        Args:
+            logits: Raw ``(n, num_classes)`` logits.
+            targets: ``(n,)`` labels.
+
+        Returns:
+            ``(n,)`` scores.
+        """
+        temperature = self.calibration.temperature.to(logits.device)
+        return class_scores((logits / temperature).softmax(dim=-1), targets)
+
+    def trust_metrics(self) -> dict[str, Metric]:
+        """``ece`` and, with conformal sets, their ``coverage`` and ``set_size``.
+
+        Returns:
+            Metric name to metric.
+        """
+        metrics: dict[str, Metric] = {"ece": LogitCalibrationError(num_classes=self.hparams.num_classes, n_bins=15)}
+        if self.calibration.conformal:
+            quantile = self.calibration.quantile
+            metrics.update(coverage=SetCoverage(quantile, binary=False), set_size=SetSize(quantile, binary=False))
+        return metrics
 
     def output_descriptions(self) -> dict[str, str]:
         """The label and every class's probability.
@@ -125,6 +176,7 @@ class MulticlassClassificationTask(BaseTask):
         return {
             "label": "int64 (N,): the predicted class index (class_names[label])",
             "probabilities": "float32 (N, classes): every class's probability",
+            **self.calibration.set_description(),
         }
 
     def output_columns(self, name: str, value: Tensor, class_names: Sequence[str] | None) -> dict[str, Any]:
@@ -141,6 +193,8 @@ class MulticlassClassificationTask(BaseTask):
         if name == "probabilities":
             labels = class_names or [str(i) for i in range(len(value))]
             return {f"p_{label}": float(p) for label, p in zip(labels, value, strict=True)}
+        if name == "prediction_set":
+            return set_columns(value, class_names)
         return super().output_columns(name, value, class_names)
 
     def plot_predictions(
@@ -151,19 +205,24 @@ class MulticlassClassificationTask(BaseTask):
         title: str,
         class_names: Sequence[str] | None,
     ) -> list[Path]:
-        """The confusion matrix of the most likely classes.
+        """The confusion matrix of the most likely classes, and the reliability diagram (before and after a temperature).
 
         Args:
-            preds: Logits ``(N, num_classes)``.
+            preds: Logits ``(N, num_classes)``, divided by the temperature.
             targets: Labels ``(N,)``.
             path: A plot's name to its file.
             title: The figures' title.
             class_names: Class names, or ``None``.
 
         Returns:
-            The file written.
+            The files written.
         """
-        from lit_nn import plotting
+        from lit_nn import plotting, reliability
 
         names = list(class_names or [str(i) for i in range(preds.shape[1])])
-        return [plotting.confusion_matrix(preds.argmax(dim=1), targets, names, path("confusion_matrix"), title)]
+        matrix = plotting.confusion_matrix(preds.argmax(dim=1), targets, names, path("confusion_matrix"), title)
+        temperature = float(self.calibration.temperature.item())
+        curves = {"uncalibrated": reliability.top_label((preds * temperature).softmax(dim=1), targets)}
+        if temperature != 1.0:
+            curves[f"temperature {temperature:.3g}"] = reliability.top_label(preds.softmax(dim=1), targets)
+        return [matrix, reliability.reliability_diagram(curves, path("reliability"), title)]

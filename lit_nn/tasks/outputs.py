@@ -48,6 +48,23 @@ def plain_columns(name: str, value: Tensor, names: Sequence[str] | None) -> dict
     return {name: cell(value.squeeze(), names)}
 
 
+def set_columns(members: Tensor, names: Sequence[str] | None) -> dict[str, Any]:
+    """A conformal prediction set as CSV cells: its classes joined by ``|``, and its size.
+
+    Args:
+        members: One sample's ``(classes,)`` booleans.
+        names: Class names, or ``None`` (then class indices).
+
+    Returns:
+        ``{"prediction_set": "cat|dog", "set_size": 2}``.
+    """
+    chosen = [int(i) for i in members.nonzero().flatten()]
+    return {
+        "prediction_set": "|".join(names[i] if names else str(i) for i in chosen),
+        "set_size": len(chosen),
+    }
+
+
 def target_cell(value: Tensor, names: Sequence[str] | None) -> dict[str, Any]:
     """A sample's target as one ``target`` column.
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, Metric, MetricCollection, R2Score
 
 from lit_nn.errors import InvalidArgumentsError
 from lit_nn.tasks.base import BaseTask
+from lit_nn.tasks.trust_metrics import IntervalCoverage, IntervalWidth
 
 
 class RegressionTask(BaseTask):
@@ -19,7 +20,9 @@ class RegressionTask(BaseTask):
 
     The backbone learns standardised targets when the datamodule offers ``target_stats``
     (training-split mean and standard deviation, as the built-in ones do); the statistics are
-    stored in the model, so metrics and predictions are in the data's own units.
+    stored in the model, so metrics and predictions are in the data's own units. With
+    ``--conformal`` it also answers an interval per target (``lower``, ``upper``) and its test
+    reports their ``coverage`` and ``interval_width``.
 
     Args:
         num_targets: Number of values to predict (the CLI takes it from the datamodule).
@@ -30,6 +33,8 @@ class RegressionTask(BaseTask):
     default_loss = "mse"
     progress_metric = "r2"
     size_argument = "num_targets"
+    conformal_applies = True
+    conformal_answers = "intervals"
 
     def __init__(self, num_targets: int = 1, **kwargs: Any) -> None:
         if num_targets < 1:
@@ -41,6 +46,11 @@ class RegressionTask(BaseTask):
     @property
     def output_size(self) -> int:
         """One output per target."""
+        return self.hparams.num_targets
+
+    @property
+    def calibrated_columns(self) -> int:
+        """One conformal quantile per target."""
         return self.hparams.num_targets
 
     def build_metrics(self) -> MetricCollection:
@@ -94,26 +104,61 @@ class RegressionTask(BaseTask):
         return loss, prediction, y
 
     def predict_outputs(self, x: Tensor) -> dict[str, Tensor]:
-        """Predicted values.
+        """Predicted values and, when calibrated, their conformal intervals.
 
         Args:
             x: ``(batch, *input_shape)``.
 
         Returns:
-            ``{"prediction": (batch, num_targets)}`` in the targets' units.
+            ``{"prediction": (batch, num_targets)}`` in the targets' units, and ``"lower"`` and
+            ``"upper"`` of the same shape with ``--conformal``.
         """
-        return {"prediction": self.predict_values(x)}
+        prediction = self.predict_values(x)
+        if not self.calibration.conformal:
+            return {"prediction": prediction}
+        quantile = self.calibration.quantile
+        return {"prediction": prediction, "lower": prediction - quantile, "upper": prediction + quantile}
+
+    def calibration_outputs(self, x: Tensor) -> Tensor:
+        """Predictions in the targets' units, ``(batch, num_targets)``."""
+        return self.predict_values(x)
+
+    def conformal_scores(self, predictions: Tensor, targets: Tensor) -> Tensor:
+        """The absolute residuals ``|y - prediction|``, per target.
+
+        Args:
+            predictions: ``(n, num_targets)``.
+            targets: Their true values.
+
+        Returns:
+            ``(n, num_targets)`` scores.
+        """
+        return (targets.reshape(predictions.shape).to(predictions.dtype) - predictions).abs()
+
+    def trust_metrics(self) -> dict[str, Metric]:
+        """With conformal intervals: their ``coverage`` and mean ``interval_width``.
+
+        Returns:
+            Metric name to metric.
+        """
+        if not self.calibration.conformal:
+            return {}
+        quantile = self.calibration.quantile
+        return {"coverage": IntervalCoverage(quantile), "interval_width": IntervalWidth(quantile)}
 
     def output_descriptions(self) -> dict[str, str]:
-        """The predicted values.
+        """The predicted values, and the intervals when calibrated.
 
         Returns:
             Output name to description.
         """
-        return {"prediction": "float32 (N, targets): values in the targets' units"}
+        return {
+            "prediction": "float32 (N, targets): values in the targets' units",
+            **self.calibration.interval_description(),
+        }
 
     def output_columns(self, name: str, value: Tensor, class_names: Sequence[str] | None) -> dict[str, Any]:
-        """``prediction``, or ``prediction_<i>`` per target when there are several.
+        """``prediction`` (``lower``, ``upper``), or ``prediction_<i>`` … per target when there are several.
 
         Args:
             name: The output's name.
@@ -123,8 +168,8 @@ class RegressionTask(BaseTask):
         Returns:
             Column name to cell.
         """
-        if name == "prediction" and value.dim() == 1 and len(value) > 1:
-            return {f"prediction_{i}": float(v) for i, v in enumerate(value)}
+        if name in ("prediction", "lower", "upper") and value.dim() == 1 and len(value) > 1:
+            return {f"{name}_{i}": float(v) for i, v in enumerate(value)}
         return super().output_columns(name, value, class_names)
 
     def plot_predictions(
@@ -135,7 +180,7 @@ class RegressionTask(BaseTask):
         title: str,
         class_names: Sequence[str] | None,
     ) -> list[Path]:
-        """Predicted against true values, and the residuals.
+        """Predicted against true values, the residuals and, with conformal intervals, the intervals.
 
         Args:
             preds: Predictions in the targets' units.
@@ -147,6 +192,9 @@ class RegressionTask(BaseTask):
         Returns:
             The files written.
         """
-        from lit_nn import plotting
+        from lit_nn import plotting, reliability
 
-        return plotting.regression(preds, targets, path("predicted_vs_true"), path("residuals"), title)
+        paths = plotting.regression(preds, targets, path("predicted_vs_true"), path("residuals"), title)
+        if self.calibration.conformal:
+            paths.append(reliability.intervals(preds, targets, self.calibration.quantile, path("intervals"), title))
+        return paths
