@@ -171,4 +171,5 @@ class CalibrateAfterFit(Callback):
         finally:
             task.load_state_dict(current)
         nll = f" (validation NLL {fitted.nll[0]:.4g} -> {fitted.nll[1]:.4g})" if fitted.nll else ""
-        return f"Calibrated {Path(path).name} on {fitted.samples} validation samples: {said}{nll}"
+        note = f"; {fitted.note}" if fitted.note else ""
+        return f"Calibrated {Path(path).name} on {fitted.samples} validation samples: {said}{nll}{note}"

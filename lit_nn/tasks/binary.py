@@ -23,15 +23,10 @@ from torchmetrics.classification import (
 
 from lit_nn.errors import InvalidArgumentsError
 from lit_nn.tasks.base import BaseTask
-from lit_nn.tasks.calibration import class_scores, prediction_sets
+from lit_nn.tasks.calibration import binary_log_odds, class_scores, prediction_sets
 from lit_nn.tasks.labels import check_labels, kind_mismatch, single_class
 from lit_nn.tasks.outputs import set_columns
 from lit_nn.tasks.trust_metrics import SetCoverage, SetSize
-
-
-def both_classes(probability: Tensor) -> Tensor:
-    """``(N,)`` probabilities of class 1 as ``(N, 2)`` probabilities of both classes."""
-    return torch.stack([1 - probability, probability], dim=-1)
 
 
 class BinaryClassificationTask(BaseTask):
@@ -130,10 +125,10 @@ class BinaryClassificationTask(BaseTask):
             booleans with ``--conformal``.
         """
         logit = self(x).squeeze(-1)
-        probability = torch.sigmoid(logit / self.calibration.temperature)
-        outputs = {"label": (torch.sigmoid(logit) >= self.hparams.threshold).long(), "probability": probability}
+        scaled = logit / self.calibration.temperature
+        outputs = {"label": (torch.sigmoid(logit) >= self.hparams.threshold).long(), "probability": torch.sigmoid(scaled)}
         if self.calibration.conformal:
-            outputs["prediction_set"] = prediction_sets(both_classes(probability), self.calibration.quantile)
+            outputs["prediction_set"] = prediction_sets(binary_log_odds(scaled), self.calibration.quantile)
         return outputs
 
     def calibration_outputs(self, x: Tensor) -> Tensor:
@@ -153,7 +148,7 @@ class BinaryClassificationTask(BaseTask):
         return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
 
     def conformal_scores(self, logits: Tensor, targets: Tensor) -> Tensor:
-        """``1 - p(true class)`` under the calibration's temperature.
+        """The log-odds against the true class under the calibration's temperature (:func:`binary_log_odds`).
 
         Args:
             logits: Raw ``(n,)`` logits.
@@ -162,8 +157,7 @@ class BinaryClassificationTask(BaseTask):
         Returns:
             ``(n,)`` scores.
         """
-        probability = torch.sigmoid(logits / self.calibration.temperature.to(logits.device))
-        return class_scores(both_classes(probability), targets)
+        return class_scores(binary_log_odds(logits / self.calibration.temperature.to(logits.device)), targets)
 
     def trust_metrics(self) -> dict[str, Metric]:
         """``ece`` (of the probability of class 1) and, with conformal sets, their ``coverage`` and ``set_size``.

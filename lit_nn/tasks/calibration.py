@@ -12,8 +12,10 @@ fitted after training on held-out data (:mod:`lit_nn.callbacks.calibrate`):
   held-out nonconformity scores and a level ``alpha``, the quantile ``q`` is the
   ``ceil((n + 1)(1 - alpha))``-th smallest score, so a new sample exchangeable with them has a
   score at most ``q`` with probability at least ``1 - alpha``. Classification scores a sample
-  ``1 - p(true class)`` and answers the set of classes with ``p >= 1 - q`` (the "LAC" score,
-  whose sets are the smallest on average; Sadinle et al., 2019); regression scores
+  by the log-odds against its true class, ``log((1 - p) / p)``, and answers the set of classes
+  whose log-odds are at most ``q``: the classes with ``p >= sigmoid(-q)``. That is the "LAC"
+  rule (score ``1 - p``, sets the smallest on average; Sadinle et al., 2019) on a scale where
+  confident probabilities do not round to 1 (:func:`class_log_odds`). Regression scores
   ``|y - prediction|`` and answers ``prediction ± q``.
 """
 
@@ -130,7 +132,7 @@ def fit_temperature(logits: Tensor, targets: Tensor, nll: Callable[[Tensor, Tens
     """
     logits, targets = logits.detach().to(torch.float64), targets.detach()
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=50, line_search_fn="strong_wolfe")
 
     def closure() -> Tensor:
         optimizer.zero_grad()
@@ -143,30 +145,77 @@ def fit_temperature(logits: Tensor, targets: Tensor, nll: Callable[[Tensor, Tens
     return min(max(value, 0.01), 100.0) if math.isfinite(value) else 1.0
 
 
-def prediction_sets(probabilities: Tensor, quantile: Tensor) -> Tensor:
-    """The conformal prediction sets of classifiers: every class whose probability is at least ``1 - q``.
+def class_log_odds(logits: Tensor) -> Tensor:
+    """Every class's log-odds against it, ``log((1 - p_c) / p_c)`` of ``softmax(logits)``, without rounding ``p_c`` to 1.
+
+    The conformal score of a class: a monotone function of ``1 - p_c`` (so its sets are the LAC
+    sets), but spread out where float32 would round a confident ``p`` to exactly 1 and make many
+    scores tie at 0 (then PyTorch and an exported graph could split the ties differently). For the
+    most likely class it is ``logsumexp(other logits) - logit``; for every other class, whose ``p``
+    is at most 1/2, ``log1p(-p) - log p``.
 
     Args:
-        probabilities: ``(N, classes)``.
-        quantile: ``(1,)``: the conformal quantile of ``1 - p(true class)``.
+        logits: ``(N, classes)`` (already divided by the temperature).
+
+    Returns:
+        ``(N, classes)``.
+    """
+    log_p = logits - torch.logsumexp(logits, dim=-1, keepdim=True)
+    top = torch.arange(logits.shape[-1], device=logits.device) == logits.argmax(dim=-1, keepdim=True)
+    rest = torch.logsumexp(logits.masked_fill(top, float("-inf")), dim=-1, keepdim=True)
+    return torch.where(top, rest - logits, torch.log1p(-log_p.exp()) - log_p)
+
+
+def binary_log_odds(logit: Tensor) -> Tensor:
+    """:func:`class_log_odds` of a binary classifier's one logit: ``logit`` against class 0, ``-logit`` against class 1.
+
+    Args:
+        logit: ``(N,)`` (already divided by the temperature).
+
+    Returns:
+        ``(N, 2)``.
+    """
+    return torch.stack([logit, -logit], dim=-1)
+
+
+def prediction_sets(log_odds: Tensor, quantile: Tensor) -> Tensor:
+    """The conformal prediction sets of a classifier: every class whose log-odds against it is at most ``q``.
+
+    That is every class whose probability is at least ``sigmoid(-q)``.
+
+    Args:
+        log_odds: ``(N, classes)`` (:func:`class_log_odds`).
+        quantile: ``(1,)``: the conformal quantile of the true classes' log-odds.
 
     Returns:
         ``(N, classes)`` booleans: class ``c`` is in sample ``i``'s set.
     """
-    return probabilities >= 1.0 - quantile
+    return log_odds <= quantile
 
 
-def class_scores(probabilities: Tensor, targets: Tensor) -> Tensor:
-    """Nonconformity of labelled samples for classifiers: ``1 - p(true class)``.
+def class_scores(log_odds: Tensor, targets: Tensor) -> Tensor:
+    """Nonconformity of labelled samples for classifiers: the log-odds against the true class.
 
     Args:
-        probabilities: ``(n, classes)``.
+        log_odds: ``(n, classes)`` (:func:`class_log_odds`).
         targets: ``(n,)`` class indices.
 
     Returns:
         ``(n,)`` scores.
     """
-    return 1.0 - probabilities.gather(1, targets.long().reshape(-1, 1)).squeeze(1)
+    return log_odds.gather(1, targets.long().reshape(-1, 1)).squeeze(1)
+
+
+def least_probability(quantile: float) -> float:
+    """The probability a class needs to be in a conformal set with quantile ``q``: ``sigmoid(-q)``.
+
+    Args:
+        quantile: The conformal quantile (a log-odds).
+
+    Returns:
+        The probability.
+    """
+    return 1.0 / (1.0 + math.exp(min(quantile, 700.0)))
 
 
 class Calibration(nn.Module):
@@ -256,7 +305,7 @@ class Calibration(nn.Module):
             return {}
         return {
             "prediction_set": f"bool (N, classes): the {self.coverage_words()} conformal prediction set, every class "
-            f"whose probability is at least {1 - float(self.quantile[0]):.6g} (it holds the true class "
+            f"whose probability is at least {least_probability(float(self.quantile[0])):.6g} (it holds the true class "
             f"{self.coverage_words()} of the time; empty when no class is that likely)"
         }
 
@@ -287,7 +336,7 @@ class Calibration(nn.Module):
         if self.conformal:
             q = [float(v) for v in self.quantile]
             if self.answers == "sets":
-                said.append(f"{self.coverage_words()} sets: the classes with probability >= {1 - q[0]:.4g}")
+                said.append(f"{self.coverage_words()} sets: the classes with probability >= {least_probability(q[0]):.4g}")
             else:
                 said.append(f"{self.coverage_words()} intervals: prediction ± {', '.join(f'{v:.4g}' for v in q)}")
         return "; ".join(said) or "uncalibrated"
@@ -321,6 +370,7 @@ class Fitted:
         nll: Held-out negative log-likelihood before and after the temperature.
         level: Conformal ``alpha`` (``None`` when not fitted).
         quantile: Its quantiles.
+        note: Why something asked was not fitted.
     """
 
     samples: int
@@ -328,6 +378,7 @@ class Fitted:
     nll: tuple[float, float] | None = None
     level: float | None = None
     quantile: tuple[float, ...] = ()
+    note: str | None = None
 
 
 def check_applies(task: Any, temperature: bool, level: float | None) -> None:  # noqa: ANN401 (a LightningModule)
@@ -377,7 +428,13 @@ def calibrate(task: Any, outputs: Tensor, targets: Tensor, temperature: bool, le
     outputs, targets = outputs.detach().cpu(), targets.detach().cpu()
     n = len(targets)
     found: dict[str, Any] = {"samples": n}
-    if temperature:
+    if temperature and float(task.temperature_nll(outputs / 1e-4, targets)) < 1e-3:
+        # every sample right by a margin: the likelihood grows without bound as T -> 0, so no T fits
+        found["note"] = (
+            f"no temperature fitted: all {n} validation samples are classified right, so a smaller temperature "
+            "always fits them better, without bound; kept 1 (a larger validation split gives it errors to fit)"
+        )
+    elif temperature:
         before = float(task.temperature_nll(outputs, targets))
         t = fit_temperature(outputs, targets, task.temperature_nll)
         after = float(task.temperature_nll(outputs / t, targets))

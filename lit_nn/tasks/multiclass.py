@@ -14,7 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from lit_nn.errors import InvalidArgumentsError
 from lit_nn.tasks.base import BaseTask
-from lit_nn.tasks.calibration import class_scores, prediction_sets
+from lit_nn.tasks.calibration import class_log_odds, class_scores, prediction_sets
 from lit_nn.tasks.labels import check_labels, kind_mismatch, single_class
 from lit_nn.tasks.outputs import set_columns
 from lit_nn.tasks.trust_metrics import LogitCalibrationError, SetCoverage, SetSize
@@ -124,10 +124,10 @@ class MulticlassClassificationTask(BaseTask):
             ``"prediction_set": (batch, num_classes)`` booleans with ``--conformal``.
         """
         logits = self(x)
-        probabilities = (logits / self.calibration.temperature).softmax(dim=-1)
-        outputs = {"label": logits.argmax(dim=-1), "probabilities": probabilities}
+        scaled = logits / self.calibration.temperature
+        outputs = {"label": logits.argmax(dim=-1), "probabilities": scaled.softmax(dim=-1)}
         if self.calibration.conformal:
-            outputs["prediction_set"] = prediction_sets(probabilities, self.calibration.quantile)
+            outputs["prediction_set"] = prediction_sets(class_log_odds(scaled), self.calibration.quantile)
         return outputs
 
     def temperature_nll(self, logits: Tensor, targets: Tensor) -> Tensor:
@@ -143,7 +143,7 @@ class MulticlassClassificationTask(BaseTask):
         return F.cross_entropy(logits, targets.long())
 
     def conformal_scores(self, logits: Tensor, targets: Tensor) -> Tensor:
-        """``1 - p(true class)`` under the calibration's temperature.
+        """The log-odds against the true class under the calibration's temperature (:func:`class_log_odds`).
 
         Args:
             logits: Raw ``(n, num_classes)`` logits.
@@ -153,7 +153,7 @@ class MulticlassClassificationTask(BaseTask):
             ``(n,)`` scores.
         """
         temperature = self.calibration.temperature.to(logits.device)
-        return class_scores((logits / temperature).softmax(dim=-1), targets)
+        return class_scores(class_log_odds(logits / temperature), targets)
 
     def trust_metrics(self) -> dict[str, Metric]:
         """``ece`` and, with conformal sets, their ``coverage`` and ``set_size``.

@@ -15,7 +15,7 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassCalibrationError
 
-from lit_nn.tasks.calibration import prediction_sets
+from lit_nn.tasks.calibration import binary_log_odds, class_log_odds, prediction_sets
 
 
 class LogitCalibrationError(MulticlassCalibrationError):
@@ -91,8 +91,10 @@ class SetMetric(SampleMean):
         Returns:
             ``(N, classes)`` booleans.
         """
-        probabilities = torch.stack([1 - preds, preds], dim=-1) if self.binary else preds.float().softmax(dim=-1)
-        return prediction_sets(probabilities, self.quantile.to(preds.device))
+        # a binary task's metrics take probabilities: its logit comes back from them in float64 (exact
+        # unless the set's edge lies where float32 rounds the probability to 1, beyond log-odds ±17)
+        log_odds = binary_log_odds(torch.logit(preds.double())) if self.binary else class_log_odds(preds.float())
+        return prediction_sets(log_odds, self.quantile.to(preds.device))
 
 
 class SetCoverage(SetMetric):

@@ -15,14 +15,20 @@ QUICK = ["--trainer.logger", "false", "--trainer.enable_model_summary", "false"]
 
 
 def _runs(tmp: Path) -> dict[str, list[str]]:
-    """Each case's config arguments (what export and serve take again to find its best checkpoint)."""
+    """Each case's config arguments (what export and serve take again to find its best checkpoint).
+
+    The digits, breast_cancer and diabetes models are calibrated (temperature, 90 % conformal sets or
+    intervals), so every export and server test carries the calibrated outputs too.
+    """
     tmp.mkdir(parents=True, exist_ok=True)
     images = make_shapes_folder(tmp / "shapes", per_class=6, size=40, splits=("train", "val", "test"))
     houses = house_prices_csv(tmp / "houses.csv")
     return {
-        "multiclass": ["-c", "digits", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "8"],
-        "binary": ["-c", "breast_cancer", "--trainer.max_epochs", "2"],
-        "regression": ["-c", "diabetes", "--trainer.max_epochs", "3"],
+        "multiclass": ["-c", "digits", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "8",
+                       "--calibrate", "temperature", "--conformal", "0.1"],
+        "binary": ["-c", "breast_cancer", "--trainer.max_epochs", "2", "--calibrate", "temperature",
+                   "--conformal", "0.1"],
+        "regression": ["-c", "diabetes", "--trainer.max_epochs", "3", "--conformal", "0.1"],
         "csv": ["--model", "RegressionTask", "--data", "csv", "--data.path", str(houses), "--data.target", "price",
                 "--data.categorical", "[town]", "--trainer.max_epochs", "3"],
         "image": ["--model", "BinaryClassificationTask", "--model.backbone", "cnn",

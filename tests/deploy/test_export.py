@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -37,10 +38,18 @@ def test_every_task_exports_in_every_format_and_matches_pytorch(trained, case, f
     kind = {"multiclass": "multiclass", "binary": "binary", "image": "binary"}.get(case, "regression")
     assert metadata["task"] == kind and metadata["format"] == fmt and metadata["file"] == path.name
     outputs = [o["name"] for o in metadata["outputs"]]
-    expected = {"multiclass": ["label", "probabilities"], "binary": ["label", "probability"]}.get(kind, ["prediction"])
+    expected = {  # the calibrated cases (tests/deploy/conftest.py) answer conformal sets or intervals too
+        "multiclass": ["label", "probabilities", "prediction_set"],
+        "binary": ["label", "probability", "prediction_set"],
+        "regression": ["prediction", "lower", "upper"],
+        "csv": ["prediction"],
+        "image": ["label", "probability"],
+    }[case]
     assert outputs == expected
-    if kind != "regression":
+    if kind != "regression":  # every sample's label and prediction set are exactly PyTorch's
         assert check["label_agreement"] == 1.0 and metadata["class_names"]
+    if case in ("multiclass", "binary", "regression"):
+        assert metadata["calibration"]["coverage"] == 0.9 and metadata["calibration"]["level"] == 0.1
     if case == "image":
         assert metadata["input"]["dtype"] == "uint8" and metadata["input"]["shape"] == [None, 32, 32, 3]
     if case == "csv":
@@ -55,12 +64,12 @@ def test_onnx_file_carries_its_metadata_and_takes_any_batch(trained, capsys):
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert session.get_inputs()[0].name == "features"
     for count in (1, 7, 300):
-        label, probability = session.run(None, {"features": np.zeros((count, 30), np.float32)})
-        assert label.shape == probability.shape == (count,)
+        label, probability, sets = session.run(None, {"features": np.zeros((count, 30), np.float32)})
+        assert label.shape == probability.shape == (count,) and sets.shape == (count, 2) and sets.dtype == bool
 
 
 def test_a_consumer_with_onnxruntime_gets_what_lit_nn_predict_writes(trained, capsys, tmp_path):
-    """Raw digits rows through onnxruntime alone give the labels and probabilities of `lit-nn predict`."""
+    """Raw digits rows through onnxruntime alone give the labels, probabilities and conformal sets of `lit-nn predict`."""
     path, _, _ = _export(trained, "multiclass", "onnx", capsys)
     root, args = trained("multiclass")
     predictions = tmp_path / "predictions.csv"
@@ -69,11 +78,15 @@ def test_a_consumer_with_onnxruntime_gets_what_lit_nn_predict_writes(trained, ca
     data = Digits()
     raw = data.features[data.split().test]
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    label, probabilities = session.run(None, {"features": raw})
+    label, probabilities, sets = session.run(None, {"features": raw})
     assert len(rows) == len(raw) == 360
     np.testing.assert_array_equal(label, rows["label"])
     written = np.stack([rows[f"p_{c}"] for c in range(10)], axis=1)
     np.testing.assert_allclose(probabilities, written, atol=1e-5)
+    with predictions.open() as handle:  # the 90 % conformal sets, as names joined by |
+        written_sets = [row["prediction_set"] for row in csv.DictReader(handle)]
+    assert written_sets == ["|".join(str(c) for c in np.flatnonzero(members)) for members in sets]
+    assert 0 < sets.sum() and (sets.sum(axis=1) == rows["set_size"]).all()
 
 
 def test_an_export_outside_the_tolerance_fails_in_one_line_and_writes_nothing(trained, capsys):

@@ -105,6 +105,9 @@ def test_the_onnx_server_runs_without_torch_and_answers_and_refuses_as_the_pytor
     assert [a["label"] for a in onnx] == [a["label"] for a in torch_answers]
     assert [a["class_name"] for a in onnx] == [a["class_name"] for a in torch_answers]
     assert [a["probability"] for a in onnx] == pytest.approx([a["probability"] for a in torch_answers], abs=1e-5)
+    sets = [a["prediction_set_names"] for a in onnx]  # the calibrated model's 90 % conformal sets
+    assert sets == [a["prediction_set_names"] for a in torch_answers] and ["benign"] in sets
+    assert [a["prediction_set"] for a in onnx] == [a["prediction_set"] for a in torch_answers]
     assert refusals["onnx"] == refusals["pytorch"]  # the same status and the same line, each
     assert [status for status, _ in refusals["onnx"]] == [400, 400, 422, 422, 413, 422]
 
@@ -117,7 +120,8 @@ def test_two_models_in_one_server_with_a_key_info_and_metrics_that_count_what_wa
         assert _call(port, "/info", key="wrong") == (
             401, {"error": "a wrong API key: this server needs its key in the X-API-Key header"})
         status, cancer = _call(port, "/models/cancer/predict", {"features": [0.0] * 30})
-        assert status == 200 and set(cancer) == {"label", "class_name", "probability"}
+        assert status == 200 and set(cancer) == {
+            "label", "class_name", "probability", "prediction_set", "prediction_set_names"}  # fmt: skip
         record = {"area": 120.0, "rooms": 3, "town": "north"}
         for _ in range(3):
             status, house = _call(port, "/models/houses/predict", {"features": record})
@@ -130,6 +134,8 @@ def test_two_models_in_one_server_with_a_key_info_and_metrics_that_count_what_wa
         assert models["cancer"]["class_names"] == ["malignant", "benign"] and models["cancer"]["task"] == "binary"
         (tested,) = trained("binary")[0].glob("breast_cancer/*/test-*-metrics.json")
         assert models["cancer"]["test_metrics"] == json.loads(tested.read_text())["metrics"]
+        assert {"test/ece", "test/coverage", "test/set_size"} <= set(models["cancer"]["test_metrics"])
+        assert models["cancer"]["calibration"]["coverage"] == 0.9 and models["cancer"]["calibration"]["answers"] == "sets"
         assert "test_metrics" not in models["houses"]  # never tested: nothing claimed
         assert models["houses"]["input"]["feature_names"] == ["area", "rooms", "town"]
         assert models["houses"]["path"] == "/models/houses/predict" and models["houses"]["format"] == "onnx"
