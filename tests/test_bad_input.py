@@ -209,6 +209,19 @@ CASES = {
         r"data: brokendm\.Broken raised KeyError: 'default' while it was built",
     ),
     "a five megabyte value": ([*DIGITS, "-c", "huge.yaml"], r"characters left out"),
+    "a conformal level outside (0, 1)": (
+        [*DIGITS, "--conformal", "1.5"],
+        r"--conformal 1\.5: the level is the share of answers allowed to miss the truth, strictly between 0 and 1",
+    ),
+    "too few validation samples for the conformal level": (
+        [*DIGITS, "--conformal", "0.001"],
+        r"--conformal 0\.001 needs at least 999 validation samples for a finite 99\.9 % quantile, and there are 180",
+    ),
+    "a temperature for a regressor": (
+        ["fit", "-c", str(ROOT / "configs/diabetes.yaml"), "--trainer.max_epochs", "1", "--calibrate", "temperature"],
+        r"--calibrate temperature rescales a classifier's probabilities, and RegressionTask answers regression "
+        r"values, not probabilities: leave it out; --conformal 0\.1 gives it 90 % intervals",
+    ),
     "run folder cannot be written": (
         [*DIGITS, "--run.root", "a_file/runs"],
         r"cannot create a run folder under a_file/runs/digits: Not a directory",
