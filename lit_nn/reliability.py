@@ -69,9 +69,7 @@ def reliability_diagram(
     Returns:
         ``path``.
     """
-    figure, (axes, counts) = plt.subplots(
-        2, 1, figsize=(5, 6.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
-    )
+    figure, (axes, counts) = plt.subplots(2, 1, figsize=(5, 6.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     axes.plot([0, 1], [0, 1], "k--", linewidth=0.8, label="perfectly calibrated")
     width = 1.0 / BINS
     for i, (label, (confidence, outcome)) in enumerate(curves.items()):

@@ -167,14 +167,38 @@ CASES = {
         r"weights_only\.ckpt holds the model's weights only .* test or predict with it",
     ),
     "a binary task on a real-valued target": (
-        ["fit", "--model", "BinaryClassificationTask", "--data", "csv", "--data.path", "real.csv", "--data.target", "y",
-         "--trainer.max_epochs", "1"],  # fmt: skip
+        [
+            "fit",
+            "--model",
+            "BinaryClassificationTask",
+            "--data",
+            "csv",
+            "--data.path",
+            "real.csv",
+            "--data.target",
+            "y",
+            "--trainer.max_epochs",
+            "1",
+        ],  # fmt: skip
         r"BinaryClassificationTask is a classifier, but the datamodule holds regression targets .* set --data\.task "
         r"multiclass \(or binary\), otherwise choose RegressionTask",
     ),
     "testing on images without a test folder": (
-        ["test", "--model", "BinaryClassificationTask", "--data", "image_folder", "--data.root", "trainval",
-         "--data.image_size", "16", "--data.num_workers", "0", "--untrained", "true"],  # fmt: skip
+        [
+            "test",
+            "--model",
+            "BinaryClassificationTask",
+            "--data",
+            "image_folder",
+            "--data.root",
+            "trainval",
+            "--data.image_size",
+            "16",
+            "--data.num_workers",
+            "0",
+            "--untrained",
+            "true",
+        ],  # fmt: skip
         r"trainval has no test/ folder, so there is no test split: add \S+trainval/test/<class>/ with images the "
         r"model has not seen, one folder per class of train/ \(circle, square\)",
     ),

@@ -113,6 +113,17 @@ def test_a_config_with_callbacks_gets_the_same_bar_as_one_without(tmp_path):
     from lit_nn.callbacks.progress import ThrottledProgressBar
     from lit_nn.cli import run_lightning
 
-    cli = run_lightning(["fit", "-c", "breast_cancer", "--trainer.max_epochs", "1", "--run.root", str(tmp_path),
-                         "--trainer.logger", "false"])  # fmt: skip  (breast_cancer configures EarlyStopping)
+    cli = run_lightning(
+        [
+            "fit",
+            "-c",
+            "breast_cancer",
+            "--trainer.max_epochs",
+            "1",
+            "--run.root",
+            str(tmp_path),
+            "--trainer.logger",
+            "false",
+        ]
+    )  # fmt: skip  (breast_cancer configures EarlyStopping)
     assert type(cli.trainer.progress_bar_callback) is ThrottledProgressBar

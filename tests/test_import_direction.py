@@ -29,15 +29,27 @@ RULES = [
     (("lit_nn.data",), ("lit_nn.cli", "lit_nn.tasks", "lit_nn.callbacks"), "data knows no task or CLI"),
     (("lit_nn.tasks",), ("lit_nn.cli", "lit_nn.callbacks"), "tasks run under any Trainer"),
     (("lit_nn.callbacks",), ("lit_nn.cli",), "callbacks work without the CLI"),
-    (("lit_nn.registry_data",), ("lit_nn.registry", "lit_nn.plugin_loader", "lit_nn.builtins"),
-     "the registry's data model imports nothing that builds it"),  # fmt: skip
+    (
+        ("lit_nn.registry_data",),
+        ("lit_nn.registry", "lit_nn.plugin_loader", "lit_nn.builtins"),
+        "the registry's data model imports nothing that builds it",
+    ),  # fmt: skip
     (("lit_nn.plugin_loader",), ("lit_nn.registry",), "the loader fills the data model, not the facade"),
-    (("lit_nn.curves_reading",), ("lightning", "pytorch_lightning", "torch", "matplotlib"),
-     "the loss curves are read from the history alone"),  # fmt: skip
-    (CORE, UPPER + ("lit_nn.checkpoints", "lit_nn.checkpoint_io", "lit_nn.plotting", "lit_nn.wandb_runs",
-                    "lit_nn.runs"), "core helpers sit below everything"),  # fmt: skip
-    (("lit_nn.runs",), UPPER + ("lit_nn.checkpoint_route", "lit_nn.checkpoint_choice", "lit_nn.sweeps"),
-     "the run-folder layout sits below everything that uses it"),  # fmt: skip
+    (
+        ("lit_nn.curves_reading",),
+        ("lightning", "pytorch_lightning", "torch", "matplotlib"),
+        "the loss curves are read from the history alone",
+    ),  # fmt: skip
+    (
+        CORE,
+        UPPER + ("lit_nn.checkpoints", "lit_nn.checkpoint_io", "lit_nn.plotting", "lit_nn.wandb_runs", "lit_nn.runs"),
+        "core helpers sit below everything",
+    ),  # fmt: skip
+    (
+        ("lit_nn.runs",),
+        UPPER + ("lit_nn.checkpoint_route", "lit_nn.checkpoint_choice", "lit_nn.sweeps"),
+        "the run-folder layout sits below everything that uses it",
+    ),  # fmt: skip
 ]
 
 
@@ -160,7 +172,6 @@ def test_only_the_runs_module_spells_the_run_folder_layout():
     assert not found, "ask lit_nn.runs for these names:\n" + "\n".join(found)
 
 
-
 # A component owns its kind -------------------------------------------------------------------
 
 TASK_NAME = re.compile(r"^(lit_nn\.tasks\.)?[A-Z]\w*Task$")
@@ -193,7 +204,9 @@ def test_the_task_test_reader_finds_isinstance_and_name_comparisons():
         "        return issubclass(t, BaseTask)\n    return isinstance(m, dict) and m == 'MyModel'\n"
     )
     assert [what for _, what in task_class_tests(source)] == [
-        "isinstance(…, RegressionTask)", "== 'BinaryClassificationTask'", "issubclass(…, BaseTask)"
+        "isinstance(…, RegressionTask)",
+        "== 'BinaryClassificationTask'",
+        "issubclass(…, BaseTask)",
     ]
 
 
@@ -206,11 +219,13 @@ def test_nothing_outside_the_tasks_asks_which_task_it_is():
     ]
     assert not found, "ask the task instead (a method or class attribute of BaseTask):\n" + "\n".join(found)
 
+
 # One door to library internals ---------------------------------------------------------------
 
 LIBRARIES = ("lightning", "pytorch_lightning", "jsonargparse", "torch", "optuna", "optuna_integration", "litserve",
              "wandb")  # fmt: skip
 DOOR = "lit_nn/compat.py"
+
 
 @dataclass(frozen=True)
 class Reach:
@@ -466,4 +481,3 @@ def test_the_door_sees_overrides_of_library_methods_and_their_attributes():
 def test_library_internals_are_reached_only_through_compat():
     wrong = [str(reach) for reach in library_reaches()]
     assert not wrong, "use lit_nn/compat.py (or a public way) for:\n" + "\n".join(wrong)
-

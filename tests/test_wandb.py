@@ -54,7 +54,8 @@ def test_offline_run_without_credentials_holds_config_versions_metrics_and_plots
     assert len(epochs) == 3 and all({"val/acc", "val/auroc", "epoch"} <= set(row) for row in epochs)
     assert any("train/loss_epoch" in row for row in saved.history)
     logged = {k for row in saved.history for k in row}
-    assert {"plots/val-confusion_matrix", "plots/val-roc", "plots/curves", "plots/activation_stats"} <= logged
+    assert {"plots/val-confusion_matrix", "plots/val-roc", "plots/val-reliability", "plots/curves",
+            "plots/activation_stats"} <= logged  # fmt: skip
     assert {"stats/hidden1.tanh/grad_norm", "stats/hidden1.tanh/saturated_fraction"} <= logged
     assert list(log.parent.glob("files/media/images/plots/*.png"))
 
@@ -186,8 +187,13 @@ def test_mode_follows_credentials_unless_told(tmp_path, environ, netrc_host, mod
 
 
 def test_an_online_run_without_a_reachable_server_is_one_line_and_exit_2(tmp_path):
-    environ = offline_env(tmp_path, WANDB_MODE="online", WANDB_API_KEY="0" * 40,
-                          WANDB_BASE_URL="http://127.0.0.1:9", WANDB_INIT_TIMEOUT="5")  # a closed loopback port
+    environ = offline_env(
+        tmp_path,
+        WANDB_MODE="online",
+        WANDB_API_KEY="0" * 40,
+        WANDB_BASE_URL="http://127.0.0.1:9",
+        WANDB_INIT_TIMEOUT="5",
+    )  # a closed loopback port
     args = ["fit", "-c", "breast_cancer", "--trainer.max_epochs", "1", "--run.root", str(tmp_path / "runs")]
     result = run([*args, "--trainer.enable_progress_bar", "false"], environ=environ)
     assert result.returncode == 2, result.stderr[-3000:]

@@ -197,8 +197,8 @@ class LitNNCLI(HookedLightningCLI):
             "--calibrate",
             type=Literal["none", "temperature"],
             default="none",
-            help="fit: then fit a temperature to the classifier's logits on the validation split, into the best and last "
-            "checkpoints (test, predict, export and serve apply it; no label changes); docs/evaluation.md",
+            help="fit: then fit a temperature to the classifier's logits on the validation split, into the best and "
+            "last checkpoints (test, predict, export and serve apply it; no label changes); docs/evaluation.md",
         )
         parser.add_argument(
             "--conformal",
@@ -341,7 +341,9 @@ class LitNNCLI(HookedLightningCLI):
             if idle:  # a fit that trains nothing changes nothing: no session, no plots redrawn
                 notice(f"{config.ckpt_path}: {idle}")
                 raise SystemExit(0)
-        if self.subcommand == "fit" and (config.get("calibrate") not in (None, "none") or config.get("conformal") is not None):
+        if self.subcommand == "fit" and (
+            config.get("calibrate") not in (None, "none") or config.get("conformal") is not None
+        ):
             self.extra_callbacks.append(CalibrateAfterFit(config.calibrate == "temperature", config.get("conformal")))
         absolute_paths((config.get("data") or Namespace()).get("init_args"))
         self.trains = identity(config.get("model"), config.get("data"))

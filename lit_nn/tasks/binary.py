@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -126,7 +125,10 @@ class BinaryClassificationTask(BaseTask):
         """
         logit = self(x).squeeze(-1)
         scaled = logit / self.calibration.temperature
-        outputs = {"label": (torch.sigmoid(logit) >= self.hparams.threshold).long(), "probability": torch.sigmoid(scaled)}
+        outputs = {
+            "label": (torch.sigmoid(logit) >= self.hparams.threshold).long(),
+            "probability": torch.sigmoid(scaled),
+        }
         if self.calibration.conformal:
             outputs["prediction_set"] = prediction_sets(binary_log_odds(scaled), self.calibration.quantile)
         return outputs

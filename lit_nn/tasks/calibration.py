@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import torch
@@ -74,9 +75,20 @@ def check_level(level: float) -> float:
     return float(level)
 
 
-def _rank(n: int, level: float) -> int:
-    """Which order statistic of ``n`` scores is the conformal quantile: ``ceil((n + 1)(1 - alpha))``."""
-    return math.ceil((n + 1) * (1.0 - level) - 1e-9)  # the tolerance keeps (n+1)(1-a) = 9.000000000000002 at 9
+def conformal_rank(n: int, level: float) -> int:
+    """Which order statistic of ``n`` scores is the conformal quantile: ``ceil((n + 1)(1 - alpha))``.
+
+    In exact arithmetic on the level as written (``0.1`` is one tenth): in floats, ``150 * (1 - 0.18)``
+    is 123.00000000000001 and its ceiling one rank too high.
+
+    Args:
+        n: Held-out scores.
+        level: ``alpha`` in (0, 1).
+
+    Returns:
+        The rank (above ``n`` when ``n`` is too small for the level).
+    """
+    return math.ceil((n + 1) * (1 - Fraction(repr(float(level)))))
 
 
 def needed_samples(level: float) -> int:
@@ -89,7 +101,7 @@ def needed_samples(level: float) -> int:
         The smallest ``n`` with ``ceil((n + 1)(1 - alpha)) <= n``.
     """
     n = 1
-    while _rank(n, level) > n:
+    while conformal_rank(n, level) > n:
         n += 1
     return n
 
@@ -111,7 +123,7 @@ def conformal_quantile(scores: Tensor, level: float, what: str = "validation") -
     level = check_level(level)
     scores = scores.reshape(len(scores), -1).to(torch.float64)
     n = len(scores)
-    rank = _rank(n, level)
+    rank = conformal_rank(n, level)
     if rank > n:
         raise CalibrationError(too_few(level, n, what))
     return scores.sort(dim=0).values[rank - 1].to(torch.float32)
@@ -146,7 +158,7 @@ def fit_temperature(logits: Tensor, targets: Tensor, nll: Callable[[Tensor, Tens
 
 
 def class_log_odds(logits: Tensor) -> Tensor:
-    """Every class's log-odds against it, ``log((1 - p_c) / p_c)`` of ``softmax(logits)``, without rounding ``p_c`` to 1.
+    """Every class's log-odds against it, ``log((1 - p_c) / p_c)`` of ``softmax(logits)``, never rounding ``p_c`` to 1.
 
     The conformal score of a class: a monotone function of ``1 - p_c`` (so its sets are the LAC
     sets), but spread out where float32 would round a confident ``p`` to exactly 1 and make many
@@ -246,6 +258,7 @@ class Calibration(nn.Module):
         self.register_buffer("samples", torch.zeros(1))
         self.conformal = False
         """Whether the task answers sets or intervals: a plain bool, so exports trace no branch on a buffer."""
+        self.register_load_state_dict_pre_hook(self._before_loading)
 
     def reset(self) -> None:
         """Forget the calibration (a fit changes the weights it was fitted for)."""
@@ -272,24 +285,20 @@ class Calibration(nn.Module):
         self.samples.fill_(samples)
         self.conformal = level is not None
 
-    def _load_from_state_dict(
-        self,
+    @staticmethod
+    def _before_loading(
+        module: Calibration,
         state_dict: dict[str, Any],
         prefix: str,
-        local_metadata: dict[str, Any],
-        strict: bool,
-        missing_keys: list[str],
-        unexpected_keys: list[str],
-        error_msgs: list[str],
+        *args: Any,  # noqa: ANN401 (local metadata, strict, missing and unexpected keys, errors)
     ) -> None:
-        """Load the buffers a checkpoint has (an older one has none: it stays uncalibrated)."""
-        if not any(key.startswith(prefix) for key in state_dict):
-            self.reset()
-            return
-        super()._load_from_state_dict(
-            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
-        )
-        self.conformal = bool(self.level.item() > 0)
+        """Load a checkpoint without these buffers (an older one) as uncalibrated; note whether it answers sets."""
+        names = [prefix + name for name, _ in module.named_buffers(recurse=False)]
+        if not any(name in state_dict for name in names):
+            module.reset()
+            state_dict.update({prefix + name: b.detach().clone() for name, b in module.named_buffers(recurse=False)})
+        level = state_dict[prefix + "level"]
+        module.conformal = bool(level.reshape(-1)[0] > 0)
 
     def coverage_words(self) -> str:
         """The sets' or intervals' promised coverage, as a percentage (``90 %``)."""
@@ -336,7 +345,9 @@ class Calibration(nn.Module):
         if self.conformal:
             q = [float(v) for v in self.quantile]
             if self.answers == "sets":
-                said.append(f"{self.coverage_words()} sets: the classes with probability >= {least_probability(q[0]):.4g}")
+                said.append(
+                    f"{self.coverage_words()} sets: the classes with probability >= {least_probability(q[0]):.4g}"
+                )
             else:
                 said.append(f"{self.coverage_words()} intervals: prediction ± {', '.join(f'{v:.4g}' for v in q)}")
         return "; ".join(said) or "uncalibrated"
@@ -355,7 +366,10 @@ class Calibration(nn.Module):
         if self.conformal:
             level = float(self.level.item())
             found.update(
-                level=round(level, 6), coverage=round(1.0 - level, 6), answers=self.answers, quantile=self.quantile.tolist()
+                level=round(level, 6),
+                coverage=round(1.0 - level, 6),
+                answers=self.answers,
+                quantile=self.quantile.tolist(),
             )
         return found
 
@@ -407,7 +421,9 @@ def check_applies(task: Any, temperature: bool, level: float | None) -> None:  #
     if level is not None:
         check_level(level)
         if not getattr(task, "conformal_applies", False):
-            raise CalibrationError(f"--conformal needs a task that scores its answers (conformal_scores); {name} has none")
+            raise CalibrationError(
+                f"--conformal needs a task that scores its answers (conformal_scores); {name} has none"
+            )
 
 
 def calibrate(task: Any, outputs: Tensor, targets: Tensor, temperature: bool, level: float | None) -> Fitted:  # noqa: ANN401

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
 import torch.nn.functional as F
+from torch import Tensor
 from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
@@ -205,7 +205,7 @@ class MulticlassClassificationTask(BaseTask):
         title: str,
         class_names: Sequence[str] | None,
     ) -> list[Path]:
-        """The confusion matrix of the most likely classes, and the reliability diagram (before and after a temperature).
+        """The confusion matrix of the most likely classes, and the reliability diagram (before and after scaling).
 
         Args:
             preds: Logits ``(N, num_classes)``, divided by the temperature.

@@ -25,8 +25,8 @@ def check_png(path):
 @pytest.mark.parametrize(
     ("data", "kwargs", "expected"),
     [
-        ("binary", {"num_samples": 200}, {"confusion_matrix", "roc", "pr"}),
-        ("multiclass", {"num_samples": 200}, {"confusion_matrix"}),
+        ("binary", {"num_samples": 200}, {"confusion_matrix", "roc", "pr", "reliability"}),
+        ("multiclass", {"num_samples": 200}, {"confusion_matrix", "reliability"}),
         ("regression", {"num_samples": 200}, {"predicted_vs_true", "residuals"}),
     ],
 )

@@ -33,7 +33,7 @@ def test_a_config_file_must_be_a_mapping_but_a_value_need_not():
 
 
 def alias_bomb(levels=10, width=10):
-    """"Billion laughs": each level an anchored list of ``width`` aliases of the one before."""
+    """ "Billion laughs": each level an anchored list of ``width`` aliases of the one before."""
     lines = ['a0: &a0 ["lol"]']
     for i in range(1, levels):
         lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * width)}]")

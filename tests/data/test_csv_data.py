@@ -263,4 +263,3 @@ def test_a_target_read_as_another_kind_says_which_data_task_to_set(tmp_path, cap
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("lit-nn: error")]
     assert info.value.code == 2 and len(lines) == 1, lines
     assert re.search(expected, lines[0]), lines[0]
-

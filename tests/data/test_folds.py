@@ -93,8 +93,11 @@ def test_a_group_and_every_set_of_exact_copies_stays_in_one_fold(labelled):
         (samples(10), 1, "--cv.folds must be 2 or more"),
         (samples(3), 4, "more than the 3 samples to fold"),
         (samples(10, labels=np.array([0] * 8 + [1] * 2)), 3, "more than the 2 samples of class 1:"),
-        (FoldSamples(list(range(10)), np.array([0] * 8 + [1] * 2), None, None, class_names=["cat", "dog"]), 3,
-         "more than the 2 samples of class dog: every fold must hold each class; use at most 2 folds"),
+        (
+            FoldSamples(list(range(10)), np.array([0] * 8 + [1] * 2), None, None, class_names=["cat", "dog"]),
+            3,
+            "more than the 2 samples of class dog: every fold must hold each class; use at most 2 folds",
+        ),
         (samples(10, groups=np.array([0] * 5 + [1] * 5)), 3, "more than the 2 groups"),
     ],
 )

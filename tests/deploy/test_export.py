@@ -69,7 +69,7 @@ def test_onnx_file_carries_its_metadata_and_takes_any_batch(trained, capsys):
 
 
 def test_a_consumer_with_onnxruntime_gets_what_lit_nn_predict_writes(trained, capsys, tmp_path):
-    """Raw digits rows through onnxruntime alone give the labels, probabilities and conformal sets of `lit-nn predict`."""
+    """Raw digits rows through onnxruntime alone give the labels, probabilities and 90 % sets of `lit-nn predict`."""
     path, _, _ = _export(trained, "multiclass", "onnx", capsys)
     root, args = trained("multiclass")
     predictions = tmp_path / "predictions.csv"

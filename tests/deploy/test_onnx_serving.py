@@ -116,9 +116,13 @@ def test_two_models_in_one_server_with_a_key_info_and_metrics_that_count_what_wa
     tmp, config, blocker = exports
     with _server([str(config), "--api_key", KEY], tmp_path / "two.log", key=KEY, PYTHONPATH=blocker) as port:
         assert _call(port, "/models/cancer/predict", b"{not json", key=None) == (
-            401, {"error": "no API key: this server needs its key in the X-API-Key header"})  # before any parsing
+            401,
+            {"error": "no API key: this server needs its key in the X-API-Key header"},
+        )  # before any parsing
         assert _call(port, "/info", key="wrong") == (
-            401, {"error": "a wrong API key: this server needs its key in the X-API-Key header"})
+            401,
+            {"error": "a wrong API key: this server needs its key in the X-API-Key header"},
+        )
         status, cancer = _call(port, "/models/cancer/predict", {"features": [0.0] * 30})
         assert status == 200 and set(cancer) == {
             "label", "class_name", "probability", "prediction_set", "prediction_set_names"}  # fmt: skip
@@ -135,7 +139,9 @@ def test_two_models_in_one_server_with_a_key_info_and_metrics_that_count_what_wa
         (tested,) = trained("binary")[0].glob("breast_cancer/*/test-*-metrics.json")
         assert models["cancer"]["test_metrics"] == json.loads(tested.read_text())["metrics"]
         assert {"test/ece", "test/coverage", "test/set_size"} <= set(models["cancer"]["test_metrics"])
-        assert models["cancer"]["calibration"]["coverage"] == 0.9 and models["cancer"]["calibration"]["answers"] == "sets"
+        assert (
+            models["cancer"]["calibration"]["coverage"] == 0.9 and models["cancer"]["calibration"]["answers"] == "sets"
+        )
         assert "test_metrics" not in models["houses"]  # never tested: nothing claimed
         assert models["houses"]["input"]["feature_names"] == ["area", "rooms", "town"]
         assert models["houses"]["path"] == "/models/houses/predict" and models["houses"]["format"] == "onnx"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 
 import pytest
 import torch
@@ -17,9 +16,10 @@ from lit_nn.tasks.calibration import (
     CalibrationError,
     calibrate,
     check_applies,
-    class_log_odds,
     check_level,
+    class_log_odds,
     conformal_quantile,
+    conformal_rank,
     needed_samples,
 )
 from tests.helpers.training import task_for, trainer
@@ -130,9 +130,10 @@ def test_the_conformal_quantile_is_the_ceil_n_plus_1_order_statistic_and_refuses
     assert float(conformal_quantile(scores, 0.1)[0]) == 18.0
     assert conformal_quantile(torch.stack([scores, 10 * scores], dim=1), 0.1).tolist() == [18.0, 180.0]
     assert [needed_samples(a) for a in (0.5, 0.2, 0.1, 0.05, 0.01)] == [1, 4, 9, 19, 99]
+    assert conformal_rank(149, 0.18) == 123  # 150 * (1 - 0.18) is 123.00000000000001 in floats
     for level in (0.5, 0.2, 0.1, 0.05, 0.01):  # the smallest n with a finite quantile, and one fewer
         n = needed_samples(level)
-        assert math.ceil((n + 1) * (1 - level) - 1e-9) <= n and math.ceil(n * (1 - level) - 1e-9) > n - 1
+        assert conformal_rank(n, level) <= n and conformal_rank(n - 1, level) > n - 1
     conformal_quantile(torch.rand(9), 0.1)
     with pytest.raises(CalibrationError) as error:
         conformal_quantile(torch.rand(8), 0.1)
