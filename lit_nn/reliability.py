@@ -60,6 +60,8 @@ def reliability_diagram(
 ) -> Path:
     """Observed frequency against predicted probability, per bin, for one or more calibrations.
 
+    Each bin's point is drawn as large as its share of the samples, and the bars below count them.
+
     Args:
         curves: A label (``uncalibrated``, ``temperature 1.8``) to ``(confidence, outcome)``.
         path: The PNG file.
@@ -75,7 +77,10 @@ def reliability_diagram(
     for i, (label, (confidence, outcome)) in enumerate(curves.items()):
         mean, frequency, count, ece = binned(confidence, outcome)
         filled = count > 0
-        axes.plot(mean[filled], frequency[filled], marker="o", markersize=4, label=f"{label}: ECE {ece:.3f}")
+        (line,) = axes.plot(mean[filled], frequency[filled], linewidth=1, alpha=0.7, label=f"{label}: ECE {ece:.3f}")
+        # a bin's point is as large as its share of the samples: a bin of one sample is a dot
+        sizes = 6 + 120 * count[filled] / count.sum()
+        axes.scatter(mean[filled], frequency[filled], s=sizes, color=line.get_color(), zorder=3)
         centres = torch.linspace(width / 2, 1 - width / 2, BINS)
         shift = (i - (len(curves) - 1) / 2) * width / max(len(curves), 1)
         counts.bar(centres + shift, count, width=width / max(len(curves), 1), alpha=0.8)

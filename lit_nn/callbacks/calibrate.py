@@ -5,7 +5,7 @@ validation split, and the temperature and conformal quantile fitted to those out
 (:func:`lit_nn.tasks.calibration.calibrate`) are written into the same file (atomically, through
 the trainer's checkpoint IO), so ``test``, ``predict``, ``export`` and ``serve`` of that file apply
 them. The validation split is data the weights were not trained on; it also chose the best
-checkpoint, a choice among a few that barely bends the conformal guarantee (docs/evaluation.md).
+checkpoint, a choice among a few that barely bends the conformal guarantee (docs/calibration.md).
 """
 
 from __future__ import annotations

@@ -198,14 +198,14 @@ class LitNNCLI(HookedLightningCLI):
             type=Literal["none", "temperature"],
             default="none",
             help="fit: then fit a temperature to the classifier's logits on the validation split, into the best and "
-            "last checkpoints (test, predict, export and serve apply it; no label changes); docs/evaluation.md",
+            "last checkpoints (test, predict, export and serve apply it; no label changes); docs/calibration.md",
         )
         parser.add_argument(
             "--conformal",
             type=float | None,
             default=None,
             help="fit: then calibrate split-conformal answers at this level on the validation split (0.1: prediction "
-            "sets or intervals that hold the truth 90 %% of the time); docs/evaluation.md",
+            "sets or intervals that hold the truth 90 %% of the time); docs/calibration.md",
         )
         if self.command == "predict":
             parser.add_argument("--output", type=str | None, default=None, help="CSV file for the predictions")

@@ -23,12 +23,14 @@ def _runs(tmp: Path) -> dict[str, list[str]]:
     tmp.mkdir(parents=True, exist_ok=True)
     images = make_shapes_folder(tmp / "shapes", per_class=6, size=40, splits=("train", "val", "test"))
     houses = house_prices_csv(tmp / "houses.csv")
+    conformal = tmp / "conformal.yaml"
+    conformal.write_text("conformal: 0.1\n")
     return {
         "multiclass": ["-c", "digits", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "8",
                        "--calibrate", "temperature", "--conformal", "0.1"],
         "binary": ["-c", "breast_cancer", "--trainer.max_epochs", "2", "--calibrate", "temperature",
                    "--conformal", "0.1"],
-        "regression": ["-c", "diabetes", "--trainer.max_epochs", "3", "--conformal", "0.1"],
+        "regression": ["-c", "diabetes", "-c", str(conformal), "--trainer.max_epochs", "3"],  # the config key
         "csv": ["--model", "RegressionTask", "--data", "csv", "--data.path", str(houses), "--data.target", "price",
                 "--data.categorical", "[town]", "--trainer.max_epochs", "3"],
         "image": ["--model", "BinaryClassificationTask", "--model.backbone", "cnn",
