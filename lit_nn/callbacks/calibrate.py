@@ -139,8 +139,11 @@ class CalibrateAfterFit(Callback):
             return
         if trainer.is_global_zero and trainer.datamodule is not None:
             loader = trainer.datamodule.val_dataloader()
-            for path in checkpoint_files(trainer):
+            files = checkpoint_files(trainer)
+            for path in files:
                 self.lines.append(self.calibrate_file(trainer, pl_module, loader, path))
+            if not files:
+                self.lines.append("Not calibrated: the fit saved no checkpoint to write the calibration into")
             print("\n".join(self.lines))
         trainer.strategy.barrier("calibrated")
 

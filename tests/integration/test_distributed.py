@@ -57,6 +57,7 @@ def test_ddp_two_processes_fit_once_and_agree_on_test_metrics(tmp_path):
     (report,) = run_dir.glob("test-*-metrics.json")
     saved = json.loads(report.read_text())
     assert len(saved["per_rank"]) == 2 and saved["per_rank"][0] == saved["per_rank"][1] == saved["metrics"]
+    assert {"test/coverage", "test/set_size", "test/ece"} <= set(saved["metrics"])  # both ranks tested the sets
     assert saved["metrics"]["test/acc"] > 0.3  # it learnt (chance is 0.1); the point is that ranks agree
 
 
@@ -64,9 +65,11 @@ def test_ddp_fit_with_test_true_tests_once_on_both_ranks_as_lit_nn_test_does(tmp
     root = str(tmp_path / "runs")
     common = ["-c", "configs/breast_cancer.yaml", *CPU_DDP, "--trainer.devices", "2", "--run.root", root,
               "--trainer.enable_progress_bar", "false"]  # fmt: skip
-    fitted = run(["fit", *common, "--trainer.max_epochs", "2", "--test", "true"], WANDB_MODE="disabled")
+    fitted = run(["fit", *common, "--trainer.max_epochs", "2", "--test", "true", "--conformal", "0.1"],
+                 WANDB_MODE="disabled")  # fmt: skip
     assert fitted.returncode == 0, fitted.stderr[-3000:]
     assert fitted.stdout.count("Testing it in this process (--test true)") == 1
+    assert fitted.stdout.count("Calibrated best-") == 1  # rank 0 calibrates, rank 1 waits for it
     assert fitted.stdout.count("test/acc") == 1  # one results table: rank 0's
     run_dir = only_run(tmp_path / "runs", "breast_cancer")
     (best,) = run_dir.glob("checkpoints/best-*.ckpt")
@@ -74,6 +77,7 @@ def test_ddp_fit_with_test_true_tests_once_on_both_ranks_as_lit_nn_test_does(tmp
     saved = json.loads(report.read_text())
     assert saved["checkpoint"] == best.name
     assert len(saved["per_rank"]) == 2 and saved["per_rank"][0] == saved["per_rank"][1] == saved["metrics"]
+    assert {"test/coverage", "test/set_size", "test/ece"} <= set(saved["metrics"])  # both ranks tested the sets
     session = report.name.removesuffix("-metrics.json")  # every rank tested in the session rank 0 reserved
     assert sorted(p.name for p in (run_dir / "logs").iterdir() if p.name.startswith("test-")) == [session]
     assert sorted(p.name for p in (run_dir / "plots").iterdir() if p.name.startswith("test-")) == [session]
