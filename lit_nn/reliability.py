@@ -86,7 +86,7 @@ def reliability_diagram(
         counts.bar(centres + shift, count, width=width / max(len(curves), 1), alpha=0.8)
     axes.set(
         xlim=(0, 1),
-        ylim=(0, 1),
+        ylim=(-0.03, 1.03),  # points at 0 and 1 drawn whole
         ylabel=f"observed frequency ({event})",
         title=f"{title}: reliability ({BINS} bins)",
     )

@@ -205,7 +205,7 @@ class LitNNCLI(HookedLightningCLI):
             type=float | None,
             default=None,
             help="fit: then calibrate split-conformal answers at this level on the validation split (0.1: prediction "
-            "sets or intervals that hold the truth 90 %% of the time); docs/calibration.md",
+            "sets or intervals that hold the truth 9 times in 10); docs/calibration.md",
         )
         if self.command == "predict":
             parser.add_argument("--output", type=str | None, default=None, help="CSV file for the predictions")
