@@ -383,8 +383,12 @@ def check_weights(path: str, checkpoint: Mapping[str, Any], model: Any) -> None:
         return
     expected = model.state_dict()
     found = checkpoint.get("state_dict") or {}
-    # a submodule marked optional_state (a task's calibration) may be absent from older checkpoints
-    optional = tuple(f"{name}." for name, module in model.named_modules() if getattr(module, "optional_state", False))
+    # a submodule marked optional_state (a task's calibration) may be absent from older checkpoints: wholly absent
+    optional = tuple(
+        prefix
+        for prefix in (f"{name}." for name, module in model.named_modules() if getattr(module, "optional_state", False))
+        if not any(k.startswith(prefix) for k in found)
+    )
     missing = [k for k in expected if k not in found and not (optional and k.startswith(optional))]
     unexpected = [k for k in found if k not in expected]
     shapes = [

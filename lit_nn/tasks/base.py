@@ -101,10 +101,10 @@ class BaseTask(TaskOutputs, CheapHookBookkeeping, LightningModule, ABC):
         if not 0 <= dropout < 1:
             raise InvalidArgumentsError(f"dropout must be {'below 1' if dropout >= 1 else '0 or more'}, got {dropout}")
         check_choice(optimizer, scheduler, lr, weight_decay)
-        self.calibration = Calibration(self.calibrated_columns, self.conformal_answers)
         self.configure_models()
         self.configure_losses()
         self.configure_metrics()
+        self.calibration = Calibration(self.calibrated_columns, self.conformal_answers)
 
     @property
     @abstractmethod

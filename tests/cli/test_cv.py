@@ -179,7 +179,7 @@ def test_a_metric_the_model_does_not_log_stops_after_the_first_fold_and_leaves_n
         main(cv_args(tmp_path, "--cv.folds", "2", "--cv.metric", "accuracy", "--trainer.max_epochs", "1"))
     err = capsys.readouterr().err.strip()
     assert err.splitlines()[-1].startswith("lit-nn: error: --cv.metric accuracy: the model does not log test/accuracy")
-    assert "acc, auroc, f1" in err
+    assert "acc, auroc, ece, f1" in err
     assert not (tmp_path / "breast_cancer" / "cv" / "cv" / "sweep.json").exists()  # the fixed command starts afresh
 
 

@@ -171,3 +171,22 @@ def test_class_log_odds_are_those_of_the_probabilities_and_stay_apart_where_floa
     odds = class_log_odds(confident)[:, 0]
     assert odds[0] > odds[1] and torch.isfinite(odds).all()
     assert class_log_odds(confident).argmin(dim=1).tolist() == [0, 0]
+
+
+def test_a_checkpoint_from_before_calibration_loads_uncalibrated_and_a_partial_one_is_refused():
+    from lit_nn.checkpoint_choice import check_weights
+    from lit_nn.errors import ConfigError
+
+    calibrated = BinaryClassificationTask(input_shape=[3])
+    calibrate(calibrated, torch.tensor([-2.0, -1.0, 0.5, 1.0, 2.0] * 4), torch.tensor([0, 1, 0, 1, 1] * 4), True, 0.2)
+    state = calibrated.state_dict()
+    older = {k: v for k, v in state.items() if not k.startswith("calibration.")}
+    task = BinaryClassificationTask(input_shape=[3])
+    check_weights("old.ckpt", {"state_dict": older}, task)
+    task.load_state_dict(state)
+    assert task.calibration.conformal and float(task.calibration.temperature) != 1.0
+    task.load_state_dict(older)  # strictly: the calibration is optional as a whole, and forgotten
+    assert not task.calibration.conformal and task.calibration.record() == {}
+    partial = {k: v for k, v in state.items() if k != "calibration.level"}
+    with pytest.raises(ConfigError, match=r"missing calibration\.level"):
+        check_weights("partial.ckpt", {"state_dict": partial}, task)
