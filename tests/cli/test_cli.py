@@ -11,7 +11,7 @@ import yaml
 
 from lit_nn.cli import main
 from lit_nn.errors import ConfigError
-from tests.helpers.cli import fit, run
+from tests.helpers.cli import fit
 
 QUICK = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2"]
 
@@ -158,12 +158,6 @@ def test_bad_config_files_are_one_line(content, message, capsys, tmp_path):
         main(["fit", "-c", "configs/digits.yaml", "-c", str(bad), "--run.root", str(tmp_path)])
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
-
-
-def test_a_broken_run_shows_its_traceback_only_when_debugging(tmp_path):
-    quiet = run(["fit", "-c", "configs/digits.yaml", "--data.batch_size", "-5", "--run.root", str(tmp_path)])
-    assert quiet.returncode == 2 and "Traceback" not in quiet.stderr
-    assert quiet.stderr.strip().splitlines()[-1] == "lit-nn: error: data: batch_size must be positive, got -5"
 
 
 def test_debugging_lets_the_exception_through(tmp_path, monkeypatch):

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from lit_nn.cli import main
 from lit_nn.data.bundled import BreastCancer
 from tests.conftest import ROOT
-from tests.deploy.test_serve import _free_port
+from tests.deploy.test_serve import _free_port, _group
 from tests.helpers.cli import clean_environment, lit_nn_command, run
 
 KEY = "s3cret-key"
@@ -44,7 +44,10 @@ def _call(port, path, body=None, key=KEY, content_type="application/json"):
 
 
 @contextlib.contextmanager
-def _server(args, log, key=None, **env):
+def _server(args, log, key=None, stop="sigterm", **env):
+    """A `lit-nn serve` process in its own process group, its port yielded; stopped as ``docker stop`` does
+    (SIGTERM: exit 0, "Server stopped", no traceback) or with SIGKILL (``stop="sigkill"``: no process of
+    its group may be left behind)."""
     port = _free_port()
     with log.open("w") as out:
         process = subprocess.Popen([*lit_nn_command(), "serve", *args, "--port", str(port)], stdout=out,
@@ -61,10 +64,22 @@ def _server(args, log, key=None, **env):
             time.sleep(0.25)
         yield port
     finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0, log.read_text()
-        said = log.read_text()
-        assert "Traceback" not in said and said.rstrip().endswith("Server stopped"), said
+        if stop == "sigkill":
+            try:
+                process.send_signal(signal.SIGKILL)
+                assert process.wait(timeout=60) == -signal.SIGKILL, log.read_text()
+                deadline = time.monotonic() + 10
+                while _group(process.pid) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                assert not _group(process.pid), f"processes left behind: {_group(process.pid)}"
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=60) == 0, log.read_text()
+            said = log.read_text()
+            assert "Traceback" not in said and said.rstrip().endswith("Server stopped"), said
 
 
 @pytest.fixture(scope="module")
@@ -95,12 +110,16 @@ def test_the_onnx_server_runs_without_torch_and_answers_and_refuses_as_the_pytor
            json.dumps({"features": [float("nan")] * 30}).encode().replace(b"NaN", b"null")]  # fmt: skip
     answers, refusals = {}, {}
     root, args = trained("binary")
-    pytorch = ["--ckpt_path", "best", *args, "--run.root", str(root)]
-    for kind, command, env in (("onnx", [str(tmp / "binary.onnx")], {"PYTHONPATH": blocker}), ("pytorch", pytorch, {})):
-        with _server(command, tmp_path / f"{kind}.log", **env) as port:
+    # the PyTorch server listens on every interface, is told so, and is killed: it leaves no process behind
+    pytorch = ["--ckpt_path", "best", *args, "--run.root", str(root), "--host", "0.0.0.0"]
+    for kind, command, stop, env in (("onnx", [str(tmp / "binary.onnx")], "sigterm", {"PYTHONPATH": blocker}),
+                                     ("pytorch", pytorch, "sigkill", {})):  # fmt: skip
+        with _server(command, tmp_path / f"{kind}.log", stop=stop, **env) as port:
             status, answers[kind] = _call(port, "/predict", {"features": features}, key=None)
             assert status == 200
             refusals[kind] = [_call(port, "/predict", body, key=None) for body in bad]
+    said = (tmp_path / "pytorch.log").read_text()
+    assert "--host 0.0.0.0: the server is reachable from other machines" in said, said
     onnx, torch_answers = answers["onnx"]["predictions"], answers["pytorch"]["predictions"]
     assert [a["label"] for a in onnx] == [a["label"] for a in torch_answers]
     assert [a["class_name"] for a in onnx] == [a["class_name"] for a in torch_answers]

@@ -261,14 +261,6 @@ def test_image_server_takes_base64_files_and_refuses_what_is_not_an_image(servin
     assert _healthy(port)
 
 
-def test_a_killed_server_leaves_no_process_behind(serving, tmp_path):
-    port = serving("binary", "--host", "0.0.0.0", stop="sigkill")
-    status, answer = _call(port, {"features": [0.0] * 30})
-    assert status == 200 and answer["class_name"] in ("malignant", "benign")
-    said = (tmp_path / "serve-binary.log").read_text()
-    assert "--host 0.0.0.0: the server is reachable from other machines" in said, said
-
-
 def test_serve_refuses_a_port_in_use_in_one_line(trained, capsys):
     root, args = trained("binary")
     with socket.socket() as taken:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
+import functools
+import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +50,28 @@ def datamodule_kwargs(name: str, tmp_path: Path) -> dict[str, Any]:
     return {"batch_size": 32}
 
 
+_WRITTEN: dict[str, Path] = {}
+"""Chunk folders of bundled data written in this process, by their arguments (see :func:`chunk_folder`)."""
+
+
 def chunk_folder(output: Path, name: str, **kwargs: Any) -> Path:
-    """Write the built-in datamodule ``name`` (built with ``kwargs``) as chunks, as ``lit-nn data optimize`` does."""
+    """Write the built-in datamodule ``name`` (built with ``kwargs``) as chunks, as ``lit-nn data optimize`` does.
+
+    LitData starts a writer process for each split (seconds each), and the same arguments write the
+    same bytes: a source that reads no file of the caller's (the bundled and synthetic data) is
+    written once per test process and copied to ``output`` after that. Writing itself is tested on
+    the first call and through ``lit-nn data optimize`` (tests/data/test_streaming.py).
+    """
+    if any(isinstance(value, str) and Path(value).exists() for value in kwargs.values()):
+        return _write_chunk_folder(output, name, **kwargs)  # files of the caller's: always written afresh
+    key = json.dumps([name, kwargs], sort_keys=True)
+    if key not in _WRITTEN:
+        _WRITTEN[key] = _write_chunk_folder(_written_root() / str(len(_WRITTEN)), name, **kwargs)
+    shutil.copytree(_WRITTEN[key], output)
+    return output
+
+
+def _write_chunk_folder(output: Path, name: str, **kwargs: Any) -> Path:
     from lit_nn.checkpoint_choice import size_keys
     from lit_nn.data.chunks import write_chunks
     from lit_nn.registry import build_registry
@@ -56,3 +81,10 @@ def chunk_folder(output: Path, name: str, **kwargs: Any) -> Path:
     class_path = f"{type(datamodule).__module__}.{type(datamodule).__name__}"
     write_chunks(datamodule, str(output), {"class_path": class_path, "init_args": kwargs}, size_keys()[:-1])
     return output
+
+
+@functools.cache
+def _written_root() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="lit-nn-test-chunks-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
