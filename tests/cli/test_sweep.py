@@ -303,11 +303,12 @@ def test_two_workers_share_one_study_stop_on_ctrl_c_and_the_same_command_carries
     try:
         running = []
 
-        def both_running():  # a process runs one trial at a time: two taken trials running are two workers at work
+        def both_running():  # trials running under two workers' names: both workers at work
+            # (by name: a worker's finished trial can still read RUNNING for a moment after it took the next)
             if (folder / "sweep.json").exists():
                 taken = [t for t in trials(folder) if t.state == TrialState.RUNNING]
                 running[:] = [t for t in taken if WORKER_ATTR in t.user_attrs]
-            return len(running) == 2
+            return len({t.user_attrs[WORKER_ATTR] for t in running}) == 2
 
         wait_for(both_running, 240, "two trials running at once", process)
         os.killpg(process.pid, signal.SIGINT)  # what a terminal does on Ctrl-C: SIGINT to the whole group
